@@ -1,0 +1,14 @@
+export { RedisStreamsModule } from './redis-streams.module.js';
+export type { RedisStreamsModuleOptions, BackoffOptions, HandlerRuntimeDefaults } from './redis-streams.options.js';
+export { StreamHandler } from './stream-handler.decorator.js';
+export type { StreamHandlerOptions, GroupStart, DtoClass } from './stream-handler.interface.js';
+export type { StreamMessage } from './stream-message.interface.js';
+export { StreamPublisher, PublishFailedError } from './stream-publisher.js';
+export type { PublishOptions, PublishResult, PublishItem } from './stream-publisher.js';
+export { NonRetryableError } from './non-retryable.error.js';
+export { RedisStreamsStatus } from './redis-streams.status.js';
+export type { ConsumerState, PingResult } from './redis-streams.status.js';
+export { RedisConnections } from './redis-connections.js';
+export { streamKeys } from './stream-keys.js';
+export { DLQ_FIELD, FIELD } from './redis-streams.constants.js';
+export { redactUrl } from './redact.js';

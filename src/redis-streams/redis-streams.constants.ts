@@ -1,0 +1,43 @@
+/** Metadata key under which `@StreamHandler` stores its options on a method. */
+export const STREAM_HANDLER_METADATA = 'redis-streams:handler';
+
+/** Defaults for every option a handler or the module can set; one place, no magic numbers. */
+export const DEFAULTS = {
+  batchSize: 16,
+  concurrency: 8,
+  blockMs: 2_000,
+  maxAttempts: 5,
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 60_000,
+  claimMinIdleMs: 30_000,
+  shutdownTimeoutMs: 10_000,
+  publishTimeoutMs: 2_000,
+  pingTimeoutMs: 1_000,
+  dedupWindowMs: 24 * 60 * 60 * 1_000,
+  /** How many pending entries one reclaim pass inspects. */
+  reclaimBatch: 100,
+  /** Longest wait between two tries of a read loop while Redis is unreachable. */
+  reconnectMaxDelayMs: 2_000,
+  reconnectBaseDelayMs: 50,
+} as const;
+
+/** Suffix of the dead-letter stream of a stream. */
+export const DEAD_LETTER_SUFFIX = ':dlq';
+
+/** Fields the publisher writes; everything else in an entry is a flat payload field. */
+export const FIELD = {
+  eventId: 'eventId',
+  payload: 'payload',
+  publishedAt: 'publishedAt',
+} as const;
+
+/** Fields the dead-letter stream adds to the original ones. */
+export const DLQ_FIELD = {
+  error: 'dlq-error',
+  attempts: 'dlq-attempts',
+  group: 'dlq-group',
+  consumer: 'dlq-consumer',
+  originalId: 'dlq-original-id',
+  stream: 'dlq-stream',
+  failedAt: 'dlq-failed-at',
+} as const;

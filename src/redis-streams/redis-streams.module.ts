@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { ConfigurableModuleClass } from './redis-streams.module-definition.js';
+import { RedisConnections } from './redis-connections.js';
+import { RedisStreamsStatus } from './redis-streams.status.js';
+import { StreamHandlerExplorer } from './stream-handler.explorer.js';
+import { StreamPublisher } from './stream-publisher.js';
+
+/**
+ * Durable event processing on Redis Streams: `StreamPublisher` to append, `@StreamHandler` methods
+ * on any provider to consume with consumer groups, retries, dead letters and crash recovery.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [RedisConnections, StreamPublisher, RedisStreamsStatus, StreamHandlerExplorer],
+  exports: [RedisConnections, StreamPublisher, RedisStreamsStatus],
+})
+export class RedisStreamsModule extends ConfigurableModuleClass {}

@@ -1,0 +1,38 @@
+import type { RedisOptions } from 'ioredis';
+
+/** Exponential backoff with jitter: the n-th retry waits between base·2^(n-1)/2 and base·2^(n-1), at most `maxMs`. */
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** Options of `RedisStreamsModule.forRoot` / `forRootAsync`. */
+export interface RedisStreamsModuleOptions {
+  /** `redis://` or `rediss://` URL; user name and password may be in it. */
+  url: string;
+  /** Extra ioredis options (TLS CA, ...) merged over the module's own. */
+  redis?: Partial<RedisOptions>;
+  /** Consumer name of this instance; must stay the same across restarts so own pending work is recovered. */
+  consumerName: string;
+  /** Defaults for every handler; a handler's own options win. */
+  handlerDefaults?: Partial<HandlerRuntimeDefaults>;
+  /** Entries pending longer than this on a consumer that stopped are claimed by a live consumer. */
+  claimMinIdleMs?: number;
+  /** How long in-flight handlers may run on shutdown before their entries are left pending. */
+  shutdownTimeoutMs?: number;
+  /** How long a publish may wait for Redis before it fails. */
+  publishTimeoutMs?: number;
+  /** How long `publish` remembers an eventId to drop a second publish of it. */
+  dedupWindowMs?: number;
+  /** Do not start consumers (publish-only instances, tools). */
+  consumersEnabled?: boolean;
+}
+
+/** Handler settings that the module can default. */
+export interface HandlerRuntimeDefaults {
+  batchSize: number;
+  concurrency: number;
+  blockMs: number;
+  maxAttempts: number;
+  backoff: BackoffOptions;
+}

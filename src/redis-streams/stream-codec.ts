@@ -1,0 +1,76 @@
+import { FIELD } from './redis-streams.constants.js';
+import { NonRetryableError } from './non-retryable.error.js';
+
+/** A stream entry as read from Redis, values kept as bytes so nothing is lost on the way to a dead letter. */
+export interface RawEntry {
+  id: string;
+  fields: Array<[string, Buffer]>;
+}
+
+export interface DecodedEntry {
+  eventId: string;
+  payload: unknown;
+  fields: Record<string, string>;
+}
+
+/** Fields with a meaning of their own; they are never part of a flat payload. */
+const RESERVED = new Set<string>([FIELD.eventId, FIELD.payload, FIELD.publishedAt, 'traceparent']);
+const MAX_EVENT_ID_LENGTH = 200;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes a payload as the publisher writes it: eventId, payload (JSON) and publishedAt. */
+export function encodeEntry(eventId: string, payload: unknown, now = Date.now()): string[] {
+  const json = JSON.stringify(payload);
+  if (json === undefined) throw new TypeError('payload is not serialisable as JSON');
+  return [FIELD.eventId, eventId, FIELD.payload, json, FIELD.publishedAt, String(now)];
+}
+
+/**
+ * Decodes an entry. Entries from the publisher carry a JSON `payload` field; entries from other
+ * producers (`XADD alerts * message "..."`) carry flat fields, which become the payload object.
+ * Anything that can never be handled throws NonRetryableError with the reason.
+ */
+export function decodeEntry(entry: RawEntry, maxValueBytes: number): DecodedEntry {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of entry.fields) {
+    if (value.length > maxValueBytes) {
+      throw new NonRetryableError(`field "${name}" is ${value.length} bytes, over the limit of ${maxValueBytes}`);
+    }
+    try {
+      fields[name] = utf8.decode(value);
+    } catch {
+      throw new NonRetryableError(`field "${name}" is not valid UTF-8 text`);
+    }
+  }
+
+  const eventId = fields[FIELD.eventId] ?? entry.id;
+  if (eventId.length === 0 || eventId.length > MAX_EVENT_ID_LENGTH) {
+    throw new NonRetryableError(`eventId must be 1 to ${MAX_EVENT_ID_LENGTH} characters`);
+  }
+
+  if (FIELD.payload in fields) {
+    try {
+      return { eventId, payload: JSON.parse(fields[FIELD.payload]) as unknown, fields };
+    } catch (error) {
+      throw new NonRetryableError(`payload field is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (!RESERVED.has(name)) flat[name] = value;
+  }
+  if (Object.keys(flat).length === 0) throw new NonRetryableError('entry has no payload fields');
+  return { eventId, payload: flat, fields };
+}
+
+/** Turns a reply entry `[id, [field, value, ...]]` (values as Buffers) into a RawEntry; null when the entry was deleted. */
+export function toRawEntry(reply: unknown): RawEntry | null {
+  const [id, flat] = reply as [Buffer | string, Array<Buffer | string> | null];
+  if (!flat) return null;
+  const fields: Array<[string, Buffer]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    fields.push([flat[i].toString(), Buffer.isBuffer(flat[i + 1]) ? (flat[i + 1] as Buffer) : Buffer.from(flat[i + 1])]);
+  }
+  return { id: id.toString(), fields };
+}

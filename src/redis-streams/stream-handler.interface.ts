@@ -1,0 +1,28 @@
+import type { BackoffOptions } from './redis-streams.options.js';
+import type { StreamMessage } from './stream-message.interface.js';
+
+/** Where a consumer group starts when it is created: the beginning of what the stream retains, or only new entries. */
+export type GroupStart = 'beginning' | 'new';
+
+/** A class whose instances class-validator can check. */
+export type DtoClass<T = object> = new (...args: never[]) => T;
+
+/** Options of `@StreamHandler(stream, options)`. */
+export interface StreamHandlerOptions {
+  /** Consumer group; defaults to `<ProviderClass>.<method>`. Each handler needs its own. */
+  group?: string;
+  /** Most handler calls running at once in this instance. */
+  concurrency?: number;
+  /** Most entries read in one XREADGROUP. */
+  batchSize?: number;
+  /** Attempts before the entry goes to the dead-letter stream. */
+  maxAttempts?: number;
+  backoff?: Partial<BackoffOptions>;
+  /** A class-validator class the payload must satisfy; a failure dead-letters the entry at once. */
+  dto?: DtoClass;
+  /** Where a newly created group starts (default `beginning`). */
+  startFrom?: GroupStart;
+}
+
+/** The shape of a handler method. */
+export type StreamHandlerFn<T = unknown> = (payload: T, message: StreamMessage) => unknown;

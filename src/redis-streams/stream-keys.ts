@@ -1,0 +1,35 @@
+import { DEAD_LETTER_SUFFIX } from './redis-streams.constants.js';
+
+/**
+ * The Redis keys that belong to a stream. All of them start with the stream name, so an ACL key
+ * pattern like `~alerts*` covers them, and a stream named with a hash tag (`{alerts}`) keeps them
+ * in one Cluster slot, which the Lua scripts need.
+ */
+export const streamKeys = {
+  deadLetter: (stream: string): string => `${stream}${DEAD_LETTER_SUFFIX}`,
+  dedup: (stream: string, eventId: string): string => `${stream}:dedup:${eventId}`,
+  /** Sorted set of entry ids waiting for a retry, scored by the time they are due. */
+  retries: (stream: string, group: string): string => `${stream}:retries:${group}`,
+  /** Hash of entry id to attempts already spent (failures and abandoned deliveries). */
+  attempts: (stream: string, group: string): string => `${stream}:attempts:${group}`,
+};
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9:._{}-]{0,127}$/;
+
+/** Stream and group names are code, not user input: reject anything odd early and loudly. */
+export function assertValidName(kind: 'stream' | 'group' | 'consumer', name: string): void {
+  if (!NAME.test(name)) {
+    throw new Error(
+      `Invalid ${kind} name ${JSON.stringify(name)}: use 1-128 characters of letters, digits and : . _ - { }`,
+    );
+  }
+}
+
+const EVENT_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** An eventId becomes part of a key: printable ASCII without spaces, at most 200 characters. */
+export function assertValidEventId(eventId: string): void {
+  if (!EVENT_ID.test(eventId)) {
+    throw new RangeError('eventId must be 1-200 printable ASCII characters without spaces');
+  }
+}

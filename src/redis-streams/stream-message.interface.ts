@@ -1,0 +1,14 @@
+/** What a handler receives beside the payload. */
+export interface StreamMessage {
+  /** The stream entry id, e.g. `1718000000000-0`. */
+  id: string;
+  stream: string;
+  group: string;
+  consumer: string;
+  /** The event's id: from the `eventId` field, or the entry id for producers that wrote none. */
+  eventId: string;
+  /** 1 on first delivery; grows with each retry and with each recovery from a consumer that stopped. */
+  attempt: number;
+  /** The entry's fields as written, decoded as UTF-8. */
+  fields: Record<string, string>;
+}

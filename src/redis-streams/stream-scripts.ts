@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+/**
+ * The module's Lua scripts. Each does one multi-step change atomically, and touches only keys
+ * passed in KEYS, all derived from one stream name (see stream-keys.ts), so they also run on
+ * Redis Cluster when the stream is named with a hash tag.
+ */
+export class StreamScript {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** EVALSHA, loading the script when Redis does not know it (after a restart or SCRIPT FLUSH). */
+  async run<T>(redis: Redis, keys: string[], args: Array<string | number | Buffer>): Promise<T> {
+    try {
+      return (await redis.evalshaBuffer(this.sha, keys.length, ...keys, ...args)) as T;
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      return (await redis.evalBuffer(this.source, keys.length, ...keys, ...args)) as T;
+    }
+  }
+
+  /** Queues the script on a pipeline as EVALSHA; see `isNoScript` for the reply to retry on. */
+  queue(pipeline: ChainableCommander, keys: string[], args: Array<string | number | Buffer>): void {
+    pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+  }
+}
+
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * Publish with de-duplication by eventId: an eventId seen within the window returns the entry id
+ * of its first publish instead of appending again.
+ * KEYS: stream, dedup key. ARGV: window ms, max length ('' for none), field, value, ...
+ * Returns [entry id, 1 if it was a duplicate else 0].
+ */
+export const PUBLISH = new StreamScript(
+  'publish',
+  `
+local existing = redis.call('GET', KEYS[2])
+if existing then return {existing, 1} end
+local args = {'XADD', KEYS[1]}
+if ARGV[2] ~= '' then
+  args[#args + 1] = 'MAXLEN'
+  args[#args + 1] = '~'
+  args[#args + 1] = ARGV[2]
+end
+args[#args + 1] = '*'
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+local id = redis.call(unpack(args))
+redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
+return {id, 0}
+`,
+);
+
+/**
+ * Moves an entry to the dead-letter stream and acknowledges it, unless it is no longer pending
+ * (another consumer finished it after a reclaim), in which case nothing is written.
+ * KEYS: stream, dead-letter stream, retries, attempts. ARGV: group, id, field, value, ...
+ * Returns the dead-letter entry id, or nil.
+ */
+export const DEAD_LETTER = new StreamScript(
+  'dead-letter',
+  `
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[2])
+local args = {'XADD', KEYS[2], '*'}
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+return redis.call(unpack(args))
+`,
+);
+
+/**
+ * Acknowledges an entry and forgets its retry bookkeeping.
+ * KEYS: stream, retries, attempts. ARGV: group, id. Returns XACK's count.
+ */
+export const ACK = new StreamScript(
+  'ack',
+  `
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+return acked
+`,
+);
+
+/**
+ * Schedules a retry, in Redis so it survives a crash: the entry stays pending and its id goes into
+ * the retries sorted set, due at ARGV[3]. Only the consumer that still owns the entry may do so.
+ * KEYS: stream, retries, attempts. ARGV: group, consumer, due time ms, id, attempts spent.
+ * Returns 1 when scheduled, 0 when the entry is no longer this consumer's.
+ */
+export const SCHEDULE_RETRY = new StreamScript(
+  'schedule-retry',
+  `
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], ARGV[4], 1)
+if #pending == 0 or pending[1][2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1
+`,
+);
+
+/**
+ * Takes retries that are due and claims their entries for this consumer.
+ * KEYS: stream, retries, attempts. ARGV: group, consumer, now ms, count.
+ * Returns {entries, attempts spent per entry, ids that are gone}.
+ */
+export const TAKE_DUE_RETRIES = new StreamScript(
+  'take-due-retries',
+  `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, ARGV[4])
+if #ids == 0 then return {{}, {}, {}} end
+redis.call('ZREM', KEYS[2], unpack(ids))
+local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
+local seen, attempts, gone = {}, {}, {}
+for i, entry in ipairs(claimed) do
+  seen[entry[1]] = true
+  attempts[i] = tonumber(redis.call('HGET', KEYS[3], entry[1]) or '0')
+end
+for _, id in ipairs(ids) do
+  if not seen[id] then
+    redis.call('HDEL', KEYS[3], id)
+    gone[#gone + 1] = id
+  end
+end
+return {claimed, attempts, gone}
+`,
+);
+
+/**
+ * Claims pending entries idle for at least ARGV[3] ms (optionally only those of one consumer) that
+ * are not waiting for a scheduled retry, and counts the abandoned delivery as a spent attempt.
+ * Entries deleted from the stream (trimmed) are dropped from the pending list by XCLAIM and
+ * reported as gone.
+ * KEYS: stream, retries, attempts. ARGV: group, consumer, min idle ms, start id, count, [owner].
+ * Returns {next start id or '0' when the scan is complete, entries, attempts spent, gone ids}.
+ */
+export const RECLAIM = new StreamScript(
+  'reclaim',
+  `
+local pending
+if ARGV[6] then
+  pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5], ARGV[6])
+else
+  pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
+end
+local nextStart = '0'
+if #pending == tonumber(ARGV[5]) then nextStart = '(' .. pending[#pending][1] end
+local ids = {}
+for _, p in ipairs(pending) do
+  if not redis.call('ZSCORE', KEYS[2], p[1]) then ids[#ids + 1] = p[1] end
+end
+if #ids == 0 then return {nextStart, {}, {}, {}} end
+local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ids))
+local seen, attempts, gone = {}, {}, {}
+for i, entry in ipairs(claimed) do
+  seen[entry[1]] = true
+  attempts[i] = redis.call('HINCRBY', KEYS[3], entry[1], 1)
+end
+for _, id in ipairs(ids) do
+  if not seen[id] then
+    redis.call('HDEL', KEYS[3], id)
+    gone[#gone + 1] = id
+  end
+end
+return {nextStart, claimed, attempts, gone}
+`,
+);
+
+/**
+ * Keeps entries that handlers are still working on from looking idle, so no other consumer claims
+ * live work. Only entries this consumer still owns are touched.
+ * KEYS: stream. ARGV: group, consumer, id, ... Returns how many were extended.
+ */
+export const EXTEND_LEASE = new StreamScript(
+  'extend-lease',
+  `
+local extended = 0
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #pending > 0 and pending[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    extended = extended + 1
+  end
+end
+return extended
+`,
+);

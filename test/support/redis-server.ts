@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** Finds a TCP port that is free on the loopback interface right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestRedisOptions {
+  /** Extra `redis-server` arguments, e.g. `['--appendfsync', 'always']`. */
+  args?: string[];
+  /** Append-only persistence; on by default so that a restart keeps the data. */
+  appendOnly?: boolean;
+}
+
+/**
+ * A throwaway redis-server on a free port with its own data folder. It can be stopped, killed and
+ * started again on the same port and folder, so tests can break Redis on purpose.
+ */
+export class TestRedis {
+  readonly dir: string;
+  private child?: ChildProcess;
+
+  private constructor(
+    readonly port: number,
+    private readonly options: TestRedisOptions,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), 'test-redis-'));
+  }
+
+  static async start(options: TestRedisOptions = {}): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort(), options);
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** A new ioredis client for assertions; the caller closes it. */
+  client(): Redis {
+    return new Redis(this.port, '127.0.0.1', { maxRetriesPerRequest: 1, lazyConnect: false });
+  }
+
+  /** Starts (again) on the same port and data folder and waits until it answers PING. */
+  async restart(): Promise<void> {
+    if (this.running) return;
+    const appendOnly = this.options.appendOnly ?? true;
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      appendOnly ? 'yes' : 'no',
+      '--enable-debug-command',
+      'local',
+      '--loglevel',
+      'warning',
+      ...(this.options.args ?? []),
+    ];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`redis-server exited at start: ${stderr}`);
+      if (await this.answersPing()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
+  }
+
+  /** SIGKILL, as in a crash: nothing is flushed beyond what the append-only file already has. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** Stops it the polite way (SIGTERM). */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  /** Stops it and deletes its data folder. */
+  async destroy(): Promise<void> {
+    await this.signal('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  private async answersPing(): Promise<boolean> {
+    const probe = new Redis(this.port, '127.0.0.1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 500,
+      enableOfflineQueue: false,
+    });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
