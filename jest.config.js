@@ -28,6 +28,7 @@ export default {
       displayName: 'e2e',
       rootDir: '.',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      testTimeout: 30_000,
     },
   ],
 };

@@ -21,6 +21,32 @@ export class RedisConnections implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * Resolves once the connection is ready, or rejects after `timeoutMs`. Commands are not queued
+   * while disconnected, so callers wait here, briefly and boundedly, instead.
+   */
+  async whenReady(connection: Redis, timeoutMs: number): Promise<void> {
+    if (connection.status === 'ready') return;
+    if (connection.status === 'end') throw new Error('Redis connection is closed');
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer);
+        connection.off('ready', onReady);
+        connection.off('end', onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = (): void => done();
+      const onEnd = (): void => done(new Error('Redis connection is closed'));
+      const timer = setTimeout(
+        () => done(new Error(`Redis is not reachable (connection ${connection.status} for ${timeoutMs} ms)`)),
+        timeoutMs,
+      );
+      connection.on('ready', onReady);
+      connection.on('end', onEnd);
+    });
+  }
+
   /** A new connection for one consumer's blocking reads; closed with the module. */
   createBlocking(name: string, blockMs: number): Redis {
     const connection = this.create(name, {

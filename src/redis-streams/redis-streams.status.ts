@@ -59,7 +59,10 @@ export class RedisStreamsStatus {
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([this.connections.command.ping(), timeout]);
+      await Promise.race([
+        this.connections.whenReady(this.connections.command, timeoutMs).then(() => this.connections.command.ping()),
+        timeout,
+      ]);
       return { ok: true, latencyMs: Date.now() - started };
     } catch (error) {
       return { ok: false, error: (error as Error).message };

@@ -63,6 +63,10 @@ export class StreamPublisher {
     });
     if (prepared.length === 0) return [];
     try {
+      await this.connections.whenReady(
+        this.connections.command,
+        this.options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
+      );
       let replies = await this.runPipeline(stream, prepared);
       if (replies.some(([error]) => isNoScript(error))) {
         // Redis lost its script cache (restart): load once, then run again; the eventId makes it safe.

@@ -19,10 +19,10 @@ export class StreamScript {
   /** EVALSHA, loading the script when Redis does not know it (after a restart or SCRIPT FLUSH). */
   async run<T>(redis: Redis, keys: string[], args: Array<string | number | Buffer>): Promise<T> {
     try {
-      return (await redis.evalshaBuffer(this.sha, keys.length, ...keys, ...args)) as T;
+      return (await redis.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args)) as T;
     } catch (error) {
       if (!isNoScript(error)) throw error;
-      return (await redis.evalBuffer(this.source, keys.length, ...keys, ...args)) as T;
+      return (await redis.callBuffer('EVAL', this.source, keys.length, ...keys, ...args)) as T;
     }
   }
 

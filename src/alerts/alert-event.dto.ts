@@ -1,0 +1,46 @@
+import { Transform } from 'class-transformer';
+import { IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ALERT_LIMITS, SEVERITIES, type Severity } from './alerts.constants.js';
+import { IsLabels } from './labels.validator.js';
+
+/** Producers writing flat fields can only send strings, so labels may arrive as a JSON text. */
+function parseJsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * An alert as read from the `alerts` stream, from this service's API or from any other producer
+ * (`XADD alerts * message "Server down" severity warning`). An entry that does not fit is
+ * dead-lettered with the reason instead of being retried.
+ */
+export class AlertEventDto {
+  @IsString()
+  @IsNotEmpty()
+  @Matches(/\S/, { message: 'message must not be blank' })
+  @MaxLength(ALERT_LIMITS.messageMaxLength)
+  message!: string;
+
+  @IsOptional()
+  @IsIn(SEVERITIES)
+  severity?: Severity;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(ALERT_LIMITS.sourceMaxLength)
+  source?: string;
+
+  @IsOptional()
+  @Transform(({ value }) => parseJsonText(value))
+  @IsLabels()
+  labels?: Record<string, string>;
+
+  /** When the API accepted the alert (ISO 8601); absent for other producers. */
+  @IsOptional()
+  @IsISO8601()
+  receivedAt?: string;
+}

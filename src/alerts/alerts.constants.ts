@@ -1,0 +1,46 @@
+/** The stream every alert goes through, and its consumer groups. */
+export const ALERTS_STREAM = 'alerts';
+export const ALERTS_DEAD_LETTER_STREAM = `${ALERTS_STREAM}:dlq`;
+export const WEBHOOK_GROUP = 'alerts-webhook';
+export const RECORDER_GROUP = 'alerts-recorder';
+export const RECORDER_DEAD_LETTER_GROUP = 'alerts-recorder-dlq';
+
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+/** An alert that does not say how bad it is is treated as the worst case. */
+export const DEFAULT_SEVERITY: Severity = 'critical';
+
+/** Limits of an alert's content, shared by the HTTP API and the stream payload. */
+export const ALERT_LIMITS = {
+  messageMaxLength: 2_000,
+  sourceMaxLength: 200,
+  labelsMaxKeys: 20,
+  labelKeyMaxLength: 64,
+  labelValueMaxLength: 256,
+} as const;
+
+/** Label keys: letters, digits and `_ . -`, like metric labels. */
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+/** Printable ASCII without spaces, at most 200 characters: what the stream library accepts as an eventId. */
+export const EVENT_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
+
+export const LIST_LIMIT = { default: 50, max: 200 } as const;
+
+/** Alert records in Redis; every key starts with the stream name so `~alerts*` ACLs cover them. */
+export const ALERT_STORE = {
+  recordKeyPrefix: `${ALERTS_STREAM}:record:`,
+  recentKey: `${ALERTS_STREAM}:recent`,
+  /** How many alerts the recent index keeps. */
+  recentMaxEntries: 1_000,
+  recordTtlMs: 7 * 24 * 60 * 60 * 1_000,
+  /** Longest error text kept on a record. */
+  maxErrorLength: 1_000,
+} as const;
+
+/** Headers of the HTTP API. */
+export const HEADER = {
+  apiKey: 'x-api-key',
+  authorization: 'authorization',
+  idempotencyKey: 'idempotency-key',
+} as const;

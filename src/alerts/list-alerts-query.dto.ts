@@ -1,0 +1,13 @@
+import { Type } from 'class-transformer';
+import { IsInt, Max, Min } from 'class-validator';
+import { LIST_LIMIT } from './alerts.constants.js';
+
+/** Query of `GET /alerts`. */
+export class ListAlertsQueryDto {
+  /** How many of the most recent alerts to return: 1 to 200, 50 by default. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(LIST_LIMIT.max)
+  limit: number = LIST_LIMIT.default;
+}

@@ -1,0 +1,25 @@
+import { plainToInstance } from 'class-transformer';
+import { validate, type ValidationError } from 'class-validator';
+import { NonRetryableError } from './non-retryable.error.js';
+import type { DtoClass } from './stream-handler.interface.js';
+
+/** Validates a payload against a class-validator class; a failure can never succeed later, so it is non-retryable. */
+export async function validatePayload(dto: DtoClass, payload: unknown): Promise<object> {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new NonRetryableError(`payload must be a JSON object, got ${Array.isArray(payload) ? 'array' : typeof payload}`);
+  }
+  const instance = plainToInstance(dto as new () => object, payload);
+  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: true });
+  if (errors.length > 0) {
+    throw new NonRetryableError(`payload failed validation: ${describe(errors).join('; ')}`);
+  }
+  return instance;
+}
+
+function describe(errors: ValidationError[], prefix = ''): string[] {
+  return errors.flatMap((error) => {
+    const path = `${prefix}${error.property}`;
+    const own = Object.values(error.constraints ?? {}).map((text) => `${path}: ${text}`);
+    return [...own, ...describe(error.children ?? [], `${path}.`)];
+  });
+}

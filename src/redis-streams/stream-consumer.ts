@@ -1,0 +1,436 @@
+import { Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { DEFAULTS, DLQ_FIELD } from './redis-streams.constants.js';
+import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
+import type { RedisConnections } from './redis-connections.js';
+import { NonRetryableError } from './non-retryable.error.js';
+import { validatePayload } from './payload-validator.js';
+import type { RetryPolicy } from './retry-policy.js';
+import { decodeEntry, toRawEntry, type RawEntry } from './stream-codec.js';
+import type { DtoClass, GroupStart } from './stream-handler.interface.js';
+import { streamKeys } from './stream-keys.js';
+import type { StreamMessage } from './stream-message.interface.js';
+import {
+  ACK,
+  DEAD_LETTER,
+  EXTEND_LEASE,
+  RECLAIM,
+  SCHEDULE_RETRY,
+  TAKE_DUE_RETRIES,
+} from './stream-scripts.js';
+
+/** Everything one consumer loop needs to know about its handler. */
+export interface ConsumerDefinition {
+  stream: string;
+  group: string;
+  startFrom: GroupStart;
+  batchSize: number;
+  concurrency: number;
+  blockMs: number;
+  policy: RetryPolicy;
+  dto?: DtoClass;
+  handle: (payload: unknown, message: StreamMessage) => unknown;
+}
+
+export interface ConsumerRuntime {
+  consumerName: string;
+  claimMinIdleMs: number;
+  maxValueBytes: number;
+}
+
+const MAX_REASON_LENGTH = 2_000;
+
+/**
+ * One read loop for one handler: reads new entries with XREADGROUP, runs the handler with bounded
+ * concurrency, acknowledges on success, schedules retries in Redis on failure, dead-letters what
+ * cannot succeed, and in the background takes due retries, claims work abandoned by stopped
+ * consumers and keeps its own running work from looking abandoned.
+ */
+export class StreamConsumer implements ConsumerStateSource {
+  private readonly logger: Logger;
+  private readonly keys: { retries: string; attempts: string; deadLetter: string };
+  private readonly stopController = new AbortController();
+  /** Entry ids this instance has claimed and not yet finished. */
+  private readonly owned = new Set<string>();
+  private readonly tasks = new Set<Promise<void>>();
+  private slotWaiters: Array<() => void> = [];
+  private blocking?: Redis;
+  private readLoop?: Promise<void>;
+  private maintenanceTimer?: NodeJS.Timeout;
+  private reading = false;
+  private stopping = false;
+  /** Set when stop() is done: from then on even the leases of unfinished work lapse. */
+  private stopped = false;
+  private lastError?: string;
+  private reclaimStart = '-';
+  private nextReclaimAt = 0;
+  private nextLeaseAt = 0;
+
+  constructor(
+    private readonly definition: ConsumerDefinition,
+    private readonly runtime: ConsumerRuntime,
+    private readonly connections: RedisConnections,
+  ) {
+    const { stream, group } = definition;
+    this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
+    this.keys = {
+      retries: streamKeys.retries(stream, group),
+      attempts: streamKeys.attempts(stream, group),
+      deadLetter: streamKeys.deadLetter(stream),
+    };
+  }
+
+  private get redis(): Redis {
+    return this.connections.command;
+  }
+
+  start(): void {
+    this.blocking = this.connections.createBlocking(`${this.definition.group}:reader`, this.definition.blockMs);
+    this.readLoop = this.runReadLoop();
+    this.scheduleMaintenance();
+  }
+
+  /**
+   * Stops reading, gives running handlers up to `timeoutMs` to finish and be acknowledged, and
+   * leaves whatever is still running pending in Redis for another consumer.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopController.abort();
+    this.releaseSlot();
+    if (this.blocking) this.connections.closeBlocking(this.blocking);
+    await this.readLoop;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([Promise.allSettled([...this.tasks]), timedOut]);
+    clearTimeout(timer);
+    this.stopped = true;
+    clearTimeout(this.maintenanceTimer);
+    if (outcome === 'timeout' && this.owned.size > 0) {
+      this.logger.warn(
+        `Shutdown: ${this.owned.size} entries still running after ${timeoutMs} ms stay pending for another consumer`,
+      );
+    }
+  }
+
+  state(): ConsumerState {
+    return {
+      stream: this.definition.stream,
+      group: this.definition.group,
+      consumer: this.runtime.consumerName,
+      running: this.reading,
+      inFlight: this.owned.size,
+      lastError: this.lastError,
+    };
+  }
+
+  private async runReadLoop(): Promise<void> {
+    const { stream, group, batchSize, concurrency, blockMs } = this.definition;
+    const consumer = this.runtime.consumerName;
+    let groupReady = false;
+    let recovered = false;
+    let failures = 0;
+    this.reading = true;
+    try {
+      while (!this.stopping) {
+        try {
+          if (!groupReady) groupReady = await this.ensureGroup();
+          if (!recovered) recovered = await this.recoverOwnPending();
+          await this.waitForSlot();
+          if (this.stopping) break;
+          const count = Math.min(batchSize, concurrency - this.owned.size);
+          const reply = await this.blocking!.xreadgroupBuffer(
+            'GROUP',
+            group,
+            consumer,
+            'COUNT',
+            count,
+            'BLOCK',
+            blockMs,
+            'STREAMS',
+            stream,
+            '>',
+          );
+          failures = 0;
+          this.lastError = undefined;
+          for (const [, entries] of (reply ?? []) as Array<[Buffer, unknown[]]>) {
+            for (const reply of entries) {
+              const entry = toRawEntry(reply);
+              if (entry) this.dispatch(entry, 1);
+            }
+          }
+        } catch (error) {
+          if (this.stopping) break;
+          const message = (error as Error).message;
+          if (message.includes('NOGROUP')) {
+            // The stream or group was deleted while running: create it again and carry on.
+            this.logger.warn(`Group is gone (${message}); creating it again`);
+            groupReady = false;
+            continue;
+          }
+          this.noteError(`read failed: ${message}`);
+          failures += 1;
+          await this.pause(
+            Math.min(DEFAULTS.reconnectBaseDelayMs * 2 ** Math.min(failures, 10), DEFAULTS.reconnectMaxDelayMs),
+          );
+        }
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private async ensureGroup(): Promise<boolean> {
+    const { stream, group, startFrom } = this.definition;
+    try {
+      await this.redis.xgroup('CREATE', stream, group, startFrom === 'new' ? '$' : '0', 'MKSTREAM');
+      this.logger.log(`Created consumer group, starting at ${startFrom === 'new' ? 'new entries' : 'the beginning'}`);
+    } catch (error) {
+      if (!(error as Error).message.includes('BUSYGROUP')) throw error;
+    }
+    return true;
+  }
+
+  /** After a restart under the same name, this consumer's own pending entries come first. */
+  private async recoverOwnPending(): Promise<boolean> {
+    let start = '-';
+    do {
+      const batch = await this.reclaim(0, start, this.definition.batchSize, this.runtime.consumerName);
+      for (const { entry, attempt } of batch.entries) {
+        await this.waitForSlot();
+        if (this.stopping) return true;
+        this.dispatch(entry, attempt);
+      }
+      start = batch.next;
+    } while (start !== '0' && !this.stopping);
+    return true;
+  }
+
+  /** Runs RECLAIM once: claims idle pending entries that wait for no retry, dropping those deleted from the stream. */
+  private async reclaim(
+    minIdleMs: number,
+    start: string,
+    count: number,
+    owner?: string,
+  ): Promise<{ next: string; entries: Array<{ entry: RawEntry; attempt: number }> }> {
+    const { stream, group } = this.definition;
+    const args: Array<string | number> = [group, this.runtime.consumerName, minIdleMs, start, count];
+    if (owner) args.push(owner);
+    const [next, claimed, attempts, gone] = await RECLAIM.run<[Buffer, unknown[], number[], Buffer[]]>(
+      this.redis,
+      [stream, this.keys.retries, this.keys.attempts],
+      args,
+    );
+    if (gone.length > 0) {
+      this.logger.warn(`Dropped ${gone.length} pending entries that were deleted from the stream: ${gone.join(', ')}`);
+    }
+    const entries: Array<{ entry: RawEntry; attempt: number }> = [];
+    claimed.forEach((reply, i) => {
+      const entry = toRawEntry(reply);
+      if (entry) entries.push({ entry, attempt: Number(attempts[i]) + 1 });
+    });
+    if (entries.length > 0 && !owner) {
+      this.logger.log(`Claimed ${entries.length} entries abandoned by stopped consumers`);
+    }
+    return { next: next.toString(), entries };
+  }
+
+  private dispatch(entry: RawEntry, attempt: number): void {
+    if (this.owned.has(entry.id)) return;
+    this.owned.add(entry.id);
+    const task: Promise<void> = this.process(entry, attempt)
+      .catch((error: unknown) => {
+        this.logger.error(`Unexpected failure processing entry ${entry.id}: ${(error as Error).message}`);
+      })
+      .finally(() => {
+        this.owned.delete(entry.id);
+        this.tasks.delete(task);
+        this.releaseSlot();
+      });
+    this.tasks.add(task);
+  }
+
+  private async process(entry: RawEntry, attempt: number): Promise<void> {
+    const { stream, group, dto } = this.definition;
+    let eventId = entry.id;
+    try {
+      const decoded = decodeEntry(entry, this.runtime.maxValueBytes);
+      eventId = decoded.eventId;
+      const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
+      await this.definition.handle(payload, {
+        id: entry.id,
+        stream,
+        group,
+        consumer: this.runtime.consumerName,
+        eventId,
+        attempt,
+        fields: decoded.fields,
+      });
+    } catch (error) {
+      await this.handleFailure(entry, attempt, eventId, error);
+      return;
+    }
+    await this.persist(`acknowledge ${entry.id}`, () =>
+      attempt === 1
+        ? this.redis.xack(stream, group, entry.id)
+        : ACK.run(this.redis, [stream, this.keys.retries, this.keys.attempts], [group, entry.id]),
+    );
+  }
+
+  private async handleFailure(entry: RawEntry, attempt: number, eventId: string, error: unknown): Promise<void> {
+    const { stream, group, policy } = this.definition;
+    const reason = describeError(error);
+    const context = `stream=${stream} group=${group} eventId=${eventId} attempt=${attempt}`;
+    if (error instanceof NonRetryableError || policy.exhausted(attempt)) {
+      const why = error instanceof NonRetryableError ? reason : `gave up after ${attempt} attempts: ${reason}`;
+      this.logger.warn(`Dead-lettering ${entry.id} (${context}): ${why}`);
+      await this.persist(`dead-letter ${entry.id}`, () => this.deadLetter(entry, attempt, why));
+      return;
+    }
+    const delay = policy.delayMs(attempt);
+    this.logger.warn(`Attempt failed for ${entry.id} (${context}), retrying in ${delay} ms: ${reason}`);
+    await this.persist(`schedule retry of ${entry.id}`, () =>
+      SCHEDULE_RETRY.run(
+        this.redis,
+        [stream, this.keys.retries, this.keys.attempts],
+        [group, this.runtime.consumerName, Date.now() + delay, entry.id, attempt],
+      ),
+    );
+  }
+
+  /** Copies the entry with its failure to the dead-letter stream and acknowledges it, in one script. */
+  private deadLetter(entry: RawEntry, attempt: number, reason: string): Promise<unknown> {
+    const { stream, group } = this.definition;
+    const dlqNames = new Set<string>(Object.values(DLQ_FIELD));
+    const original = entry.fields.filter(([name]) => !dlqNames.has(name)).flatMap(([name, value]) => [name, value]);
+    return DEAD_LETTER.run(
+      this.redis,
+      [stream, this.keys.deadLetter, this.keys.retries, this.keys.attempts],
+      [
+        group,
+        entry.id,
+        ...original,
+        DLQ_FIELD.error,
+        reason.slice(0, MAX_REASON_LENGTH),
+        DLQ_FIELD.attempts,
+        String(attempt),
+        DLQ_FIELD.group,
+        group,
+        DLQ_FIELD.consumer,
+        this.runtime.consumerName,
+        DLQ_FIELD.originalId,
+        entry.id,
+        DLQ_FIELD.stream,
+        stream,
+        DLQ_FIELD.failedAt,
+        new Date().toISOString(),
+      ],
+    );
+  }
+
+  /**
+   * Runs a bookkeeping write, trying again for a few seconds if Redis is briefly away. If it still
+   * fails, the entry stays pending and is delivered again later: at least once, never lost.
+   */
+  private async persist(what: string, write: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await write();
+        return;
+      } catch (error) {
+        if (attempt >= 6) {
+          this.logger.error(`Could not ${what}: ${(error as Error).message}; it stays pending and will be redelivered`);
+          return;
+        }
+        await sleep(Math.min(100 * 2 ** attempt, DEFAULTS.reconnectMaxDelayMs));
+      }
+    }
+  }
+
+  private scheduleMaintenance(): void {
+    const tickMs = Math.min(Math.max(Math.floor(this.definition.policy.backoff.baseMs / 4), 25), 500);
+    const run = async (): Promise<void> => {
+      try {
+        await this.maintain();
+      } catch (error) {
+        this.noteError(`maintenance failed: ${(error as Error).message}`);
+      }
+      if (!this.stopped) this.maintenanceTimer = setTimeout(run, tickMs);
+    };
+    this.maintenanceTimer = setTimeout(run, tickMs);
+  }
+
+  /** One tick: extend leases of running work; take due retries; now and then claim abandoned work. */
+  private async maintain(): Promise<void> {
+    const { stream, group, concurrency } = this.definition;
+    const now = Date.now();
+    const claimMinIdle = this.runtime.claimMinIdleMs;
+    if (now >= this.nextLeaseAt && this.owned.size > 0) {
+      this.nextLeaseAt = now + Math.max(Math.floor(claimMinIdle / 3), 100);
+      await EXTEND_LEASE.run(this.redis, [stream], [group, this.runtime.consumerName, ...this.owned]);
+    }
+    if (this.stopping) return;
+
+    const free = concurrency - this.owned.size;
+    if (free > 0) {
+      const [claimed, attempts, gone] = await TAKE_DUE_RETRIES.run<[unknown[], number[], Buffer[]]>(
+        this.redis,
+        [stream, this.keys.retries, this.keys.attempts],
+        [group, this.runtime.consumerName, now, free],
+      );
+      if (gone.length > 0) this.logger.debug?.(`Retries no longer pending (done elsewhere or trimmed): ${gone.join(', ')}`);
+      claimed.forEach((reply, i) => {
+        const entry = toRawEntry(reply);
+        if (entry) this.dispatch(entry, Number(attempts[i]) + 1);
+      });
+    }
+
+    const stillFree = concurrency - this.owned.size;
+    if (now >= this.nextReclaimAt && stillFree > 0) {
+      this.nextReclaimAt = now + Math.min(Math.max(Math.floor(claimMinIdle / 2), 100), 5_000);
+      const batch = await this.reclaim(claimMinIdle, this.reclaimStart, Math.min(stillFree, DEFAULTS.reclaimBatch));
+      this.reclaimStart = batch.next === '0' ? '-' : batch.next;
+      for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt);
+    }
+  }
+
+  private waitForSlot(): Promise<void> {
+    if (this.owned.size < this.definition.concurrency || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private releaseSlot(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Waits, but wakes at once on stop. */
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopController.signal;
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      signal.addEventListener('abort', wake);
+    });
+  }
+
+  private noteError(message: string): void {
+    if (message !== this.lastError) this.logger.warn(message);
+    this.lastError = message;
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

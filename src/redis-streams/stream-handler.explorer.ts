@@ -1,0 +1,110 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { DEFAULTS, STREAM_HANDLER_METADATA } from './redis-streams.constants.js';
+import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
+import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
+import { RedisStreamsStatus } from './redis-streams.status.js';
+import { RedisConnections } from './redis-connections.js';
+import { RetryPolicy } from './retry-policy.js';
+import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
+import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
+import type { StreamHandlerFn } from './stream-handler.interface.js';
+import { assertValidName } from './stream-keys.js';
+
+const MAX_VALUE_BYTES = 1024 * 1024;
+
+/**
+ * Finds `@StreamHandler` methods on every provider once the application has started, runs one
+ * consumer loop per handler, and stops them on shutdown after readiness has turned unhealthy.
+ */
+@Injectable()
+export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('RedisStreams');
+  private readonly consumers: StreamConsumer[] = [];
+  private started = false;
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly connections: RedisConnections,
+    private readonly status: RedisStreamsStatus,
+    @Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.started) return;
+    this.started = true;
+    const definitions = this.discover();
+    if (this.options.consumersEnabled === false) return;
+    assertValidName('consumer', this.options.consumerName);
+    const runtime = {
+      consumerName: this.options.consumerName,
+      claimMinIdleMs: this.options.claimMinIdleMs ?? DEFAULTS.claimMinIdleMs,
+      maxValueBytes: MAX_VALUE_BYTES,
+    };
+    for (const definition of definitions) {
+      const consumer = new StreamConsumer(definition, runtime, this.connections);
+      this.consumers.push(consumer);
+      this.status.register(consumer);
+      consumer.start();
+      this.logger.log(
+        `Consuming ${definition.stream} in group ${definition.group} as ${runtime.consumerName} ` +
+          `(concurrency ${definition.concurrency}, ${definition.policy.maxAttempts} attempts)`,
+      );
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.status.markShuttingDown();
+    const timeout = this.options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs;
+    await Promise.all(this.consumers.map((consumer) => consumer.stop(timeout)));
+  }
+
+  private discover(): ConsumerDefinition[] {
+    const defaults = this.options.handlerDefaults ?? {};
+    const definitions: ConsumerDefinition[] = [];
+    const seen = new Set<string>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      for (const method of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
+        const fn = instance[method];
+        if (typeof fn !== 'function') continue;
+        const meta = this.reflector.get<StreamHandlerMetadata | undefined>(STREAM_HANDLER_METADATA, fn);
+        if (!meta) continue;
+        const { stream, options } = meta;
+        const group = options.group ?? `${instance.constructor.name}.${method}`;
+        assertValidName('stream', stream);
+        assertValidName('group', group);
+        const key = `${stream}\u0000${group}`;
+        if (seen.has(key)) {
+          throw new Error(`Two @StreamHandler methods share stream "${stream}" and group "${group}"; give each its own group`);
+        }
+        seen.add(key);
+        const backoff = {
+          baseMs: options.backoff?.baseMs ?? defaults.backoff?.baseMs ?? DEFAULTS.backoffBaseMs,
+          maxMs: options.backoff?.maxMs ?? defaults.backoff?.maxMs ?? DEFAULTS.backoffMaxMs,
+        };
+        definitions.push({
+          stream,
+          group,
+          startFrom: options.startFrom ?? 'beginning',
+          batchSize: options.batchSize ?? defaults.batchSize ?? DEFAULTS.batchSize,
+          concurrency: options.concurrency ?? defaults.concurrency ?? DEFAULTS.concurrency,
+          blockMs: defaults.blockMs ?? DEFAULTS.blockMs,
+          policy: new RetryPolicy(options.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts, backoff),
+          dto: options.dto,
+          handle: (fn as StreamHandlerFn).bind(instance),
+        });
+      }
+    }
+    return definitions;
+  }
+}

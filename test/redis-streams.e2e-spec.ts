@@ -1,0 +1,286 @@
+import { Inject, Injectable, type INestApplication } from '@nestjs/common';
+import { IsIn, IsNotEmpty, IsString } from 'class-validator';
+import type { Redis } from 'ioredis';
+import {
+  NonRetryableError,
+  StreamHandler,
+  StreamPublisher,
+  type StreamMessage,
+} from '../src/redis-streams/index.js';
+import { TestRedis } from './support/redis-server.js';
+import { startStreamsApp } from './support/streams-app.js';
+import { sleep, waitFor } from './support/wait-for.js';
+
+
+/** What each handler does is decided per test through this probe. */
+const PROBE = Symbol('probe');
+interface Call {
+  handler: string;
+  payload: unknown;
+  message: StreamMessage;
+  at: number;
+}
+class Probe {
+  calls: Call[] = [];
+  behaviour: (call: Call) => unknown = () => undefined;
+  record(handler: string, payload: unknown, message: StreamMessage): unknown {
+    const call = { handler, payload, message, at: Date.now() };
+    this.calls.push(call);
+    return this.behaviour(call);
+  }
+  of(handler: string): Call[] {
+    return this.calls.filter((c) => c.handler === handler);
+  }
+}
+
+class OrderDto {
+  @IsString()
+  @IsNotEmpty()
+  message!: string;
+
+  @IsIn(['low', 'high'])
+  priority: string = 'low';
+}
+
+@Injectable()
+class FirstHandler {
+  constructor(@Inject(PROBE) private readonly probe: Probe) {}
+
+  @StreamHandler('orders', { group: 'first', dto: OrderDto })
+  handle(payload: OrderDto, message: StreamMessage): unknown {
+    return this.probe.record('first', payload, message);
+  }
+}
+
+@Injectable()
+class SecondHandler {
+  constructor(@Inject(PROBE) private readonly probe: Probe) {}
+
+  @StreamHandler('orders', { group: 'second' })
+  handle(payload: unknown, message: StreamMessage): unknown {
+    return this.probe.record('second', payload, message);
+  }
+}
+
+describe('RedisStreamsModule against a real redis-server', () => {
+  let redis: TestRedis;
+  let client: Redis;
+  const apps: INestApplication[] = [];
+
+  const start = async (
+    probe: Probe,
+    handlers: Array<typeof FirstHandler | typeof SecondHandler>,
+    overrides: Record<string, unknown> = {},
+  ): Promise<INestApplication> => {
+    const app = await startStreamsApp(
+      {
+        url: redis.url,
+        consumerName: 'c1',
+        claimMinIdleMs: 60_000,
+        handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 100, maxMs: 1_000 } },
+        ...overrides,
+      },
+      [{ provide: PROBE, useValue: probe }, ...handlers],
+    );
+    apps.push(app);
+    return app;
+  };
+
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  };
+
+  const pendingCount = async (stream: string, group: string): Promise<number> => {
+    const summary = (await client.xpending(stream, group)) as [number, ...unknown[]];
+    return Number(summary[0]);
+  };
+
+  beforeAll(async () => {
+    redis = await TestRedis.start({ args: ['--appendfsync', 'always'] });
+    client = redis.client();
+  });
+
+  afterEach(async () => {
+    await closeAll();
+    if (!redis.running) await redis.restart();
+    await client.flushall();
+  });
+
+  afterAll(async () => {
+    client.disconnect();
+    await redis.destroy();
+  });
+
+  it('publishes, handles and acknowledges; the entry stays readable with plain XREAD', async () => {
+    const probe = new Probe();
+    const app = await start(probe, [FirstHandler]);
+    const publisher = app.get(StreamPublisher);
+
+    const result = await publisher.publish('orders', { message: 'hello', priority: 'high' });
+    expect(result.id).toMatch(/^\d+-\d+$/);
+    expect(result.eventId).toMatch(/^[0-9a-f-]{36}$/);
+
+    await waitFor(() => probe.of('first').length === 1, 'the handler to run');
+    const [call] = probe.of('first');
+    expect(call.payload).toBeInstanceOf(OrderDto);
+    expect(call.payload).toEqual({ message: 'hello', priority: 'high' });
+    expect(call.message).toMatchObject({ id: result.id, eventId: result.eventId, attempt: 1, stream: 'orders', group: 'first' });
+    await waitFor(async () => (await pendingCount('orders', 'first')) === 0, 'the acknowledgement');
+
+    const plain = await client.xread('STREAMS', 'orders', '0');
+    const [, entries] = plain![0];
+    expect(entries[0][1]).toEqual(expect.arrayContaining(['eventId', result.eventId, 'payload']));
+    expect(entries[0][1].join(' ')).toContain('"message":"hello"');
+  });
+
+  it('consumes flat fields written by any Redis client, and uses the entry id as eventId', async () => {
+    const probe = new Probe();
+    await start(probe, [FirstHandler]);
+    const id = await client.xadd('orders', '*', 'message', 'Critical alert! Server down.');
+    await waitFor(() => probe.of('first').length === 1, 'the handler to run');
+    expect(probe.of('first')[0].payload).toEqual({ message: 'Critical alert! Server down.', priority: 'low' });
+    expect(probe.of('first')[0].message.eventId).toBe(id);
+  });
+
+  it('starts a new group at the beginning of the stream: events published before it are not skipped', async () => {
+    await client.xadd('orders', '*', 'message', 'early');
+    const probe = new Probe();
+    await start(probe, [FirstHandler]);
+    await waitFor(() => probe.of('first').length === 1, 'the early event');
+  });
+
+  it('gives every event to each handler on the same stream', async () => {
+    const probe = new Probe();
+    const app = await start(probe, [FirstHandler, SecondHandler]);
+    const publisher = app.get(StreamPublisher);
+    const published = await publisher.publishMany(
+      'orders',
+      Array.from({ length: 20 }, (_, i) => ({ payload: { message: `m${i}` } })),
+    );
+    expect(published).toHaveLength(20);
+    await waitFor(() => probe.of('first').length === 20 && probe.of('second').length === 20, 'both handlers');
+    const ids = (handler: string): string[] => probe.of(handler).map((c) => c.message.id).sort();
+    expect(ids('first')).toEqual(published.map((p) => p.id).sort());
+    expect(ids('second')).toEqual(ids('first'));
+  });
+
+  it('retries a failing handler at growing intervals, then dead-letters it with the reason', async () => {
+    const probe = new Probe();
+    probe.behaviour = () => {
+      throw new Error('downstream is down');
+    };
+    const app = await start(probe, [FirstHandler], {
+      handlerDefaults: { blockMs: 100, maxAttempts: 4, backoff: { baseMs: 200, maxMs: 5_000 } },
+    });
+    const { id, eventId } = await app.get(StreamPublisher).publish('orders', { message: 'doomed' });
+
+    await waitFor(async () => (await client.xlen('orders:dlq')) === 1, 'the dead letter', 15_000);
+    const calls = probe.of('first');
+    expect(calls.map((c) => c.message.attempt)).toEqual([1, 2, 3, 4]);
+    const gaps = calls.slice(1).map((c, i) => c.at - calls[i].at);
+    // Equal jitter: after attempt n the wait is within [base·2^(n-1)/2, base·2^(n-1)].
+    expect(gaps[0]).toBeGreaterThanOrEqual(100);
+    expect(gaps[1]).toBeGreaterThanOrEqual(200);
+    expect(gaps[2]).toBeGreaterThanOrEqual(400);
+    expect(gaps[2]).toBeGreaterThan(gaps[0]);
+
+    const [[dlqId, flat]] = await client.xrange('orders:dlq', '-', '+');
+    expect(dlqId).toBeTruthy();
+    const fields = toRecord(flat);
+    expect(fields).toMatchObject({
+      eventId,
+      'dlq-error': expect.stringContaining('downstream is down'),
+      'dlq-attempts': '4',
+      'dlq-group': 'first',
+      'dlq-consumer': 'c1',
+      'dlq-original-id': id,
+      'dlq-stream': 'orders',
+    });
+    expect(JSON.parse(fields.payload)).toEqual({ message: 'doomed' });
+    expect(Date.parse(fields['dlq-failed-at'])).not.toBeNaN();
+    expect(await pendingCount('orders', 'first')).toBe(0);
+    expect(await client.zcard('orders:retries:first')).toBe(0);
+    expect(await client.hlen('orders:attempts:first')).toBe(0);
+  });
+
+  it('does not hold up other messages while a retry waits', async () => {
+    const probe = new Probe();
+    probe.behaviour = (call) => {
+      if ((call.payload as OrderDto).message === 'flaky' && call.message.attempt === 1) throw new Error('once');
+    };
+    const app = await start(probe, [FirstHandler], {
+      handlerDefaults: { blockMs: 100, concurrency: 1, maxAttempts: 3, backoff: { baseMs: 1_500, maxMs: 1_500 } },
+    });
+    const publisher = app.get(StreamPublisher);
+    await publisher.publish('orders', { message: 'flaky' });
+    await publisher.publish('orders', { message: 'behind' });
+    await waitFor(() => probe.of('first').some((c) => (c.payload as OrderDto).message === 'behind'), 'the next message');
+    const flakyAttempts = probe.of('first').filter((c) => (c.payload as OrderDto).message === 'flaky');
+    expect(flakyAttempts).toHaveLength(1);
+    await waitFor(
+      () => probe.of('first').filter((c) => (c.payload as OrderDto).message === 'flaky').length === 2,
+      'the retry',
+      5_000,
+    );
+  });
+
+  it('dead-letters at once, without retries, when the payload fails the DTO or the handler says so', async () => {
+    const probe = new Probe();
+    probe.behaviour = (call) => {
+      if ((call.payload as OrderDto).message === 'refuse') throw new NonRetryableError('will never work');
+    };
+    const app = await start(probe, [FirstHandler]);
+    await client.xadd('orders', '*', 'message', '', 'priority', 'urgent');
+    await client.xadd('orders', '*', 'payload', '{not json');
+    await app.get(StreamPublisher).publish('orders', { message: 'refuse' });
+    await app.get(StreamPublisher).publish('orders', { message: 'fine' });
+
+    await waitFor(async () => (await client.xlen('orders:dlq')) === 3, 'three dead letters');
+    // Handlers run concurrently, so dead letters may arrive in any order: sort by original id.
+    const reasons = (await client.xrange('orders:dlq', '-', '+'))
+      .map(([, f]) => toRecord(f))
+      .sort((a, b) => compareIds(a['dlq-original-id'], b['dlq-original-id']));
+    expect(reasons.map((r) => r['dlq-attempts'])).toEqual(['1', '1', '1']);
+    expect(reasons[0]['dlq-error']).toMatch(/message.*(empty|should not be empty)/);
+    expect(reasons[0]['dlq-error']).toMatch(/priority/);
+    expect(reasons[1]['dlq-error']).toMatch(/not valid JSON/);
+    expect(reasons[2]['dlq-error']).toMatch(/will never work/);
+    // Only the two entries that passed the DTO reached the handler, each once.
+    expect(probe.of('first').map((c) => (c.payload as OrderDto).message)).toEqual(['refuse', 'fine']);
+    await waitFor(async () => (await pendingCount('orders', 'first')) === 0, 'nothing pending');
+  });
+
+  it('keeps a scheduled retry in Redis: another instance performs it after the first one stopped', async () => {
+    const first = new Probe();
+    first.behaviour = () => {
+      throw new Error('fails here');
+    };
+    const app = await start(first, [FirstHandler], {
+      handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 1_500, maxMs: 1_500 } },
+    });
+    await app.get(StreamPublisher).publish('orders', { message: 'retry me elsewhere' });
+    await waitFor(async () => (await client.zcard('orders:retries:first')) === 1, 'the scheduled retry');
+    await closeAll();
+
+    const second = new Probe();
+    await start(second, [FirstHandler], { consumerName: 'c2' });
+    const [call] = await waitFor(() => (second.of('first').length > 0 ? second.of('first') : null), 'the retry on c2');
+    expect(call.message.attempt).toBe(2);
+    expect(call.message.consumer).toBe('c2');
+    await waitFor(async () => (await pendingCount('orders', 'first')) === 0, 'the acknowledgement');
+  });
+});
+
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  return am === bm ? Number(as - bs) : Number(am - bm);
+}
+
+function toRecord(flat: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]] = flat[i + 1];
+  return record;
+}
+
+export { sleep };
