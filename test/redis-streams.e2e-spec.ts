@@ -1,66 +1,18 @@
-import { Inject, Injectable, type INestApplication } from '@nestjs/common';
-import { IsIn, IsNotEmpty, IsString } from 'class-validator';
+import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  NonRetryableError,
-  StreamHandler,
-  StreamPublisher,
-  type StreamMessage,
-} from '../src/redis-streams/index.js';
+import { NonRetryableError, StreamPublisher } from '../src/redis-streams/index.js';
 import { TestRedis } from './support/redis-server.js';
+import {
+  compareIds,
+  FirstHandler,
+  OrderDto,
+  PROBE,
+  Probe,
+  SecondHandler,
+  toRecord,
+} from './support/stream-probe.js';
 import { startStreamsApp } from './support/streams-app.js';
-import { sleep, waitFor } from './support/wait-for.js';
-
-
-/** What each handler does is decided per test through this probe. */
-const PROBE = Symbol('probe');
-interface Call {
-  handler: string;
-  payload: unknown;
-  message: StreamMessage;
-  at: number;
-}
-class Probe {
-  calls: Call[] = [];
-  behaviour: (call: Call) => unknown = () => undefined;
-  record(handler: string, payload: unknown, message: StreamMessage): unknown {
-    const call = { handler, payload, message, at: Date.now() };
-    this.calls.push(call);
-    return this.behaviour(call);
-  }
-  of(handler: string): Call[] {
-    return this.calls.filter((c) => c.handler === handler);
-  }
-}
-
-class OrderDto {
-  @IsString()
-  @IsNotEmpty()
-  message!: string;
-
-  @IsIn(['low', 'high'])
-  priority: string = 'low';
-}
-
-@Injectable()
-class FirstHandler {
-  constructor(@Inject(PROBE) private readonly probe: Probe) {}
-
-  @StreamHandler('orders', { group: 'first', dto: OrderDto })
-  handle(payload: OrderDto, message: StreamMessage): unknown {
-    return this.probe.record('first', payload, message);
-  }
-}
-
-@Injectable()
-class SecondHandler {
-  constructor(@Inject(PROBE) private readonly probe: Probe) {}
-
-  @StreamHandler('orders', { group: 'second' })
-  handle(payload: unknown, message: StreamMessage): unknown {
-    return this.probe.record('second', payload, message);
-  }
-}
+import { waitFor } from './support/wait-for.js';
 
 describe('RedisStreamsModule against a real redis-server', () => {
   let redis: TestRedis;
@@ -124,7 +76,13 @@ describe('RedisStreamsModule against a real redis-server', () => {
     const [call] = probe.of('first');
     expect(call.payload).toBeInstanceOf(OrderDto);
     expect(call.payload).toEqual({ message: 'hello', priority: 'high' });
-    expect(call.message).toMatchObject({ id: result.id, eventId: result.eventId, attempt: 1, stream: 'orders', group: 'first' });
+    expect(call.message).toMatchObject({
+      id: result.id,
+      eventId: result.eventId,
+      attempt: 1,
+      stream: 'orders',
+      group: 'first',
+    });
     await waitFor(async () => (await pendingCount('orders', 'first')) === 0, 'the acknowledgement');
 
     const plain = await client.xread('STREAMS', 'orders', '0');
@@ -138,7 +96,10 @@ describe('RedisStreamsModule against a real redis-server', () => {
     await start(probe, [FirstHandler]);
     const id = await client.xadd('orders', '*', 'message', 'Critical alert! Server down.');
     await waitFor(() => probe.of('first').length === 1, 'the handler to run');
-    expect(probe.of('first')[0].payload).toEqual({ message: 'Critical alert! Server down.', priority: 'low' });
+    expect(probe.of('first')[0].payload).toEqual({
+      message: 'Critical alert! Server down.',
+      priority: 'low',
+    });
     expect(probe.of('first')[0].message.eventId).toBe(id);
   });
 
@@ -158,8 +119,15 @@ describe('RedisStreamsModule against a real redis-server', () => {
       Array.from({ length: 20 }, (_, i) => ({ payload: { message: `m${i}` } })),
     );
     expect(published).toHaveLength(20);
-    await waitFor(() => probe.of('first').length === 20 && probe.of('second').length === 20, 'both handlers');
-    const ids = (handler: string): string[] => probe.of(handler).map((c) => c.message.id).sort();
+    await waitFor(
+      () => probe.of('first').length === 20 && probe.of('second').length === 20,
+      'both handlers',
+    );
+    const ids = (handler: string): string[] =>
+      probe
+        .of(handler)
+        .map((c) => c.message.id)
+        .sort();
     expect(ids('first')).toEqual(published.map((p) => p.id).sort());
     expect(ids('second')).toEqual(ids('first'));
   });
@@ -206,19 +174,31 @@ describe('RedisStreamsModule against a real redis-server', () => {
   it('does not hold up other messages while a retry waits', async () => {
     const probe = new Probe();
     probe.behaviour = (call) => {
-      if ((call.payload as OrderDto).message === 'flaky' && call.message.attempt === 1) throw new Error('once');
+      if ((call.payload as OrderDto).message === 'flaky' && call.message.attempt === 1)
+        throw new Error('once');
     };
     const app = await start(probe, [FirstHandler], {
-      handlerDefaults: { blockMs: 100, concurrency: 1, maxAttempts: 3, backoff: { baseMs: 1_500, maxMs: 1_500 } },
+      handlerDefaults: {
+        blockMs: 100,
+        concurrency: 1,
+        maxAttempts: 3,
+        backoff: { baseMs: 1_500, maxMs: 1_500 },
+      },
     });
     const publisher = app.get(StreamPublisher);
     await publisher.publish('orders', { message: 'flaky' });
     await publisher.publish('orders', { message: 'behind' });
-    await waitFor(() => probe.of('first').some((c) => (c.payload as OrderDto).message === 'behind'), 'the next message');
-    const flakyAttempts = probe.of('first').filter((c) => (c.payload as OrderDto).message === 'flaky');
+    await waitFor(
+      () => probe.of('first').some((c) => (c.payload as OrderDto).message === 'behind'),
+      'the next message',
+    );
+    const flakyAttempts = probe
+      .of('first')
+      .filter((c) => (c.payload as OrderDto).message === 'flaky');
     expect(flakyAttempts).toHaveLength(1);
     await waitFor(
-      () => probe.of('first').filter((c) => (c.payload as OrderDto).message === 'flaky').length === 2,
+      () =>
+        probe.of('first').filter((c) => (c.payload as OrderDto).message === 'flaky').length === 2,
       'the retry',
       5_000,
     );
@@ -227,7 +207,8 @@ describe('RedisStreamsModule against a real redis-server', () => {
   it('dead-letters at once, without retries, when the payload fails the DTO or the handler says so', async () => {
     const probe = new Probe();
     probe.behaviour = (call) => {
-      if ((call.payload as OrderDto).message === 'refuse') throw new NonRetryableError('will never work');
+      if ((call.payload as OrderDto).message === 'refuse')
+        throw new NonRetryableError('will never work');
     };
     const app = await start(probe, [FirstHandler]);
     await client.xadd('orders', '*', 'message', '', 'priority', 'urgent');
@@ -246,7 +227,10 @@ describe('RedisStreamsModule against a real redis-server', () => {
     expect(reasons[1]['dlq-error']).toMatch(/not valid JSON/);
     expect(reasons[2]['dlq-error']).toMatch(/will never work/);
     // Only the two entries that passed the DTO reached the handler, each once.
-    expect(probe.of('first').map((c) => (c.payload as OrderDto).message)).toEqual(['refuse', 'fine']);
+    expect(probe.of('first').map((c) => (c.payload as OrderDto).message)).toEqual([
+      'refuse',
+      'fine',
+    ]);
     await waitFor(async () => (await pendingCount('orders', 'first')) === 0, 'nothing pending');
   });
 
@@ -259,28 +243,20 @@ describe('RedisStreamsModule against a real redis-server', () => {
       handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 1_500, maxMs: 1_500 } },
     });
     await app.get(StreamPublisher).publish('orders', { message: 'retry me elsewhere' });
-    await waitFor(async () => (await client.zcard('orders:retries:first')) === 1, 'the scheduled retry');
+    await waitFor(
+      async () => (await client.zcard('orders:retries:first')) === 1,
+      'the scheduled retry',
+    );
     await closeAll();
 
     const second = new Probe();
     await start(second, [FirstHandler], { consumerName: 'c2' });
-    const [call] = await waitFor(() => (second.of('first').length > 0 ? second.of('first') : null), 'the retry on c2');
+    const [call] = await waitFor(
+      () => (second.of('first').length > 0 ? second.of('first') : null),
+      'the retry on c2',
+    );
     expect(call.message.attempt).toBe(2);
     expect(call.message.consumer).toBe('c2');
     await waitFor(async () => (await pendingCount('orders', 'first')) === 0, 'the acknowledgement');
   });
 });
-
-function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt);
-  const [bm, bs] = b.split('-').map(BigInt);
-  return am === bm ? Number(as - bs) : Number(am - bm);
-}
-
-function toRecord(flat: string[]): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]] = flat[i + 1];
-  return record;
-}
-
-export { sleep };

@@ -1,5 +1,9 @@
 export { RedisStreamsModule } from './redis-streams.module.js';
-export type { RedisStreamsModuleOptions, BackoffOptions, HandlerRuntimeDefaults } from './redis-streams.options.js';
+export type {
+  RedisStreamsModuleOptions,
+  BackoffOptions,
+  HandlerRuntimeDefaults,
+} from './redis-streams.options.js';
 export { StreamHandler } from './stream-handler.decorator.js';
 export type { StreamHandlerOptions, GroupStart, DtoClass } from './stream-handler.interface.js';
 export type { StreamMessage } from './stream-message.interface.js';

@@ -6,7 +6,9 @@ import type { DtoClass } from './stream-handler.interface.js';
 /** Validates a payload against a class-validator class; a failure can never succeed later, so it is non-retryable. */
 export async function validatePayload(dto: DtoClass, payload: unknown): Promise<object> {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new NonRetryableError(`payload must be a JSON object, got ${Array.isArray(payload) ? 'array' : typeof payload}`);
+    throw new NonRetryableError(
+      `payload must be a JSON object, got ${Array.isArray(payload) ? 'array' : typeof payload}`,
+    );
   }
   const instance = plainToInstance(dto as new () => object, payload);
   const errors = await validate(instance, { whitelist: true, forbidUnknownValues: true });

@@ -39,7 +39,12 @@ export class RedisConnections implements OnApplicationShutdown {
       const onReady = (): void => done();
       const onEnd = (): void => done(new Error('Redis connection is closed'));
       const timer = setTimeout(
-        () => done(new Error(`Redis is not reachable (connection ${connection.status} for ${timeoutMs} ms)`)),
+        () =>
+          done(
+            new Error(
+              `Redis is not reachable (connection ${connection.status} for ${timeoutMs} ms)`,
+            ),
+          ),
         timeoutMs,
       );
       connection.on('ready', onReady);
@@ -80,7 +85,10 @@ export class RedisConnections implements OnApplicationShutdown {
       maxRetriesPerRequest: 1,
       connectTimeout: 5_000,
       retryStrategy: (times) =>
-        Math.min(DEFAULTS.reconnectBaseDelayMs * 2 ** Math.min(times, 10), DEFAULTS.reconnectMaxDelayMs),
+        Math.min(
+          DEFAULTS.reconnectBaseDelayMs * 2 ** Math.min(times, 10),
+          DEFAULTS.reconnectMaxDelayMs,
+        ),
       ...this.options.redis,
       ...extra,
     });
@@ -89,7 +97,9 @@ export class RedisConnections implements OnApplicationShutdown {
       // ioredis repeats the same error on every reconnect attempt: log each distinct one once.
       if (error.message !== lastError) {
         lastError = error.message;
-        this.logger.warn(`Redis ${role} connection to ${redactUrl(this.options.url)}: ${error.message}`);
+        this.logger.warn(
+          `Redis ${role} connection to ${redactUrl(this.options.url)}: ${error.message}`,
+        );
       }
     });
     connection.on('ready', () => {

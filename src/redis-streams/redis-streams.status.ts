@@ -60,7 +60,9 @@ export class RedisStreamsStatus {
     });
     try {
       await Promise.race([
-        this.connections.whenReady(this.connections.command, timeoutMs).then(() => this.connections.command.ping()),
+        this.connections
+          .whenReady(this.connections.command, timeoutMs)
+          .then(() => this.connections.command.ping()),
         timeout,
       ]);
       return { ok: true, latencyMs: Date.now() - started };

@@ -5,7 +5,9 @@ describe('RetryPolicy', () => {
     const low = new RetryPolicy(10, { baseMs: 100, maxMs: 1_000 }, () => 0);
     const high = new RetryPolicy(10, { baseMs: 100, maxMs: 1_000 }, () => 1);
     expect([1, 2, 3, 4, 5, 6].map((n) => low.delayMs(n))).toEqual([50, 100, 200, 400, 500, 500]);
-    expect([1, 2, 3, 4, 5, 6].map((n) => high.delayMs(n))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => high.delayMs(n))).toEqual([
+      100, 200, 400, 800, 1_000, 1_000,
+    ]);
   });
 
   it('never lets a later wait be shorter than an earlier one below the cap', () => {

@@ -11,7 +11,8 @@ export class RetryPolicy {
     readonly backoff: BackoffOptions,
     private readonly random: () => number = Math.random,
   ) {
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+      throw new RangeError('maxAttempts must be an integer >= 1');
     if (backoff.baseMs < 0 || backoff.maxMs < backoff.baseMs) {
       throw new RangeError('backoff needs 0 <= baseMs <= maxMs');
     }
@@ -24,7 +25,10 @@ export class RetryPolicy {
 
   /** Milliseconds to wait after failed attempt number `attempt` (1-based). */
   delayMs(attempt: number): number {
-    const ceiling = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(attempt - 1, 30));
+    const ceiling = Math.min(
+      this.backoff.maxMs,
+      this.backoff.baseMs * 2 ** Math.min(attempt - 1, 30),
+    );
     const half = ceiling / 2;
     return Math.round(half + this.random() * half);
   }

@@ -34,7 +34,9 @@ export function decodeEntry(entry: RawEntry, maxValueBytes: number): DecodedEntr
   const fields: Record<string, string> = {};
   for (const [name, value] of entry.fields) {
     if (value.length > maxValueBytes) {
-      throw new NonRetryableError(`field "${name}" is ${value.length} bytes, over the limit of ${maxValueBytes}`);
+      throw new NonRetryableError(
+        `field "${name}" is ${value.length} bytes, over the limit of ${maxValueBytes}`,
+      );
     }
     try {
       fields[name] = utf8.decode(value);
@@ -70,7 +72,10 @@ export function toRawEntry(reply: unknown): RawEntry | null {
   if (!flat) return null;
   const fields: Array<[string, Buffer]> = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    fields.push([flat[i].toString(), Buffer.isBuffer(flat[i + 1]) ? (flat[i + 1] as Buffer) : Buffer.from(flat[i + 1])]);
+    fields.push([
+      flat[i].toString(),
+      Buffer.isBuffer(flat[i + 1]) ? (flat[i + 1] as Buffer) : Buffer.from(flat[i + 1]),
+    ]);
   }
   return { id: id.toString(), fields };
 }

@@ -85,7 +85,10 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   start(): void {
-    this.blocking = this.connections.createBlocking(`${this.definition.group}:reader`, this.definition.blockMs);
+    this.blocking = this.connections.createBlocking(
+      `${this.definition.group}:reader`,
+      this.definition.blockMs,
+    );
     this.readLoop = this.runReadLoop();
     this.scheduleMaintenance();
   }
@@ -174,7 +177,10 @@ export class StreamConsumer implements ConsumerStateSource {
           this.noteError(`read failed: ${message}`);
           failures += 1;
           await this.pause(
-            Math.min(DEFAULTS.reconnectBaseDelayMs * 2 ** Math.min(failures, 10), DEFAULTS.reconnectMaxDelayMs),
+            Math.min(
+              DEFAULTS.reconnectBaseDelayMs * 2 ** Math.min(failures, 10),
+              DEFAULTS.reconnectMaxDelayMs,
+            ),
           );
         }
       }
@@ -187,7 +193,9 @@ export class StreamConsumer implements ConsumerStateSource {
     const { stream, group, startFrom } = this.definition;
     try {
       await this.redis.xgroup('CREATE', stream, group, startFrom === 'new' ? '$' : '0', 'MKSTREAM');
-      this.logger.log(`Created consumer group, starting at ${startFrom === 'new' ? 'new entries' : 'the beginning'}`);
+      this.logger.log(
+        `Created consumer group, starting at ${startFrom === 'new' ? 'new entries' : 'the beginning'}`,
+      );
     } catch (error) {
       if (!(error as Error).message.includes('BUSYGROUP')) throw error;
     }
@@ -198,7 +206,12 @@ export class StreamConsumer implements ConsumerStateSource {
   private async recoverOwnPending(): Promise<boolean> {
     let start = '-';
     do {
-      const batch = await this.reclaim(0, start, this.definition.batchSize, this.runtime.consumerName);
+      const batch = await this.reclaim(
+        0,
+        start,
+        this.definition.batchSize,
+        this.runtime.consumerName,
+      );
       for (const { entry, attempt } of batch.entries) {
         await this.waitForSlot();
         if (this.stopping) return true;
@@ -217,15 +230,21 @@ export class StreamConsumer implements ConsumerStateSource {
     owner?: string,
   ): Promise<{ next: string; entries: Array<{ entry: RawEntry; attempt: number }> }> {
     const { stream, group } = this.definition;
-    const args: Array<string | number> = [group, this.runtime.consumerName, minIdleMs, start, count];
+    const args: Array<string | number> = [
+      group,
+      this.runtime.consumerName,
+      minIdleMs,
+      start,
+      count,
+    ];
     if (owner) args.push(owner);
-    const [next, claimed, attempts, gone] = await RECLAIM.run<[Buffer, unknown[], number[], Buffer[]]>(
-      this.redis,
-      [stream, this.keys.retries, this.keys.attempts],
-      args,
-    );
+    const [next, claimed, attempts, gone] = await RECLAIM.run<
+      [Buffer, unknown[], number[], Buffer[]]
+    >(this.redis, [stream, this.keys.retries, this.keys.attempts], args);
     if (gone.length > 0) {
-      this.logger.warn(`Dropped ${gone.length} pending entries that were deleted from the stream: ${gone.join(', ')}`);
+      this.logger.warn(
+        `Dropped ${gone.length} pending entries that were deleted from the stream: ${gone.join(', ')}`,
+      );
     }
     const entries: Array<{ entry: RawEntry; attempt: number }> = [];
     claimed.forEach((reply, i) => {
@@ -243,7 +262,9 @@ export class StreamConsumer implements ConsumerStateSource {
     this.owned.add(entry.id);
     const task: Promise<void> = this.process(entry, attempt)
       .catch((error: unknown) => {
-        this.logger.error(`Unexpected failure processing entry ${entry.id}: ${(error as Error).message}`);
+        this.logger.error(
+          `Unexpected failure processing entry ${entry.id}: ${(error as Error).message}`,
+        );
       })
       .finally(() => {
         this.owned.delete(entry.id);
@@ -280,18 +301,28 @@ export class StreamConsumer implements ConsumerStateSource {
     );
   }
 
-  private async handleFailure(entry: RawEntry, attempt: number, eventId: string, error: unknown): Promise<void> {
+  private async handleFailure(
+    entry: RawEntry,
+    attempt: number,
+    eventId: string,
+    error: unknown,
+  ): Promise<void> {
     const { stream, group, policy } = this.definition;
     const reason = describeError(error);
     const context = `stream=${stream} group=${group} eventId=${eventId} attempt=${attempt}`;
     if (error instanceof NonRetryableError || policy.exhausted(attempt)) {
-      const why = error instanceof NonRetryableError ? reason : `gave up after ${attempt} attempts: ${reason}`;
+      const why =
+        error instanceof NonRetryableError
+          ? reason
+          : `gave up after ${attempt} attempts: ${reason}`;
       this.logger.warn(`Dead-lettering ${entry.id} (${context}): ${why}`);
       await this.persist(`dead-letter ${entry.id}`, () => this.deadLetter(entry, attempt, why));
       return;
     }
     const delay = policy.delayMs(attempt);
-    this.logger.warn(`Attempt failed for ${entry.id} (${context}), retrying in ${delay} ms: ${reason}`);
+    this.logger.warn(
+      `Attempt failed for ${entry.id} (${context}), retrying in ${delay} ms: ${reason}`,
+    );
     await this.persist(`schedule retry of ${entry.id}`, () =>
       SCHEDULE_RETRY.run(
         this.redis,
@@ -305,7 +336,9 @@ export class StreamConsumer implements ConsumerStateSource {
   private deadLetter(entry: RawEntry, attempt: number, reason: string): Promise<unknown> {
     const { stream, group } = this.definition;
     const dlqNames = new Set<string>(Object.values(DLQ_FIELD));
-    const original = entry.fields.filter(([name]) => !dlqNames.has(name)).flatMap(([name, value]) => [name, value]);
+    const original = entry.fields
+      .filter(([name]) => !dlqNames.has(name))
+      .flatMap(([name, value]) => [name, value]);
     return DEAD_LETTER.run(
       this.redis,
       [stream, this.keys.deadLetter, this.keys.retries, this.keys.attempts],
@@ -342,7 +375,9 @@ export class StreamConsumer implements ConsumerStateSource {
         return;
       } catch (error) {
         if (attempt >= 6) {
-          this.logger.error(`Could not ${what}: ${(error as Error).message}; it stays pending and will be redelivered`);
+          this.logger.error(
+            `Could not ${what}: ${(error as Error).message}; it stays pending and will be redelivered`,
+          );
           return;
         }
         await sleep(Math.min(100 * 2 ** attempt, DEFAULTS.reconnectMaxDelayMs));
@@ -351,7 +386,10 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private scheduleMaintenance(): void {
-    const tickMs = Math.min(Math.max(Math.floor(this.definition.policy.backoff.baseMs / 4), 25), 500);
+    const tickMs = Math.min(
+      Math.max(Math.floor(this.definition.policy.backoff.baseMs / 4), 25),
+      500,
+    );
     const run = async (): Promise<void> => {
       try {
         await this.maintain();
@@ -370,7 +408,11 @@ export class StreamConsumer implements ConsumerStateSource {
     const claimMinIdle = this.runtime.claimMinIdleMs;
     if (now >= this.nextLeaseAt && this.owned.size > 0) {
       this.nextLeaseAt = now + Math.max(Math.floor(claimMinIdle / 3), 100);
-      await EXTEND_LEASE.run(this.redis, [stream], [group, this.runtime.consumerName, ...this.owned]);
+      await EXTEND_LEASE.run(
+        this.redis,
+        [stream],
+        [group, this.runtime.consumerName, ...this.owned],
+      );
     }
     if (this.stopping) return;
 
@@ -381,7 +423,10 @@ export class StreamConsumer implements ConsumerStateSource {
         [stream, this.keys.retries, this.keys.attempts],
         [group, this.runtime.consumerName, now, free],
       );
-      if (gone.length > 0) this.logger.debug?.(`Retries no longer pending (done elsewhere or trimmed): ${gone.join(', ')}`);
+      if (gone.length > 0)
+        this.logger.debug?.(
+          `Retries no longer pending (done elsewhere or trimmed): ${gone.join(', ')}`,
+        );
       claimed.forEach((reply, i) => {
         const entry = toRawEntry(reply);
         if (entry) this.dispatch(entry, Number(attempts[i]) + 1);
@@ -391,7 +436,11 @@ export class StreamConsumer implements ConsumerStateSource {
     const stillFree = concurrency - this.owned.size;
     if (now >= this.nextReclaimAt && stillFree > 0) {
       this.nextReclaimAt = now + Math.min(Math.max(Math.floor(claimMinIdle / 2), 100), 5_000);
-      const batch = await this.reclaim(claimMinIdle, this.reclaimStart, Math.min(stillFree, DEFAULTS.reclaimBatch));
+      const batch = await this.reclaim(
+        claimMinIdle,
+        this.reclaimStart,
+        Math.min(stillFree, DEFAULTS.reclaimBatch),
+      );
       this.reclaimStart = batch.next === '0' ? '-' : batch.next;
       for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt);
     }

@@ -77,7 +77,10 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
       for (const method of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
         const fn = instance[method];
         if (typeof fn !== 'function') continue;
-        const meta = this.reflector.get<StreamHandlerMetadata | undefined>(STREAM_HANDLER_METADATA, fn);
+        const meta = this.reflector.get<StreamHandlerMetadata | undefined>(
+          STREAM_HANDLER_METADATA,
+          fn,
+        );
         if (!meta) continue;
         const { stream, options } = meta;
         const group = options.group ?? `${instance.constructor.name}.${method}`;
@@ -85,7 +88,9 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
         assertValidName('group', group);
         const key = `${stream}\u0000${group}`;
         if (seen.has(key)) {
-          throw new Error(`Two @StreamHandler methods share stream "${stream}" and group "${group}"; give each its own group`);
+          throw new Error(
+            `Two @StreamHandler methods share stream "${stream}" and group "${group}"; give each its own group`,
+          );
         }
         seen.add(key);
         const backoff = {
@@ -99,7 +104,10 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
           batchSize: options.batchSize ?? defaults.batchSize ?? DEFAULTS.batchSize,
           concurrency: options.concurrency ?? defaults.concurrency ?? DEFAULTS.concurrency,
           blockMs: defaults.blockMs ?? DEFAULTS.blockMs,
-          policy: new RetryPolicy(options.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts, backoff),
+          policy: new RetryPolicy(
+            options.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts,
+            backoff,
+          ),
           dto: options.dto,
           handle: (fn as StreamHandlerFn).bind(instance),
         });

@@ -31,7 +31,10 @@ export interface PublishItem {
 /** Redis did not confirm the entry: it may be unreachable, slow, or refusing writes. Safe to retry with the same eventId. */
 export class PublishFailedError extends Error {
   constructor(stream: string, cause: unknown) {
-    super(`Could not publish to stream "${stream}": ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(
+      `Could not publish to stream "${stream}": ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
     this.name = 'PublishFailedError';
   }
 }
@@ -44,8 +47,16 @@ export class StreamPublisher {
     @Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions,
   ) {}
 
-  async publish(stream: string, payload: unknown, options: PublishOptions = {}): Promise<PublishResult> {
-    const [result] = await this.publishMany(stream, [{ payload, eventId: options.eventId }], options);
+  async publish(
+    stream: string,
+    payload: unknown,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    const [result] = await this.publishMany(
+      stream,
+      [{ payload, eventId: options.eventId }],
+      options,
+    );
     return result;
   }
 
@@ -88,7 +99,11 @@ export class StreamPublisher {
       throw new RangeError('maxLen must be a positive integer');
     }
     const window = this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs;
-    return [String(window), maxLen === undefined ? '' : String(maxLen), ...encodeEntry(eventId, payload)];
+    return [
+      String(window),
+      maxLen === undefined ? '' : String(maxLen),
+      ...encodeEntry(eventId, payload),
+    ];
   }
 
   private async runPipeline(

@@ -52,7 +52,9 @@ export class TestRedis {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   /** A new ioredis client for assertions; the caller closes it. */

@@ -1,6 +1,9 @@
 import { Logger, type INestApplication, type Provider, type Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { RedisStreamsModule, type RedisStreamsModuleOptions } from '../../src/redis-streams/index.js';
+import {
+  RedisStreamsModule,
+  type RedisStreamsModuleOptions,
+} from '../../src/redis-streams/index.js';
 
 /**
  * Starts a Nest application with only RedisStreamsModule and the given providers (handler classes
@@ -14,7 +17,9 @@ export async function startStreamsApp(
     imports: [RedisStreamsModule.forRoot(options)],
     providers,
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: process.env.TEST_LOGS ? new Logger() : false });
+  const app = moduleRef.createNestApplication({
+    logger: process.env.TEST_LOGS ? new Logger() : false,
+  });
   await app.init();
   return app;
 }
