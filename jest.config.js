@@ -21,6 +21,8 @@ const common = {
 };
 
 export default {
+  // testTimeout is global in Jest, not per project; e2e tests bound their own waits well below it.
+  testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', rootDir: 'src', testMatch: ['**/*.spec.ts'] },
     {
@@ -28,7 +30,6 @@ export default {
       displayName: 'e2e',
       rootDir: '.',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      testTimeout: 30_000,
     },
   ],
 };

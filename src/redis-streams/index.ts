@@ -3,7 +3,12 @@ export type {
   RedisStreamsModuleOptions,
   BackoffOptions,
   HandlerRuntimeDefaults,
+  RetentionRule,
 } from './redis-streams.options.js';
+export { StreamRetention } from './stream-retention.js';
+export type { RetentionState } from './stream-retention.js';
+export { DurabilityCheck } from './durability-check.js';
+export type { DurabilityReport } from './durability-check.js';
 export { StreamHandler } from './stream-handler.decorator.js';
 export type { StreamHandlerOptions, GroupStart, DtoClass } from './stream-handler.interface.js';
 export type { StreamMessage } from './stream-message.interface.js';

@@ -14,6 +14,7 @@ export const DEFAULTS = {
   publishTimeoutMs: 2_000,
   pingTimeoutMs: 1_000,
   dedupWindowMs: 24 * 60 * 60 * 1_000,
+  retentionIntervalMs: 10_000,
   /** How many pending entries one reclaim pass inspects. */
   reclaimBatch: 100,
   /** Longest wait between two tries of a read loop while Redis is unreachable. */

@@ -5,6 +5,8 @@ import { RedisConnections } from './redis-connections.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
 import { StreamHandlerExplorer } from './stream-handler.explorer.js';
 import { StreamPublisher } from './stream-publisher.js';
+import { StreamRetention } from './stream-retention.js';
+import { DurabilityCheck } from './durability-check.js';
 
 /**
  * Durable event processing on Redis Streams: `StreamPublisher` to append, `@StreamHandler` methods
@@ -12,7 +14,20 @@ import { StreamPublisher } from './stream-publisher.js';
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [RedisConnections, StreamPublisher, RedisStreamsStatus, StreamHandlerExplorer],
-  exports: [RedisConnections, StreamPublisher, RedisStreamsStatus],
+  providers: [
+    RedisConnections,
+    StreamPublisher,
+    RedisStreamsStatus,
+    StreamHandlerExplorer,
+    StreamRetention,
+    DurabilityCheck,
+  ],
+  exports: [
+    RedisConnections,
+    StreamPublisher,
+    RedisStreamsStatus,
+    StreamRetention,
+    DurabilityCheck,
+  ],
 })
 export class RedisStreamsModule extends ConfigurableModuleClass {}

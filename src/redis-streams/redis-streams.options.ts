@@ -24,6 +24,15 @@ export interface RedisStreamsModuleOptions {
   publishTimeoutMs?: number;
   /** How long `publish` remembers an eventId to drop a second publish of it. */
   dedupWindowMs?: number;
+  /**
+   * Streams to keep near a size cap. Entries that some group has not yet received and acknowledged
+   * are never trimmed; a stream held over its cap raises an alarm instead.
+   */
+  retention?: RetentionRule[];
+  /** How often the retention rules run. */
+  retentionIntervalMs?: number;
+  /** Wait for this many replicas to confirm each publish (Redis WAIT); 0 or absent: do not wait. */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
   /** Do not start consumers (publish-only instances, tools). */
   consumersEnabled?: boolean;
 }
@@ -35,4 +44,9 @@ export interface HandlerRuntimeDefaults {
   blockMs: number;
   maxAttempts: number;
   backoff: BackoffOptions;
+}
+
+export interface RetentionRule {
+  stream: string;
+  maxLen: number;
 }

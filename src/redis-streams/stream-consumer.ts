@@ -29,6 +29,8 @@ export interface ConsumerDefinition {
   blockMs: number;
   policy: RetryPolicy;
   dto?: DtoClass;
+  /** When set, the handler runs at most once per eventId within this many ms. */
+  idempotencyWindowMs?: number;
   handle: (payload: unknown, message: StreamMessage) => unknown;
 }
 
@@ -280,6 +282,13 @@ export class StreamConsumer implements ConsumerStateSource {
     try {
       const decoded = decodeEntry(entry, this.runtime.maxValueBytes);
       eventId = decoded.eventId;
+      if (this.definition.idempotencyWindowMs && (await this.alreadyHandled(eventId))) {
+        this.logger.log(
+          `Skipping ${entry.id}: eventId=${eventId} was already handled (stream=${stream} group=${group})`,
+        );
+        await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt));
+        return;
+      }
       const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
       await this.definition.handle(payload, {
         id: entry.id,
@@ -294,11 +303,27 @@ export class StreamConsumer implements ConsumerStateSource {
       await this.handleFailure(entry, attempt, eventId, error);
       return;
     }
-    await this.persist(`acknowledge ${entry.id}`, () =>
-      attempt === 1
-        ? this.redis.xack(stream, group, entry.id)
-        : ACK.run(this.redis, [stream, this.keys.retries, this.keys.attempts], [group, entry.id]),
-    );
+    await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt, eventId));
+  }
+
+  /** XACK alone on the hot path; the script when there is bookkeeping to clear or a handled event to record. */
+  private ack(id: string, attempt: number, handledEventId?: string): Promise<unknown> {
+    const { stream, group, idempotencyWindowMs } = this.definition;
+    const keys = [stream, this.keys.retries, this.keys.attempts];
+    if (idempotencyWindowMs && handledEventId) {
+      return ACK.run(
+        this.redis,
+        [...keys, streamKeys.done(stream, group, handledEventId)],
+        [group, id, idempotencyWindowMs],
+      );
+    }
+    if (attempt === 1) return this.redis.xack(stream, group, id);
+    return ACK.run(this.redis, keys, [group, id]);
+  }
+
+  private async alreadyHandled(eventId: string): Promise<boolean> {
+    const { stream, group } = this.definition;
+    return (await this.redis.exists(streamKeys.done(stream, group, eventId))) === 1;
   }
 
   private async handleFailure(

@@ -109,10 +109,19 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
             backoff,
           ),
           dto: options.dto,
+          idempotencyWindowMs: idempotencyWindow(options.idempotent, this.options.dedupWindowMs),
           handle: (fn as StreamHandlerFn).bind(instance),
         });
       }
     }
     return definitions;
   }
+}
+
+function idempotencyWindow(
+  setting: boolean | { windowMs: number } | undefined,
+  moduleWindowMs: number | undefined,
+): number | undefined {
+  if (!setting) return undefined;
+  return setting === true ? (moduleWindowMs ?? DEFAULTS.dedupWindowMs) : setting.windowMs;
 }

@@ -20,6 +20,12 @@ export interface StreamHandlerOptions {
   backoff?: Partial<BackoffOptions>;
   /** A class-validator class the payload must satisfy; a failure dead-letters the entry at once. */
   dto?: DtoClass;
+  /**
+   * Run the handler at most once per eventId (within the window, default 24 h) even when the event
+   * is delivered twice (published twice, or redelivered after a crash): the fact that it was
+   * handled is recorded atomically with the acknowledgement and checked before each call.
+   */
+  idempotent?: boolean | { windowMs: number };
   /** Where a newly created group starts (default `beginning`). */
   startFrom?: GroupStart;
 }

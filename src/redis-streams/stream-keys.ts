@@ -10,6 +10,9 @@ export const streamKeys = {
   dedup: (stream: string, eventId: string): string => `${stream}:dedup:${eventId}`,
   /** Sorted set of entry ids waiting for a retry, scored by the time they are due. */
   retries: (stream: string, group: string): string => `${stream}:retries:${group}`,
+  /** Marks an event as handled by an idempotent handler's group. */
+  done: (stream: string, group: string, eventId: string): string =>
+    `${stream}:done:${group}:${eventId}`,
   /** Hash of entry id to attempts already spent (failures and abandoned deliveries). */
   attempts: (stream: string, group: string): string => `${stream}:attempts:${group}`,
 };

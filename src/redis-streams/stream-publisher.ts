@@ -84,13 +84,28 @@ export class StreamPublisher {
         await this.connections.command.script('LOAD', PUBLISH.source);
         replies = await this.runPipeline(stream, prepared);
       }
-      return replies.map(([error, reply], i) => {
+      const results = replies.map(([error, reply], i) => {
         if (error) throw error;
         const [id, duplicate] = reply as [Buffer, number];
         return { id: id.toString(), eventId: prepared[i].eventId, duplicate: duplicate === 1 };
       });
+      await this.waitForReplicas();
+      return results;
     } catch (error) {
       throw new PublishFailedError(stream, error);
+    }
+  }
+
+  /** With `waitForReplicas`, an entry counts as published only once enough replicas have it. */
+  private async waitForReplicas(): Promise<void> {
+    const wanted = this.options.waitForReplicas;
+    if (!wanted || wanted.replicas <= 0) return;
+    const confirmed = await this.connections.command.wait(wanted.replicas, wanted.timeoutMs);
+    if (confirmed < wanted.replicas) {
+      throw new Error(
+        `only ${confirmed} of ${wanted.replicas} replicas confirmed the write within ${wanted.timeoutMs} ms ` +
+          '(the primary has it; publishing again with the same eventId does not duplicate it)',
+      );
     }
   }
 

@@ -80,8 +80,9 @@ return redis.call(unpack(args))
 );
 
 /**
- * Acknowledges an entry and forgets its retry bookkeeping.
- * KEYS: stream, retries, attempts. ARGV: group, id. Returns XACK's count.
+ * Acknowledges an entry and forgets its retry bookkeeping; for idempotent handlers it also records,
+ * in the same step, that the event was handled, so a second delivery of it is skipped.
+ * KEYS: stream, retries, attempts, [done key]. ARGV: group, id, [window ms]. Returns XACK's count.
  */
 export const ACK = new StreamScript(
   'ack',
@@ -89,6 +90,7 @@ export const ACK = new StreamScript(
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
+if KEYS[4] then redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3]) end
 return acked
 `,
 );
