@@ -142,6 +142,9 @@ export class StreamConsumer implements ConsumerStateSource {
     try {
       while (!this.stopping) {
         try {
+          // Wait quietly for the connections while they come up, instead of failing the first read.
+          await this.connections.whenReady(this.blocking!, blockMs + 1_000);
+          await this.connections.whenReady(this.redis, blockMs + 1_000);
           if (!groupReady) groupReady = await this.ensureGroup();
           if (!recovered) recovered = await this.recoverOwnPending();
           await this.waitForSlot();
@@ -507,4 +510,6 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A wait that does not keep the process alive on its own. */
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -1,0 +1,32 @@
+import { ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module.js';
+import { appConfig, type AppConfig } from './config/app.config.js';
+import { validate } from './config/env.validation.js';
+import { logLevelsFor } from './config/log-levels.js';
+
+/**
+ * Builds the application from the environment without listening and without signal handlers:
+ * `main.ts` adds those, and the e2e tests call this in-process. Throws `ConfigValidationError`,
+ * listing every problem, before Nest starts when the environment is invalid.
+ */
+export async function createApp(): Promise<NestExpressApplication> {
+  // Validated here first so that a bad environment fails with one clear error, and so that the
+  // log level is known before Nest prints its first line.
+  const env = validate(process.env);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), {
+    logger: logLevelsFor(env.LOG_LEVEL),
+    // Registered below with our limit; bodies above it are answered with 413.
+    bodyParser: false,
+    // Let the caller see startup errors instead of an abort() with a core dump.
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  const { bodyLimitBytes } = app.get<AppConfig>(appConfig.KEY);
+  app.useBodyParser('json', { limit: bodyLimitBytes });
+  app.useGlobalPipes(
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+  );
+  return app;
+}

@@ -1,0 +1,199 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigValidationError, ENV_VARIABLE_NAMES, validate } from './env.validation.js';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    validate(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    return (error as ConfigValidationError).problems;
+  }
+  throw new Error('validate() accepted an invalid environment');
+}
+
+describe('validate', () => {
+  it('fills in every default when nothing is set', () => {
+    const env = validate({});
+    expect(env).toMatchObject({
+      PORT: 3000,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_TLS_CA_FILE: undefined,
+      API_KEY: undefined,
+      ALERTS_WEBHOOK_URL: undefined,
+      ALERTS_WEBHOOK_TIMEOUT_MS: 5000,
+      RETRY_MAX_ATTEMPTS: 5,
+      RETRY_BACKOFF_BASE_MS: 1000,
+      RETRY_BACKOFF_MAX_MS: 60000,
+      CLAIM_MIN_IDLE_MS: 30000,
+      SHUTDOWN_TIMEOUT_MS: 10000,
+      CONSUMER_BATCH_SIZE: 16,
+      CONSUMER_CONCURRENCY: 8,
+      CONSUMER_BLOCK_MS: 2000,
+      PUBLISH_TIMEOUT_MS: 2000,
+      HTTP_BODY_LIMIT_BYTES: 65536,
+      LOG_LEVEL: 'log',
+    });
+    expect(env.CONSUMER_NAME).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+  });
+
+  it('converts numeric strings and keeps other variables of the environment', () => {
+    const env = validate({
+      PORT: '8080',
+      REDIS_URL: 'rediss://alerts:s3cret@redis.internal:6380/2',
+      RETRY_BACKOFF_BASE_MS: '500',
+      RETRY_BACKOFF_MAX_MS: '500',
+      API_KEY: 'a-key-of-sixteen-chars',
+      ALERTS_WEBHOOK_URL: 'http://127.0.0.1:9999/hook',
+      CONSUMER_NAME: 'alerts-1.eu_west',
+      LOG_LEVEL: 'debug',
+      PATH: '/usr/bin',
+    });
+    expect(env).toMatchObject({
+      PORT: 8080,
+      RETRY_BACKOFF_BASE_MS: 500,
+      RETRY_BACKOFF_MAX_MS: 500,
+      CONSUMER_NAME: 'alerts-1.eu_west',
+      LOG_LEVEL: 'debug',
+      PATH: '/usr/bin',
+    });
+  });
+
+  it('treats an empty value as unset', () => {
+    const env = validate({ PORT: '', API_KEY: '', ALERTS_WEBHOOK_URL: '' });
+    expect(env.PORT).toBe(3000);
+    expect(env.API_KEY).toBeUndefined();
+    expect(env.ALERTS_WEBHOOK_URL).toBeUndefined();
+  });
+
+  it('lists every problem at once, one line per variable', () => {
+    const problems = problemsOf({
+      PORT: 'abc',
+      REDIS_URL: 'http://x',
+      REDIS_TLS_CA_FILE: '/nowhere/ca.pem',
+      API_KEY: 'short',
+      ALERTS_WEBHOOK_URL: 'ftp://example.com/hook',
+      ALERTS_WEBHOOK_TIMEOUT_MS: '0',
+      CONSUMER_NAME: 'has spaces!',
+      RETRY_MAX_ATTEMPTS: '0',
+      RETRY_BACKOFF_BASE_MS: '2000',
+      RETRY_BACKOFF_MAX_MS: '1000',
+      CLAIM_MIN_IDLE_MS: '999',
+      SHUTDOWN_TIMEOUT_MS: '-1',
+      CONSUMER_BATCH_SIZE: '1.5',
+      CONSUMER_CONCURRENCY: 'many',
+      CONSUMER_BLOCK_MS: '0',
+      PUBLISH_TIMEOUT_MS: 'x',
+      HTTP_BODY_LIMIT_BYTES: '0',
+      LOG_LEVEL: 'loud',
+    });
+    const named = problems.map((problem) => problem.split(':')[0]);
+    expect(named.sort()).toEqual(
+      [
+        'PORT',
+        'REDIS_URL',
+        'REDIS_TLS_CA_FILE',
+        'API_KEY',
+        'ALERTS_WEBHOOK_URL',
+        'ALERTS_WEBHOOK_TIMEOUT_MS',
+        'CONSUMER_NAME',
+        'RETRY_MAX_ATTEMPTS',
+        'RETRY_BACKOFF_MAX_MS',
+        'CLAIM_MIN_IDLE_MS',
+        'SHUTDOWN_TIMEOUT_MS',
+        'CONSUMER_BATCH_SIZE',
+        'CONSUMER_CONCURRENCY',
+        'CONSUMER_BLOCK_MS',
+        'PUBLISH_TIMEOUT_MS',
+        'HTTP_BODY_LIMIT_BYTES',
+        'LOG_LEVEL',
+      ].sort(),
+    );
+    expect(problems).toContain('PORT: must be a whole number from 0 to 65535 (got "abc")');
+    expect(problems).toContain(
+      'RETRY_MAX_ATTEMPTS: must be a whole number from 1 to 100 (got "0")',
+    );
+    expect(problems).toContain(
+      'RETRY_BACKOFF_MAX_MS: must be at least RETRY_BACKOFF_BASE_MS (2000) (got "1000")',
+    );
+    expect(problems.find((p) => p.startsWith('REDIS_URL'))).toContain('its scheme is http://');
+    expect(problems.find((p) => p.startsWith('LOG_LEVEL'))).toContain(
+      'must be one of error, warn, log, debug, verbose',
+    );
+  });
+
+  it('puts all problems in the message of a single error', () => {
+    expect(() => validate({ PORT: 'abc', REDIS_URL: 'http://x', RETRY_MAX_ATTEMPTS: '0' })).toThrow(
+      /3 environment variable\(s\)[\s\S]*PORT[\s\S]*REDIS_URL[\s\S]*RETRY_MAX_ATTEMPTS/,
+    );
+  });
+
+  it('never repeats a password, an API key or a webhook URL', () => {
+    let message = '';
+    try {
+      validate({
+        REDIS_URL: 'http://alerts:hunter2-redis-password@redis.internal:6379',
+        API_KEY: 'tooShortKey1',
+        ALERTS_WEBHOOK_URL: 'ftp://hooks.example.com/T000/B000/webhook-token-xyz',
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('API_KEY');
+    expect(message).toContain('ALERTS_WEBHOOK_URL');
+    expect(message).not.toContain('hunter2-redis-password');
+    expect(message).not.toContain('tooShortKey1');
+    expect(message).not.toContain('webhook-token-xyz');
+    expect(message).not.toContain('redis.internal');
+  });
+
+  it('says why an unparsable Redis URL is wrong without repeating it', () => {
+    const [problem] = problemsOf({ REDIS_URL: 'not a url :secret@' });
+    expect(problem).toMatch(/^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(problem).toContain('it is not a URL');
+    expect(problem).not.toContain('secret');
+  });
+
+  describe('REDIS_TLS_CA_FILE', () => {
+    let dir: string;
+    let caFile: string;
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'env-validation-'));
+      caFile = join(dir, 'ca.pem');
+      writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n');
+    });
+
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('accepts an existing file with a rediss:// URL', () => {
+      const env = validate({
+        REDIS_URL: 'rediss://redis.internal:6380',
+        REDIS_TLS_CA_FILE: caFile,
+      });
+      expect(env.REDIS_TLS_CA_FILE).toBe(caFile);
+    });
+
+    it('refuses a folder', () => {
+      const problems = problemsOf({ REDIS_URL: 'rediss://redis.internal', REDIS_TLS_CA_FILE: dir });
+      expect(problems).toEqual([expect.stringMatching(/^REDIS_TLS_CA_FILE: must be the path/)]);
+    });
+
+    it('refuses a CA with a plain redis:// URL', () => {
+      const problems = problemsOf({
+        REDIS_URL: 'redis://redis.internal',
+        REDIS_TLS_CA_FILE: caFile,
+      });
+      expect(problems).toEqual([expect.stringContaining('set REDIS_URL to a rediss:// URL')]);
+    });
+  });
+
+  it('has every variable documented in .env.example', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    for (const name of ENV_VARIABLE_NAMES) {
+      expect(example).toMatch(new RegExp(`^(# )?${name}=`, 'm'));
+    }
+  });
+});

@@ -1,0 +1,169 @@
+// class-transformer reads property types from this metadata: load it before the class below.
+import 'reflect-metadata';
+import { hostname } from 'node:os';
+import { plainToInstance } from 'class-transformer';
+import {
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  MinLength,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
+import { IsExistingFile, IsIntegerInRange, IsUrlWithScheme, Satisfies } from './env.validators.js';
+
+/** Values of LOG_LEVEL, from the quietest to the most talkative. */
+export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+const CONSUMER_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The host name made into a valid consumer name, so the default never fails validation. */
+function defaultConsumerName(): string {
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 64) || 'consumer'
+  );
+}
+
+/**
+ * Every environment variable the service reads, with its rule and its default. This class is the
+ * one place where defaults live; the `*.config.ts` namespaces only regroup its values.
+ */
+export class EnvironmentVariables {
+  // NOTE: every property has an explicit type: implicit conversion reads it from the decorator
+  // metadata, which swc (used by jest) only emits for annotated properties.
+  @IsIntegerInRange(0, 65_535)
+  PORT: number = 3000;
+
+  @IsUrlWithScheme(['redis', 'rediss'], 'redis://user:password@host:6379/0')
+  REDIS_URL: string = 'redis://127.0.0.1:6379';
+
+  @IsOptional()
+  @IsExistingFile()
+  @Satisfies<EnvironmentVariables>(
+    'requiresRediss',
+    (_, env) => typeof env.REDIS_URL !== 'string' || env.REDIS_URL.startsWith('rediss://'),
+    () => 'is only used with TLS: set REDIS_URL to a rediss:// URL or unset REDIS_TLS_CA_FILE',
+  )
+  REDIS_TLS_CA_FILE?: string = undefined;
+
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  @MinLength(16, { message: 'must be at least 16 characters long when set' })
+  API_KEY?: string = undefined;
+
+  @IsOptional()
+  @IsUrlWithScheme(['http', 'https'], 'https://hooks.example.com/alerts')
+  ALERTS_WEBHOOK_URL?: string = undefined;
+
+  @IsIntegerInRange(1)
+  ALERTS_WEBHOOK_TIMEOUT_MS: number = 5_000;
+
+  @Matches(CONSUMER_NAME_PATTERN, {
+    message: 'must be 1 to 64 characters, only letters, digits, ".", "_" and "-"',
+  })
+  CONSUMER_NAME: string = defaultConsumerName();
+
+  @IsIntegerInRange(1, 100)
+  RETRY_MAX_ATTEMPTS: number = 5;
+
+  @IsIntegerInRange(1)
+  RETRY_BACKOFF_BASE_MS: number = 1_000;
+
+  @IsIntegerInRange(1)
+  @Satisfies<EnvironmentVariables>(
+    'atLeastBackoffBase',
+    (value, env) =>
+      typeof value !== 'number' ||
+      typeof env.RETRY_BACKOFF_BASE_MS !== 'number' ||
+      value >= env.RETRY_BACKOFF_BASE_MS,
+    (env) => `must be at least RETRY_BACKOFF_BASE_MS (${env.RETRY_BACKOFF_BASE_MS})`,
+  )
+  RETRY_BACKOFF_MAX_MS: number = 60_000;
+
+  @IsIntegerInRange(1_000)
+  CLAIM_MIN_IDLE_MS: number = 30_000;
+
+  @IsIntegerInRange(0)
+  SHUTDOWN_TIMEOUT_MS: number = 10_000;
+
+  @IsIntegerInRange(1, 10_000)
+  CONSUMER_BATCH_SIZE: number = 16;
+
+  @IsIntegerInRange(1, 1_000)
+  CONSUMER_CONCURRENCY: number = 8;
+
+  @IsIntegerInRange(1)
+  CONSUMER_BLOCK_MS: number = 2_000;
+
+  @IsIntegerInRange(1)
+  PUBLISH_TIMEOUT_MS: number = 2_000;
+
+  @IsIntegerInRange(1)
+  HTTP_BODY_LIMIT_BYTES: number = 65_536;
+
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL: LogLevelName = 'log';
+
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  NODE_ENV?: string = undefined;
+}
+
+/** Names of all variables above, e.g. to check that `.env.example` documents each one. */
+export const ENV_VARIABLE_NAMES = Object.keys(new EnvironmentVariables()) as Array<
+  keyof EnvironmentVariables
+>;
+
+/** Variables whose value is never repeated in an error message (passwords, tokens). */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'API_KEY',
+  'REDIS_URL',
+  'ALERTS_WEBHOOK_URL',
+]);
+
+const MAX_ECHOED_LENGTH = 80;
+
+/** Thrown by `validate` with one line per invalid variable; never contains a secret value. */
+export class ConfigValidationError extends Error {
+  override readonly name = 'ConfigValidationError';
+
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid configuration: ${problems.length} environment variable(s) have a problem:\n` +
+        problems.map((problem) => `  - ${problem}`).join('\n'),
+    );
+  }
+}
+
+function describeProblem(error: ValidationError, raw: Record<string, unknown>): string {
+  const reasons = Object.values(error.constraints ?? {}).join('; ');
+  const value = raw[error.property];
+  if (SECRET_VARIABLES.has(error.property) || value === undefined) {
+    return `${error.property}: ${reasons}`;
+  }
+  const shown = String(value);
+  const echoed =
+    shown.length > MAX_ECHOED_LENGTH ? `${shown.slice(0, MAX_ECHOED_LENGTH)}...` : shown;
+  return `${error.property}: ${reasons} (got ${JSON.stringify(echoed)})`;
+}
+
+/**
+ * Checks the environment against `EnvironmentVariables` and fills in defaults. Variables set to
+ * an empty string count as unset. Throws one `ConfigValidationError` listing every problem.
+ */
+export function validate(config: Record<string, unknown>): EnvironmentVariables {
+  const raw: Record<string, unknown> = { ...config };
+  for (const name of ENV_VARIABLE_NAMES) {
+    if (raw[name] === '') delete raw[name];
+  }
+  const env = plainToInstance(EnvironmentVariables, raw, { enableImplicitConversion: true });
+  const errors = validateSync(env, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    throw new ConfigValidationError(errors.map((error) => describeProblem(error, raw)));
+  }
+  return env;
+}

@@ -1,0 +1,88 @@
+import { statSync } from 'node:fs';
+import { ValidateBy, type ValidationArguments } from 'class-validator';
+
+/** A whole number in `[min, max]`, `max` open when omitted; NaN (a non-numeric string) fails. */
+export function IsIntegerInRange(min: number, max?: number): PropertyDecorator {
+  return ValidateBy({
+    name: 'isIntegerInRange',
+    constraints: [min, max],
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'number' &&
+        Number.isInteger(value) &&
+        value >= min &&
+        (max === undefined || value <= max),
+      defaultMessage: () =>
+        max === undefined
+          ? `must be a whole number of at least ${min}`
+          : `must be a whole number from ${min} to ${max}`,
+    },
+  });
+}
+
+/**
+ * A URL with one of `schemes` (without the colon) and a host. The message names the scheme it
+ * got, never the URL itself: it may carry a password or a token.
+ */
+export function IsUrlWithScheme(schemes: readonly string[], example: string): PropertyDecorator {
+  const allowed = schemes.map((scheme) => `${scheme}:`);
+  const parse = (value: unknown): URL | undefined => {
+    if (typeof value !== 'string') return undefined;
+    try {
+      return new URL(value);
+    } catch {
+      return undefined;
+    }
+  };
+  return ValidateBy({
+    name: 'isUrlWithScheme',
+    constraints: [schemes],
+    validator: {
+      validate: (value: unknown) => {
+        const url = parse(value);
+        return url !== undefined && allowed.includes(url.protocol) && url.hostname !== '';
+      },
+      defaultMessage: (args?: ValidationArguments) => {
+        const url = parse(args?.value);
+        const wanted = `must be a ${schemes.map((s) => `${s}://`).join(' or ')} URL such as ${example}`;
+        if (!url) return `${wanted} (it is not a URL)`;
+        if (!allowed.includes(url.protocol)) return `${wanted} (its scheme is ${url.protocol}//)`;
+        return `${wanted} (it has no host)`;
+      },
+    },
+  });
+}
+
+/** A path to an existing regular file. */
+export function IsExistingFile(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isExistingFile',
+    validator: {
+      validate: (value: unknown) => {
+        if (typeof value !== 'string') return false;
+        try {
+          return statSync(value).isFile();
+        } catch {
+          return false;
+        }
+      },
+      defaultMessage: (args?: ValidationArguments) =>
+        `must be the path of an existing file (${String(args?.value)} was not found or is not a file)`,
+    },
+  });
+}
+
+/** A rule that depends on the other variables, e.g. "at least RETRY_BACKOFF_BASE_MS". */
+export function Satisfies<T extends object>(
+  name: string,
+  rule: (value: unknown, env: T) => boolean,
+  message: (env: T) => string,
+): PropertyDecorator {
+  return ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown, args?: ValidationArguments) => rule(value, args?.object as T),
+      defaultMessage: (args?: ValidationArguments) => message(args?.object as T),
+    },
+  });
+}

@@ -1,0 +1,25 @@
+import { registerAs, type ConfigType } from '@nestjs/config';
+import { validate } from './env.validation.js';
+
+/** Connection to Redis and the defaults of every stream consumer. */
+export const redisConfig = registerAs('redis', () => {
+  const env = validate(process.env);
+  return {
+    /** May contain a password: log it only through `redactUrl`. */
+    url: env.REDIS_URL,
+    tlsCaFile: env.REDIS_TLS_CA_FILE,
+    consumerName: env.CONSUMER_NAME,
+    claimMinIdleMs: env.CLAIM_MIN_IDLE_MS,
+    publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,
+    retry: {
+      maxAttempts: env.RETRY_MAX_ATTEMPTS,
+      backoffBaseMs: env.RETRY_BACKOFF_BASE_MS,
+      backoffMaxMs: env.RETRY_BACKOFF_MAX_MS,
+    },
+    batchSize: env.CONSUMER_BATCH_SIZE,
+    concurrency: env.CONSUMER_CONCURRENCY,
+    blockMs: env.CONSUMER_BLOCK_MS,
+  };
+});
+
+export type RedisConfig = ConfigType<typeof redisConfig>;

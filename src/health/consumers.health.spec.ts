@@ -1,0 +1,43 @@
+import { HealthIndicatorService } from '@nestjs/terminus';
+import type { ConsumerState, RedisStreamsStatus } from '../redis-streams/index.js';
+import { ConsumersHealthIndicator } from './consumers.health.js';
+
+function indicatorWith(consumers: ConsumerState[], shuttingDown = false): ConsumersHealthIndicator {
+  const status = { shuttingDown, consumers: () => consumers } as unknown as RedisStreamsStatus;
+  return new ConsumersHealthIndicator(new HealthIndicatorService(), status);
+}
+
+const running: ConsumerState = {
+  stream: 'alerts',
+  group: 'webhook',
+  consumer: 'alerts-1',
+  running: true,
+  inFlight: 0,
+};
+
+describe('ConsumersHealthIndicator', () => {
+  it('is up with the list of consumers when all run', () => {
+    expect(indicatorWith([running]).isHealthy('consumers')).toEqual({
+      consumers: { status: 'up', consumers: [running] },
+    });
+  });
+
+  it('is up when there is no consumer', () => {
+    expect(indicatorWith([]).isHealthy('consumers').consumers.status).toBe('up');
+  });
+
+  it('is down when a consumer stopped', () => {
+    const stopped = { ...running, group: 'audit', running: false, lastError: 'boom' };
+    const result = indicatorWith([running, stopped]).isHealthy('consumers');
+    expect(result.consumers).toMatchObject({
+      status: 'down',
+      reason: 'not running: alerts/audit',
+      consumers: [running, stopped],
+    });
+  });
+
+  it('is down once shutdown began', () => {
+    const result = indicatorWith([running], true).isHealthy('consumers');
+    expect(result.consumers).toMatchObject({ status: 'down', reason: 'shutting down' });
+  });
+});

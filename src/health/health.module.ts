@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { ConsumersHealthIndicator } from './consumers.health.js';
+import { HealthController } from './health.controller.js';
+import { RedisHealthIndicator } from './redis.health.js';
+
+/** GET /health/live and /health/ready; needs the global `RedisStreamsModule`. */
+@Module({
+  imports: [TerminusModule],
+  controllers: [HealthController],
+  providers: [RedisHealthIndicator, ConsumersHealthIndicator],
+})
+export class HealthModule {}

@@ -1,0 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { RedisStreamsStatus } from '../redis-streams/index.js';
+import { REDIS_PING_TIMEOUT_MS } from './health.constants.js';
+
+/** Up when Redis answers PING within `REDIS_PING_TIMEOUT_MS`; never throws. */
+@Injectable()
+export class RedisHealthIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly status: RedisStreamsStatus,
+  ) {}
+
+  async isHealthy<const Key extends string>(key: Key): Promise<HealthIndicatorResult<Key>> {
+    const indicator = this.indicators.check(key);
+    const ping = await this.status.ping(REDIS_PING_TIMEOUT_MS);
+    return ping.ok
+      ? indicator.up({ latencyMs: ping.latencyMs })
+      : indicator.down({ error: ping.error ?? 'no answer' });
+  }
+}

@@ -1,0 +1,117 @@
+import { freePort, TestRedis } from './support/redis-server.js';
+import { startApp, type RunningApp } from './support/test-app.js';
+import { waitFor } from './support/wait-for.js';
+
+/** The longest a probe may take, Redis up or down: the readiness PING times out after 1 s. */
+const PROBE_BOUND_MS = 2_000;
+
+interface Probe {
+  status: number;
+  body: Record<string, unknown>;
+  elapsedMs: number;
+}
+
+async function probe(base: string, path: string): Promise<Probe> {
+  const started = Date.now();
+  const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
+  const body = (await response.json()) as Record<string, unknown>;
+  return { status: response.status, body, elapsedMs: Date.now() - started };
+}
+
+describe('health probes', () => {
+  let redis: TestRedis;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    app = await startApp({ REDIS_URL: redis.url, CONSUMER_NAME: 'health-e2e' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.destroy();
+  });
+
+  it('reports live without asking Redis', async () => {
+    const live = await probe(app.url, '/health/live');
+    expect(live.status).toBe(200);
+    expect(live.body).toMatchObject({ status: 'ok', details: { process: { status: 'up' } } });
+    expect(live.body.details).not.toHaveProperty('redis');
+  });
+
+  it('reports ready with Redis and the consumers up', async () => {
+    const ready = await waitFor(async () => {
+      const result = await probe(app.url, '/health/ready');
+      return result.status === 200 ? result : undefined;
+    }, 'readiness 200');
+    expect(ready.body).toMatchObject({
+      status: 'ok',
+      details: { redis: { status: 'up' }, consumers: { status: 'up' } },
+    });
+    expect(ready.elapsedMs).toBeLessThan(PROBE_BOUND_MS);
+  });
+
+  it('answers 503 quickly once Redis is gone, and stays live', async () => {
+    await redis.kill();
+    const killedAt = Date.now();
+    const notReady = await waitFor(
+      async () => {
+        const result = await probe(app.url, '/health/ready');
+        expect(result.elapsedMs).toBeLessThan(PROBE_BOUND_MS);
+        return result.status === 503 ? result : undefined;
+      },
+      'readiness 503 after Redis was killed',
+      PROBE_BOUND_MS,
+    );
+    expect(Date.now() - killedAt).toBeLessThan(PROBE_BOUND_MS + 500);
+    expect(notReady.body).toMatchObject({ status: 'error', error: { redis: { status: 'down' } } });
+
+    const live = await probe(app.url, '/health/live');
+    expect(live.status).toBe(200);
+    expect(live.elapsedMs).toBeLessThan(PROBE_BOUND_MS);
+
+    // Still bounded on repeated probes, not only on the first one after the crash.
+    const again = await probe(app.url, '/health/ready');
+    expect(again.status).toBe(503);
+    expect(again.elapsedMs).toBeLessThan(PROBE_BOUND_MS);
+  });
+
+  it('is ready again after Redis comes back', async () => {
+    await redis.restart();
+    const ready = await waitFor(
+      async () => {
+        const result = await probe(app.url, '/health/ready');
+        return result.status === 200 ? result : undefined;
+      },
+      'readiness 200 after Redis restarted',
+      10_000,
+      100,
+    );
+    expect(ready.body).toMatchObject({ details: { redis: { status: 'up' } } });
+  });
+});
+
+describe('health probes when Redis is unreachable from the start', () => {
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    // A free port with nothing listening on it.
+    app = await startApp({
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      CONSUMER_NAME: 'health-e2e-no-redis',
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('is live but not ready, without hanging', async () => {
+    const live = await probe(app.url, '/health/live');
+    expect(live.status).toBe(200);
+    const ready = await probe(app.url, '/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.elapsedMs).toBeLessThan(PROBE_BOUND_MS);
+    expect(ready.body).toMatchObject({ error: { redis: { status: 'down' } } });
+  });
+});
