@@ -31,5 +31,11 @@ export default {
       rootDir: '.',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
     },
+    {
+      ...common,
+      displayName: 'faults',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/faults/**/*.faults-spec.ts'],
+    },
   ],
 };
