@@ -115,3 +115,44 @@ describe('health probes when Redis is unreachable from the start', () => {
     expect(ready.body).toMatchObject({ error: { redis: { status: 'down' } } });
   });
 });
+
+describe('storage alarms in readiness', () => {
+  let redis: TestRedis;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    app = await startApp({
+      REDIS_URL: redis.url,
+      CONSUMER_NAME: 'storage-e2e',
+      RETENTION_MAX_LEN: '5',
+      RETENTION_INTERVAL_MS: '100',
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.destroy();
+  });
+
+  it('reports persistence and a stream held over its cap by a lagging group, while staying ready', async () => {
+    const client = redis.client();
+    try {
+      await client.xgroup('CREATE', 'alerts', 'laggard', '0', 'MKSTREAM');
+      for (let i = 0; i < 20; i++) await client.xadd('alerts', '*', 'message', `m${i}`);
+      const ready = await waitFor(async () => {
+        const result = await probe(app.url, '/health/ready');
+        const storage = (result.body.details as Record<string, { alarms?: string[] }>)?.storage;
+        return storage?.alarms?.some((a) => a.includes('held by laggard')) ? result : undefined;
+      }, 'the retention alarm');
+      expect(ready.status).toBe(200);
+      expect(ready.body).toMatchObject({
+        details: { storage: { status: 'up', persistence: { appendFsync: 'everysec' } } },
+      });
+      // Nothing the laggard has not acknowledged was trimmed.
+      expect(await client.xlen('alerts')).toBe(20);
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -102,6 +102,18 @@ export class EnvironmentVariables {
   @IsIntegerInRange(1)
   PUBLISH_TIMEOUT_MS: number = 2_000;
 
+  @IsIntegerInRange(0)
+  RETENTION_MAX_LEN: number = 0;
+
+  @IsIntegerInRange(100)
+  RETENTION_INTERVAL_MS: number = 10_000;
+
+  @IsIntegerInRange(0, 100)
+  REDIS_WAIT_REPLICAS: number = 0;
+
+  @IsIntegerInRange(1)
+  REDIS_WAIT_TIMEOUT_MS: number = 1_000;
+
   @IsIntegerInRange(1)
   HTTP_BODY_LIMIT_BYTES: number = 65_536;
 

@@ -15,6 +15,9 @@ const redis: RedisConfig = {
   batchSize: 16,
   concurrency: 8,
   blockMs: 2_000,
+  retentionMaxLen: 0,
+  retentionIntervalMs: 10_000,
+  waitForReplicas: { replicas: 0, timeoutMs: 1_000 },
 };
 
 const app: AppConfig = {
@@ -34,6 +37,9 @@ describe('redisStreamsOptions', () => {
       claimMinIdleMs: 30_000,
       shutdownTimeoutMs: 10_000,
       publishTimeoutMs: 2_000,
+      waitForReplicas: undefined,
+      retention: undefined,
+      retentionIntervalMs: 10_000,
       handlerDefaults: {
         batchSize: 16,
         concurrency: 8,
@@ -42,6 +48,18 @@ describe('redisStreamsOptions', () => {
         backoff: { baseMs: 1_000, maxMs: 60_000 },
       },
     });
+  });
+
+  it('keeps the alerts stream and its dead letters near RETENTION_MAX_LEN, and waits for replicas when asked', () => {
+    const options = redisStreamsOptions(
+      { ...redis, retentionMaxLen: 500, waitForReplicas: { replicas: 2, timeoutMs: 300 } },
+      app,
+    );
+    expect(options.retention).toEqual([
+      { stream: 'alerts', maxLen: 500 },
+      { stream: 'alerts:dlq', maxLen: 500 },
+    ]);
+    expect(options.waitForReplicas).toEqual({ replicas: 2, timeoutMs: 300 });
   });
 
   it('reads the TLS CA file when one is set', () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ALERTS_DEAD_LETTER_STREAM, ALERTS_STREAM } from '../alerts/alerts.constants.js';
 import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
 import type { AppConfig } from './app.config.js';
 import type { RedisConfig } from './redis.config.js';
@@ -13,6 +14,15 @@ export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisSt
     claimMinIdleMs: redis.claimMinIdleMs,
     shutdownTimeoutMs: app.shutdownTimeoutMs,
     publishTimeoutMs: redis.publishTimeoutMs,
+    waitForReplicas: redis.waitForReplicas.replicas > 0 ? redis.waitForReplicas : undefined,
+    retention:
+      redis.retentionMaxLen > 0
+        ? [ALERTS_STREAM, ALERTS_DEAD_LETTER_STREAM].map((stream) => ({
+            stream,
+            maxLen: redis.retentionMaxLen,
+          }))
+        : undefined,
+    retentionIntervalMs: redis.retentionIntervalMs,
     handlerDefaults: {
       batchSize: redis.batchSize,
       concurrency: redis.concurrency,

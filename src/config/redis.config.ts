@@ -19,6 +19,10 @@ export const redisConfig = registerAs('redis', () => {
     batchSize: env.CONSUMER_BATCH_SIZE,
     concurrency: env.CONSUMER_CONCURRENCY,
     blockMs: env.CONSUMER_BLOCK_MS,
+    /** 0: no trimming. Otherwise the alerts stream and its dead letters are kept near this size, never dropping undelivered entries. */
+    retentionMaxLen: env.RETENTION_MAX_LEN,
+    retentionIntervalMs: env.RETENTION_INTERVAL_MS,
+    waitForReplicas: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
   };
 });
 

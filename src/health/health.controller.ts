@@ -7,6 +7,7 @@ import {
 } from '@nestjs/terminus';
 import { ConsumersHealthIndicator } from './consumers.health.js';
 import { RedisHealthIndicator } from './redis.health.js';
+import { StorageHealthIndicator } from './storage.health.js';
 
 /** Probes for orchestrators: liveness restarts a stuck process, readiness routes traffic. */
 @Controller('health')
@@ -16,6 +17,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisHealthIndicator,
     private readonly consumers: ConsumersHealthIndicator,
+    private readonly storage: StorageHealthIndicator,
   ) {}
 
   /**
@@ -32,13 +34,17 @@ export class HealthController {
     return { status: 'ok', info: details, error: {}, details };
   }
 
-  /** 200 when Redis answers and every consumer runs; 503 with the details otherwise. */
+  /**
+   * 200 when Redis answers and every consumer runs; 503 with the details otherwise. The `storage`
+   * detail carries persistence and retention alarms without failing the probe.
+   */
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.redis.isHealthy('redis'),
       () => this.consumers.isHealthy('consumers'),
+      () => this.storage.isHealthy('storage'),
     ]);
   }
 }

@@ -3,11 +3,12 @@ import { TerminusModule } from '@nestjs/terminus';
 import { ConsumersHealthIndicator } from './consumers.health.js';
 import { HealthController } from './health.controller.js';
 import { RedisHealthIndicator } from './redis.health.js';
+import { StorageHealthIndicator } from './storage.health.js';
 
 /** GET /health/live and /health/ready; needs the global `RedisStreamsModule`. */
 @Module({
   imports: [TerminusModule],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator, ConsumersHealthIndicator],
+  providers: [RedisHealthIndicator, ConsumersHealthIndicator, StorageHealthIndicator],
 })
 export class HealthModule {}
