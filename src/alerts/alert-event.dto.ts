@@ -1,5 +1,13 @@
-import { Transform } from 'class-transformer';
-import { IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import {
+  IsIn,
+  IsISO8601,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+} from 'class-validator';
 import { ALERT_LIMITS, SEVERITIES, type Severity } from './alerts.constants.js';
 import { IsLabels } from './labels.validator.js';
 
@@ -35,6 +43,8 @@ export class AlertEventDto {
   source?: string;
 
   @IsOptional()
+  // A plain map: otherwise class-transformer takes a "constructor" key for a class and throws.
+  @Type(() => Object)
   @Transform(({ value }) => parseJsonText(value))
   @IsLabels()
   labels?: Record<string, string>;

@@ -1,3 +1,4 @@
+import { Type } from 'class-transformer';
 import { IsIn, IsNotEmpty, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { ALERT_LIMITS, DEFAULT_SEVERITY, SEVERITIES, type Severity } from './alerts.constants.js';
 import { IsLabels } from './labels.validator.js';
@@ -26,6 +27,8 @@ export class CreateAlertDto {
 
   /** Free-form string labels, e.g. `{ "env": "prod" }`. */
   @ValidateIf(isPresent)
+  // A plain map: otherwise class-transformer takes a "constructor" key for a class and throws.
+  @Type(() => Object)
   @IsLabels()
   labels?: Record<string, string>;
 }

@@ -1,0 +1,58 @@
+import { entryTime, toAlertContent } from './alert-content.js';
+
+describe('toAlertContent', () => {
+  it('takes the fields of a published payload', () => {
+    expect(
+      toAlertContent(
+        {
+          message: 'm',
+          severity: 'info',
+          source: 's',
+          labels: { a: 'b' },
+          receivedAt: '2026-01-01T00:00:00.000Z',
+        },
+        '1700000000000-0',
+      ),
+    ).toEqual({
+      id: '1700000000000-0',
+      message: 'm',
+      severity: 'info',
+      source: 's',
+      labels: { a: 'b' },
+      receivedAt: '2026-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('defaults severity to critical and the time to the entry id time', () => {
+    const content = toAlertContent({ message: 'm' }, '1700000000000-3');
+    expect(content.severity).toBe('critical');
+    expect(content.receivedAt).toBe(new Date(1700000000000).toISOString());
+  });
+
+  it('leaves out what does not fit (a dead-letter entry of a malformed alert)', () => {
+    const content = toAlertContent(
+      { message: 7, severity: 'fatal', labels: 'not json', 'dlq-error': 'x' },
+      '1700000000000-0',
+    );
+    expect(content).toEqual({
+      id: '1700000000000-0',
+      message: undefined,
+      severity: 'critical',
+      source: undefined,
+      labels: undefined,
+      receivedAt: new Date(1700000000000).toISOString(),
+    });
+  });
+
+  it('parses labels written as JSON text by a flat-field producer', () => {
+    expect(toAlertContent({ message: 'm', labels: '{"env":"prod"}' }, '1-0').labels).toEqual({
+      env: 'prod',
+    });
+  });
+});
+
+describe('entryTime', () => {
+  it('is undefined for something that is not an entry id', () => {
+    expect(entryTime('order-42')).toBeUndefined();
+  });
+});

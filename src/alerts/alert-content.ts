@@ -1,0 +1,51 @@
+import { DEFAULT_SEVERITY, SEVERITIES, type Severity } from './alerts.constants.js';
+import type { AlertContent } from './alert-record.js';
+import { findLabelsProblem } from './labels.validator.js';
+
+/**
+ * The content of an alert from a stream payload: a validated `AlertEventDto`, or whatever a
+ * dead-letter entry holds (fields that do not fit are left out). Severity defaults to critical;
+ * the receive time defaults to the time in the stream entry id.
+ */
+export function toAlertContent(payload: unknown, entryId: string): AlertContent {
+  const data = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<
+    string,
+    unknown
+  >;
+  const text = (value: unknown): string | undefined =>
+    typeof value === 'string' ? value : undefined;
+  const severity = SEVERITIES.find((known) => known === data.severity) as Severity | undefined;
+  const labels = parseLabels(data.labels);
+  return {
+    id: entryId,
+    message: text(data.message),
+    severity: severity ?? DEFAULT_SEVERITY,
+    source: text(data.source),
+    labels,
+    receivedAt: validTime(text(data.receivedAt)) ?? entryTime(entryId),
+  };
+}
+
+/** The ISO time encoded in a stream entry id (`<ms>-<seq>`). */
+export function entryTime(entryId: string): string | undefined {
+  const ms = Number(entryId.split('-')[0]);
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
+}
+
+function validTime(value: string | undefined): string | undefined {
+  return value !== undefined && !Number.isNaN(Date.parse(value)) ? value : undefined;
+}
+
+function parseLabels(value: unknown): Record<string, string> | undefined {
+  let labels = value;
+  if (typeof value === 'string') {
+    try {
+      labels = JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  return labels !== undefined && findLabelsProblem(labels) === undefined
+    ? (labels as Record<string, string>)
+    : undefined;
+}

@@ -1,0 +1,65 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DLQ_FIELD, FIELD, StreamHandler, type StreamMessage } from '../redis-streams/index.js';
+import {
+  ALERTS_DEAD_LETTER_STREAM,
+  ALERTS_STREAM,
+  EVENT_ID_PATTERN,
+  RECORDER_DEAD_LETTER_GROUP,
+  RECORDER_GROUP,
+  WEBHOOK_GROUP,
+} from './alerts.constants.js';
+import { toAlertContent } from './alert-content.js';
+import { AlertEventDto } from './alert-event.dto.js';
+import { AlertStore } from './alert-store.js';
+import { messageContext } from './message-context.js';
+
+/**
+ * Keeps the alert store up to date: every alert on the stream becomes a pending record, whatever
+ * wrote it, and an alert the webhook handler dead-lettered is marked so, with the reason.
+ */
+@Injectable()
+export class AlertRecorderHandler {
+  private readonly logger = new Logger(AlertRecorderHandler.name);
+
+  constructor(private readonly store: AlertStore) {}
+
+  @StreamHandler(ALERTS_STREAM, { group: RECORDER_GROUP, dto: AlertEventDto })
+  async record(alert: AlertEventDto, message: StreamMessage): Promise<void> {
+    const status = await this.store.recordReceived(
+      message.eventId,
+      toAlertContent(alert, message.id),
+    );
+    this.logger.debug(`Recorded ${messageContext(message)} (status ${status})`);
+  }
+
+  /**
+   * The dead-letter entry holds the original fields plus the `dlq-*` ones. Its `eventId` field is
+   * there when the publisher wrote the original; for a producer that wrote flat fields, the
+   * eventId was the original entry id.
+   */
+  @StreamHandler(ALERTS_DEAD_LETTER_STREAM, { group: RECORDER_DEAD_LETTER_GROUP })
+  async recordDeadLetter(payload: unknown, message: StreamMessage): Promise<void> {
+    const fields = message.fields;
+    if (fields[DLQ_FIELD.stream] !== ALERTS_STREAM || fields[DLQ_FIELD.group] !== WEBHOOK_GROUP) {
+      return;
+    }
+    const originalId = fields[DLQ_FIELD.originalId] ?? '';
+    const eventId = fields[FIELD.eventId] ?? originalId;
+    const context = messageContext(message, eventId);
+    if (!EVENT_ID_PATTERN.test(eventId)) {
+      this.logger.warn(
+        `Dead letter ${message.id} names no usable eventId; not recorded (${context})`,
+      );
+      return;
+    }
+    const attempts = Number(fields[DLQ_FIELD.attempts]);
+    const reason = fields[DLQ_FIELD.error] ?? 'dead-lettered without a reason';
+    const status = await this.store.recordDeadLettered(
+      eventId,
+      toAlertContent(payload, originalId),
+      Number.isInteger(attempts) && attempts > 0 ? attempts : 1,
+      reason,
+    );
+    this.logger.warn(`Dead-lettered ${context} (status ${status}): ${reason}`);
+  }
+}

@@ -1,0 +1,122 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Logger,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  ServiceUnavailableException,
+  UseGuards,
+} from '@nestjs/common';
+import { PublishFailedError, StreamPublisher, type PublishResult } from '../redis-streams/index.js';
+import { ALERTS_STREAM, EVENT_ID_PATTERN } from './alerts.constants.js';
+import { toAlertContent } from './alert-content.js';
+import type { AlertRecord } from './alert-record.js';
+import { AlertStore } from './alert-store.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+import { CreateAlertDto } from './create-alert.dto.js';
+import { IdempotencyKey } from './idempotency-key.decorator.js';
+import { ListAlertsQueryDto } from './list-alerts-query.dto.js';
+
+/** Answer of `POST /alerts`. */
+export interface AcceptedAlert {
+  /** The stream entry id. */
+  id: string;
+  eventId: string;
+}
+
+/** Answer of `GET /alerts`. */
+export interface AlertList {
+  alerts: AlertRecord[];
+}
+
+/**
+ * The HTTP side of alerts. An alert is accepted (202) only once Redis has it in the stream; the
+ * webhook delivery happens afterwards, and `GET /alerts/:eventId` tells how it went. Every route
+ * needs the API key when one is configured: alerts may describe the infrastructure.
+ */
+@Controller('alerts')
+@UseGuards(ApiKeyGuard)
+export class AlertsController {
+  private readonly logger = new Logger(AlertsController.name);
+
+  constructor(
+    private readonly publisher: StreamPublisher,
+    private readonly store: AlertStore,
+  ) {}
+
+  /**
+   * Appends the alert to the stream. With an `Idempotency-Key`, the key is the eventId, and sending
+   * the same request again answers with the first one's ids instead of adding a second alert.
+   */
+  @Post()
+  @HttpCode(HttpStatus.ACCEPTED)
+  async create(
+    @Body() body: CreateAlertDto,
+    @IdempotencyKey() idempotencyKey?: string,
+  ): Promise<AcceptedAlert> {
+    const payload = {
+      message: body.message,
+      severity: body.severity,
+      source: body.source,
+      labels: body.labels,
+      receivedAt: new Date().toISOString(),
+    };
+    let published: PublishResult;
+    try {
+      published = await this.publisher.publish(ALERTS_STREAM, payload, { eventId: idempotencyKey });
+    } catch (error) {
+      if (!(error instanceof PublishFailedError)) throw error;
+      this.logger.warn(error.message);
+      throw new ServiceUnavailableException(
+        'The alert was not accepted because its storage (Redis) is unavailable. ' +
+          'Retry later, with an Idempotency-Key to make retries safe.',
+      );
+    }
+    if (!published.duplicate) await this.recordReceived(published, payload);
+    return { id: published.id, eventId: published.eventId };
+  }
+
+  /** The most recent alerts, newest first, with their delivery status. */
+  @Get()
+  async list(@Query() query: ListAlertsQueryDto): Promise<AlertList> {
+    return { alerts: await this.readStore(() => this.store.recent(query.limit)) };
+  }
+
+  /** One alert with its delivery status, attempts, last error and timestamps. */
+  @Get(':eventId')
+  async findOne(@Param('eventId') eventId: string): Promise<AlertRecord> {
+    const record = EVENT_ID_PATTERN.test(eventId)
+      ? await this.readStore(() => this.store.find(eventId))
+      : undefined;
+    if (!record) throw new NotFoundException(`No alert with eventId "${eventId.slice(0, 200)}"`);
+    return record;
+  }
+
+  /**
+   * Records the alert at once so that a GET right after the POST finds it. The recorder handler
+   * records it from the stream too, so a failure here loses nothing and does not fail the request.
+   */
+  private async recordReceived(published: PublishResult, payload: object): Promise<void> {
+    try {
+      await this.store.recordReceived(published.eventId, toAlertContent(payload, published.id));
+    } catch (error) {
+      this.logger.warn(
+        `Could not record alert eventId=${published.eventId} yet: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  private async readStore<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      this.logger.warn(`Alert store read failed: ${(error as Error).message}`);
+      throw new ServiceUnavailableException('Alert storage (Redis) is unavailable; retry later.');
+    }
+  }
+}

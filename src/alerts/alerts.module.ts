@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { AlertRecorderHandler } from './alert-recorder.handler.js';
+import { AlertStore } from './alert-store.js';
+import { AlertsController } from './alerts.controller.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
+
+/**
+ * Alerts: the HTTP API, the alert store, and the stream handlers. A further handler of the
+ * `alerts` stream is one more `@StreamHandler` class in `providers`, with its own group.
+ */
+@Module({
+  controllers: [AlertsController],
+  providers: [AlertStore, ApiKeyGuard, WebhookDeliveryHandler, AlertRecorderHandler],
+  exports: [AlertStore],
+})
+export class AlertsModule {}

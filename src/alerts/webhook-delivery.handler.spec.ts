@@ -1,0 +1,185 @@
+import { Logger } from '@nestjs/common';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AlertsConfig } from '../config/alerts.config.js';
+import { NonRetryableError, type StreamMessage } from '../redis-streams/index.js';
+import type { AlertEventDto } from './alert-event.dto.js';
+import type { AlertStore } from './alert-store.js';
+import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+/** A webhook whose answer each test sets; `'hang'` never answers. */
+class FakeWebhook {
+  reply: number | 'hang' = 200;
+  readonly received: Received[] = [];
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<FakeWebhook> {
+    const server = createServer();
+    const webhook = new FakeWebhook(server);
+    server.on('request', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        webhook.received.push({ headers: req.headers, body });
+        if (webhook.reply === 'hang') return;
+        res.statusCode = webhook.reply;
+        if (webhook.reply >= 300 && webhook.reply < 400) res.setHeader('location', '/elsewhere');
+        res.end('answer body');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return webhook;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Records what the handler writes to the store. */
+function fakeStore(): { store: AlertStore; calls: Array<[string, ...unknown[]]> } {
+  const calls: Array<[string, ...unknown[]]> = [];
+  const record =
+    (name: string) =>
+    async (...args: unknown[]): Promise<string> => {
+      calls.push([name, ...args]);
+      return 'pending';
+    };
+  const store = {
+    recordDelivered: record('delivered'),
+    recordFailedAttempt: record('failed'),
+  } as unknown as AlertStore;
+  return { store, calls };
+}
+
+const alert = {
+  message: 'Server down',
+  severity: 'warning',
+  source: 'web-1',
+  labels: { env: 'prod' },
+  receivedAt: '2026-01-01T00:00:00.000Z',
+} as AlertEventDto;
+
+function messageFor(attempt: number): StreamMessage {
+  return {
+    id: '1767225600000-0',
+    stream: 'alerts',
+    group: 'alerts-webhook',
+    consumer: 'test',
+    eventId: 'event-1',
+    attempt,
+    fields: {},
+  };
+}
+
+describe('WebhookDeliveryHandler', () => {
+  let webhook: FakeWebhook;
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    webhook = await FakeWebhook.start();
+  });
+
+  afterAll(async () => {
+    await webhook.close();
+    Logger.overrideLogger(true);
+  });
+
+  function handler(url: string | undefined, timeoutMs = 300) {
+    const { store, calls } = fakeStore();
+    const config = { webhookUrl: url, webhookTimeoutMs: timeoutMs } as AlertsConfig;
+    return { handler: new WebhookDeliveryHandler(config, store), calls };
+  }
+
+  it('POSTs the alert as JSON with the eventId as Idempotency-Key and records the delivery', async () => {
+    webhook.reply = 204;
+    const { handler: subject, calls } = handler(webhook.url);
+    await subject.deliver(alert, messageFor(2));
+
+    const request = webhook.received.at(-1)!;
+    expect(request.headers['idempotency-key']).toBe('event-1');
+    expect(request.headers['content-type']).toBe('application/json');
+    expect(request.body).toEqual({
+      eventId: 'event-1',
+      id: '1767225600000-0',
+      message: 'Server down',
+      severity: 'warning',
+      source: 'web-1',
+      labels: { env: 'prod' },
+      time: '2026-01-01T00:00:00.000Z',
+    });
+    expect(calls).toEqual([['delivered', 'event-1', expect.any(Object), 2, 'webhook']]);
+  });
+
+  it('sends the credentials of the URL as Basic authorization', async () => {
+    webhook.reply = 200;
+    const { handler: subject, calls } = handler(webhook.url.replace('http://', 'http://bot:pw@'));
+    await subject.deliver(alert, messageFor(1));
+    expect(webhook.received.at(-1)!.headers.authorization).toBe(
+      `Basic ${Buffer.from('bot:pw').toString('base64')}`,
+    );
+    expect(calls[0][0]).toBe('delivered');
+  });
+
+  it.each([500, 503, 408, 429])(
+    'retries after %i, recording the failed attempt',
+    async (status) => {
+      webhook.reply = status;
+      const { handler: subject, calls } = handler(webhook.url);
+      const failure = subject.deliver(alert, messageFor(3));
+      await expect(failure).rejects.toThrow(`webhook answered ${status}`);
+      await expect(failure).rejects.not.toBeInstanceOf(NonRetryableError);
+      expect(calls).toEqual([
+        ['failed', 'event-1', expect.any(Object), 3, expect.stringContaining(String(status))],
+      ]);
+    },
+  );
+
+  it.each([400, 404, 422, 301])('gives up at once after %i', async (status) => {
+    webhook.reply = status;
+    const { handler: subject } = handler(webhook.url);
+    const failure = subject.deliver(alert, messageFor(1));
+    await expect(failure).rejects.toBeInstanceOf(NonRetryableError);
+    await expect(failure).rejects.toThrow(`webhook answered ${status}`);
+  });
+
+  it('retries when the webhook does not answer in time', async () => {
+    webhook.reply = 'hang';
+    const { handler: subject, calls } = handler(webhook.url, 100);
+    const started = Date.now();
+    const failure = subject.deliver(alert, messageFor(1));
+    await expect(failure).rejects.toThrow('no answer within 100 ms');
+    await expect(failure).rejects.not.toBeInstanceOf(NonRetryableError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(calls[0][0]).toBe('failed');
+  });
+
+  it('retries when nothing listens at the URL', async () => {
+    const closed = await FakeWebhook.start();
+    const url = closed.url;
+    await closed.close();
+    const { handler: subject } = handler(url);
+    const failure = subject.deliver(alert, messageFor(1));
+    await expect(failure).rejects.toThrow(/did not answer: fetch failed \(ECONNREFUSED\)/);
+    await expect(failure).rejects.not.toBeInstanceOf(NonRetryableError);
+  });
+
+  it('only logs the alert, and records it delivered to the log, without a URL', async () => {
+    const before = webhook.received.length;
+    const { handler: subject, calls } = handler(undefined);
+    await subject.deliver(alert, messageFor(1));
+    expect(webhook.received).toHaveLength(before);
+    expect(calls).toEqual([['delivered', 'event-1', expect.any(Object), 1, 'log']]);
+  });
+});

@@ -1,0 +1,144 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { alertsConfig } from '../config/alerts.config.js';
+import { NonRetryableError, StreamHandler, type StreamMessage } from '../redis-streams/index.js';
+import { ALERTS_STREAM, WEBHOOK_GROUP } from './alerts.constants.js';
+import { toAlertContent } from './alert-content.js';
+import { AlertEventDto } from './alert-event.dto.js';
+import type { AlertContent } from './alert-record.js';
+import { AlertStore } from './alert-store.js';
+import { messageContext } from './message-context.js';
+import { classifyWebhookStatus } from './webhook-response.js';
+import { webhookTarget, type WebhookTarget } from './webhook-target.js';
+
+/**
+ * Delivers every alert to the webhook (`ALERTS_WEBHOOK_URL`) as a JSON POST with an
+ * `Idempotency-Key` header, so a receiver can drop the duplicates that at-least-once delivery may
+ * cause. Failures the receiver may recover from are retried with backoff by the stream consumer;
+ * requests it rejects go to the dead-letter stream at once. Without a URL, alerts are only logged.
+ */
+@Injectable()
+export class WebhookDeliveryHandler {
+  private readonly logger = new Logger(WebhookDeliveryHandler.name);
+  private readonly target?: WebhookTarget;
+
+  constructor(
+    @Inject(alertsConfig.KEY) private readonly config: ConfigType<typeof alertsConfig>,
+    private readonly store: AlertStore,
+  ) {
+    this.target = config.webhookUrl ? webhookTarget(config.webhookUrl) : undefined;
+  }
+
+  // Idempotent: a later entry with an eventId already delivered (a producer's retry) is not sent.
+  @StreamHandler(ALERTS_STREAM, { group: WEBHOOK_GROUP, dto: AlertEventDto, idempotent: true })
+  async deliver(alert: AlertEventDto, message: StreamMessage): Promise<void> {
+    const content = toAlertContent(alert, message.id);
+    const context = messageContext(message);
+    const target = this.target;
+    if (!target) {
+      this.logger.log(`Alert ${context}: [${content.severity}] ${content.message}`);
+      await this.store.recordDelivered(message.eventId, content, message.attempt, 'log');
+      return;
+    }
+
+    const timeoutMs = this.config.webhookTimeoutMs;
+    let response: Response;
+    try {
+      response = await fetch(target.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': message.eventId,
+          ...(target.authorization && { authorization: target.authorization }),
+        },
+        body: JSON.stringify(webhookBody(message, content)),
+        // A 3xx would turn the POST into a GET somewhere else: report it instead of following it.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      // The reason ends up in the alert record and the dead-letter stream: it never holds the URL.
+      const reason = `webhook did not answer: ${describeFetchError(error, timeoutMs)}`;
+      await this.recordFailure(message, content, reason);
+      throw new Error(reason, { cause: error });
+    }
+    // Only the status matters; release the connection without waiting for the body.
+    await response.body?.cancel().catch(() => undefined);
+
+    const answered = `webhook answered ${response.status} ${response.statusText}`.trim();
+    switch (classifyWebhookStatus(response.status)) {
+      case 'delivered':
+        await this.store.recordDelivered(message.eventId, content, message.attempt, 'webhook');
+        this.logger.log(`Delivered ${context}: ${answered}`);
+        return;
+      case 'retry':
+        await this.recordFailure(message, content, answered);
+        throw new Error(answered);
+      case 'reject':
+        await this.recordFailure(message, content, `${answered}; not retrying`);
+        throw new NonRetryableError(`${answered}; not retrying`);
+    }
+  }
+
+  /**
+   * Notes a failed attempt on the alert's record. Logged at debug level only: the stream consumer
+   * logs the failure with its retry plan. A store error is logged, not thrown, so that it does not
+   * hide the delivery failure.
+   */
+  private async recordFailure(
+    message: StreamMessage,
+    content: AlertContent,
+    reason: string,
+  ): Promise<void> {
+    this.logger.debug(`Delivery failed ${messageContext(message)}: ${reason}`);
+    try {
+      await this.store.recordFailedAttempt(message.eventId, content, message.attempt, reason);
+    } catch (error) {
+      this.logger.warn(
+        `Could not record the failed attempt ${messageContext(message)}: ${(error as Error).message}`,
+      );
+    }
+  }
+}
+
+/** The JSON the webhook receives. */
+export interface WebhookBody {
+  eventId: string;
+  /** The stream entry id. */
+  id: string;
+  message?: string;
+  severity?: string;
+  source?: string;
+  labels?: Record<string, string>;
+  /** ISO 8601 time the alert was received. */
+  time?: string;
+}
+
+function webhookBody(message: StreamMessage, content: AlertContent): WebhookBody {
+  return {
+    eventId: message.eventId,
+    id: message.id,
+    message: content.message,
+    severity: content.severity,
+    source: content.source,
+    labels: content.labels,
+    time: content.receivedAt,
+  };
+}
+
+/** Why fetch got no answer, in words that never include the URL (it may hold a token). */
+function describeFetchError(error: unknown, timeoutMs: number): string {
+  // Duck-typed: fetch's errors may come from another realm, where `instanceof Error` fails.
+  const { name, message, cause } = (error ?? {}) as {
+    name?: string;
+    message?: string;
+    cause?: { code?: string; message?: string };
+  };
+  if (name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  // Network failures are "fetch failed" with the reason (ECONNREFUSED, ENOTFOUND...) as the cause.
+  if (message === 'fetch failed') {
+    const detail = cause?.code ?? cause?.message;
+    return detail ? `${message} (${detail})` : message;
+  }
+  return name ?? 'unknown error';
+}
