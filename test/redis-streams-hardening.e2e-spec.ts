@@ -95,6 +95,26 @@ describe('RedisStreamsModule hardening', () => {
     expect(await client.pttl('orders:done:once:evt-A')).toBeGreaterThan(0);
   });
 
+  it('runs an idempotent handler once when two deliveries of one event arrive at the same time', async () => {
+    const probe = new Probe();
+    probe.behaviour = () => sleep(300);
+    await start({}, [{ provide: PROBE, useValue: probe }, IdempotentHandler]);
+    await client
+      .pipeline()
+      .xadd('orders', '*', 'eventId', 'evt-C', 'n', '1')
+      .xadd('orders', '*', 'eventId', 'evt-C', 'n', '1')
+      .exec();
+    await waitFor(
+      async () => (await client.get('orders:done:once:evt-C'))?.startsWith('done:'),
+      'the event to be done',
+    );
+    await waitFor(
+      async () => Number(((await client.xpending('orders', 'once')) as [number])[0]) === 0,
+      'both entries acknowledged',
+    );
+    expect(probe.calls.filter((c) => c.message.eventId === 'evt-C')).toHaveLength(1);
+  });
+
   it('never trims entries a group has not received and acknowledged, and raises an alarm instead', async () => {
     const app = await start({
       consumersEnabled: false,
@@ -186,6 +206,11 @@ describe('RedisStreamsModule hardening', () => {
         const info = await client.info('replication');
         return /connected_slaves:1/.test(info) && /state=online/.test(info);
       }, 'the replica to be online');
+      // Just after a full sync the replica loads the data set and acknowledges nothing for about a second.
+      await waitFor(async () => {
+        await client.set('warm-up', String(Date.now()));
+        return (await client.wait(1, 200)) === 1;
+      }, 'the replica to acknowledge writes');
       const app = await start({
         consumersEnabled: false,
         waitForReplicas: { replicas: 1, timeoutMs: 500 },

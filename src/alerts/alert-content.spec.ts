@@ -1,4 +1,4 @@
-import { entryTime, toAlertContent } from './alert-content.js';
+import { entryTime, toAlertContent, contentFromFields } from './alert-content.js';
 
 describe('toAlertContent', () => {
   it('takes the fields of a published payload', () => {
@@ -54,5 +54,19 @@ describe('toAlertContent', () => {
 describe('entryTime', () => {
   it('is undefined for something that is not an entry id', () => {
     expect(entryTime('order-42')).toBeUndefined();
+  });
+});
+
+describe('contentFromFields', () => {
+  it('reads the publisher JSON payload, flat fields, and survives a payload that is not JSON', () => {
+    const published = contentFromFields(
+      { eventId: 'e', payload: '{"message":"m","severity":"info"}' },
+      '1-0',
+    );
+    expect(published).toMatchObject({ message: 'm', severity: 'info', id: '1-0' });
+    const flat = contentFromFields({ message: 'flat', source: 'go' }, '2-0');
+    expect(flat).toMatchObject({ message: 'flat', source: 'go', severity: 'critical' });
+    const broken = contentFromFields({ payload: '{oops' }, '3-0');
+    expect(broken).toMatchObject({ id: '3-0', message: undefined });
   });
 });

@@ -1,3 +1,4 @@
+import { FIELD } from '../redis-streams/index.js';
 import { DEFAULT_SEVERITY, SEVERITIES, type Severity } from './alerts.constants.js';
 import type { AlertContent } from './alert-record.js';
 import { findLabelsProblem } from './labels.validator.js';
@@ -24,6 +25,19 @@ export function toAlertContent(payload: unknown, entryId: string): AlertContent 
     labels,
     receivedAt: validTime(text(data.receivedAt)) ?? entryTime(entryId),
   };
+}
+
+/**
+ * The content of an alert from an entry's raw fields, whatever wrote it: the JSON `payload` field
+ * of the publisher (ignored when it is not JSON) or the flat fields of another producer.
+ */
+export function contentFromFields(fields: Record<string, string>, entryId: string): AlertContent {
+  if (fields[FIELD.payload] === undefined) return toAlertContent(fields, entryId);
+  try {
+    return toAlertContent(JSON.parse(fields[FIELD.payload]) as unknown, entryId);
+  } catch {
+    return toAlertContent({}, entryId);
+  }
 }
 
 /** The ISO time encoded in a stream entry id (`<ms>-<seq>`). */

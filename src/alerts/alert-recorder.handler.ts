@@ -8,8 +8,7 @@ import {
   RECORDER_GROUP,
   WEBHOOK_GROUP,
 } from './alerts.constants.js';
-import { toAlertContent } from './alert-content.js';
-import { AlertEventDto } from './alert-event.dto.js';
+import { contentFromFields } from './alert-content.js';
 import { AlertStore } from './alert-store.js';
 import { messageContext } from './message-context.js';
 
@@ -23,11 +22,16 @@ export class AlertRecorderHandler {
 
   constructor(private readonly store: AlertStore) {}
 
-  @StreamHandler(ALERTS_STREAM, { group: RECORDER_GROUP, dto: AlertEventDto })
-  async record(alert: AlertEventDto, message: StreamMessage): Promise<void> {
+  /**
+   * Raw fields, no DTO: an entry the webhook handler will dead-letter as malformed is still
+   * recorded (and then marked dead-lettered), instead of failing here a second time.
+   */
+  @StreamHandler(ALERTS_STREAM, { group: RECORDER_GROUP, rawFields: true })
+  async record(_fields: unknown, message: StreamMessage): Promise<void> {
+    if (!EVENT_ID_PATTERN.test(message.eventId)) return;
     const status = await this.store.recordReceived(
       message.eventId,
-      toAlertContent(alert, message.id),
+      contentFromFields(message.fields, message.id),
     );
     this.logger.debug(`Recorded ${messageContext(message)} (status ${status})`);
   }
@@ -37,8 +41,8 @@ export class AlertRecorderHandler {
    * there when the publisher wrote the original; for a producer that wrote flat fields, the
    * eventId was the original entry id.
    */
-  @StreamHandler(ALERTS_DEAD_LETTER_STREAM, { group: RECORDER_DEAD_LETTER_GROUP })
-  async recordDeadLetter(payload: unknown, message: StreamMessage): Promise<void> {
+  @StreamHandler(ALERTS_DEAD_LETTER_STREAM, { group: RECORDER_DEAD_LETTER_GROUP, rawFields: true })
+  async recordDeadLetter(_fields: unknown, message: StreamMessage): Promise<void> {
     const fields = message.fields;
     if (fields[DLQ_FIELD.stream] !== ALERTS_STREAM || fields[DLQ_FIELD.group] !== WEBHOOK_GROUP) {
       return;
@@ -56,7 +60,7 @@ export class AlertRecorderHandler {
     const reason = fields[DLQ_FIELD.error] ?? 'dead-lettered without a reason';
     const status = await this.store.recordDeadLettered(
       eventId,
-      toAlertContent(payload, originalId),
+      contentFromFields(fields, originalId),
       Number.isInteger(attempts) && attempts > 0 ? attempts : 1,
       reason,
     );

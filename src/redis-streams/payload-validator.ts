@@ -10,8 +10,15 @@ export async function validatePayload(dto: DtoClass, payload: unknown): Promise<
       `payload must be a JSON object, got ${Array.isArray(payload) ? 'array' : typeof payload}`,
     );
   }
-  const instance = plainToInstance(dto as new () => object, payload);
-  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: true });
+  let instance: object;
+  let errors: ValidationError[];
+  try {
+    instance = plainToInstance(dto as new () => object, payload);
+    errors = await validate(instance, { whitelist: true, forbidUnknownValues: true });
+  } catch (error) {
+    // class-transformer can throw on hostile shapes (e.g. a nested "constructor" key): never retryable.
+    throw new NonRetryableError(`payload could not be validated: ${(error as Error).message}`);
+  }
   if (errors.length > 0) {
     throw new NonRetryableError(`payload failed validation: ${describe(errors).join('; ')}`);
   }

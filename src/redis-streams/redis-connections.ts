@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './redis-streams.constants.js';
 import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
@@ -10,7 +16,7 @@ import { redactUrl } from './redact.js';
  * consumer loop for its blocking read, so a blocked XREADGROUP never delays a publish or an ack.
  */
 @Injectable()
-export class RedisConnections implements OnApplicationShutdown {
+export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('RedisStreams');
   readonly command: Redis;
   private readonly blocking = new Set<Redis>();
@@ -18,6 +24,27 @@ export class RedisConnections implements OnApplicationShutdown {
   constructor(@Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions) {
     this.command = this.create('command', {
       commandTimeout: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
+    });
+  }
+
+  /**
+   * Lets startup wait for the first connection, so the first requests do not meet a connection
+   * still coming up; but only until the first attempt fails: with Redis down, the service starts
+   * anyway (not ready, answering 503) and connects when Redis comes.
+   */
+  async onModuleInit(): Promise<void> {
+    const connection = this.command;
+    if (connection.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        connection.off('ready', done);
+        connection.off('error', done);
+        resolve();
+      };
+      const timer = setTimeout(done, DEFAULTS.startupConnectWaitMs);
+      connection.once('ready', done);
+      connection.once('error', done);
     });
   }
 

@@ -15,6 +15,8 @@ export const DEFAULTS = {
   pingTimeoutMs: 1_000,
   dedupWindowMs: 24 * 60 * 60 * 1_000,
   retentionIntervalMs: 10_000,
+  /** Longest wait at startup for the first connection to Redis. */
+  startupConnectWaitMs: 3_000,
   /** How many pending entries one reclaim pass inspects. */
   reclaimBatch: 100,
   /** Longest wait between two tries of a read loop while Redis is unreachable. */

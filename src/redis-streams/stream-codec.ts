@@ -30,7 +30,8 @@ export function encodeEntry(eventId: string, payload: unknown, now = Date.now())
  * producers (`XADD alerts * message "..."`) carry flat fields, which become the payload object.
  * Anything that can never be handled throws NonRetryableError with the reason.
  */
-export function decodeEntry(entry: RawEntry, maxValueBytes: number): DecodedEntry {
+export function decodeEntry(entry: RawEntry, maxValueBytes: number, raw = false): DecodedEntry {
+  if (raw) return decodeRaw(entry);
   const fields: Record<string, string> = {};
   for (const [name, value] of entry.fields) {
     if (value.length > maxValueBytes) {
@@ -64,6 +65,16 @@ export function decodeEntry(entry: RawEntry, maxValueBytes: number): DecodedEntr
   }
   if (Object.keys(flat).length === 0) throw new NonRetryableError('entry has no payload fields');
   return { eventId, payload: flat, fields };
+}
+
+/**
+ * For handlers that want the fields as they are (dead-letter readers, tools): never fails, invalid
+ * UTF-8 is replaced, and the payload is the fields themselves.
+ */
+function decodeRaw(entry: RawEntry): DecodedEntry {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of entry.fields) fields[name] = value.toString('utf8');
+  return { eventId: fields[FIELD.eventId] || entry.id, payload: { ...fields }, fields };
 }
 
 /** Turns a reply entry `[id, [field, value, ...]]` (values as Buffers) into a RawEntry; null when the entry was deleted. */

@@ -12,7 +12,9 @@ import { streamKeys } from './stream-keys.js';
 import type { StreamMessage } from './stream-message.interface.js';
 import {
   ACK,
+  CLAIM_EVENT,
   DEAD_LETTER,
+  RELEASE_EVENT,
   EXTEND_LEASE,
   RECLAIM,
   SCHEDULE_RETRY,
@@ -29,6 +31,7 @@ export interface ConsumerDefinition {
   blockMs: number;
   policy: RetryPolicy;
   dto?: DtoClass;
+  rawFields?: boolean;
   /** When set, the handler runs at most once per eventId within this many ms. */
   idempotencyWindowMs?: number;
   handle: (payload: unknown, message: StreamMessage) => unknown;
@@ -55,6 +58,8 @@ export class StreamConsumer implements ConsumerStateSource {
   /** Entry ids this instance has claimed and not yet finished. */
   private readonly owned = new Set<string>();
   private readonly tasks = new Set<Promise<void>>();
+  /** For idempotent handlers: entry id to the eventId whose running-marker this instance holds. */
+  private readonly runningEvents = new Map<string, string>();
   private slotWaiters: Array<() => void> = [];
   private blocking?: Redis;
   private readLoop?: Promise<void>;
@@ -273,6 +278,7 @@ export class StreamConsumer implements ConsumerStateSource {
       })
       .finally(() => {
         this.owned.delete(entry.id);
+        this.runningEvents.delete(entry.id);
         this.tasks.delete(task);
         this.releaseSlot();
       });
@@ -283,14 +289,25 @@ export class StreamConsumer implements ConsumerStateSource {
     const { stream, group, dto } = this.definition;
     let eventId = entry.id;
     try {
-      const decoded = decodeEntry(entry, this.runtime.maxValueBytes);
+      const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
       eventId = decoded.eventId;
-      if (this.definition.idempotencyWindowMs && (await this.alreadyHandled(eventId))) {
-        this.logger.log(
-          `Skipping ${entry.id}: eventId=${eventId} was already handled (stream=${stream} group=${group})`,
-        );
-        await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt));
-        return;
+      if (this.definition.idempotencyWindowMs) {
+        const claim = await this.claimEvent(entry.id, eventId);
+        if (claim === 'done') {
+          this.logger.log(
+            `Skipping ${entry.id}: eventId=${eventId} was already handled (stream=${stream} group=${group})`,
+          );
+          await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt));
+          return;
+        }
+        if (claim === 'busy') {
+          // Another delivery of the same event is running right now: look again shortly, without spending an attempt.
+          await this.persist(`defer ${entry.id}`, () =>
+            this.scheduleRetry(entry.id, attempt - 1, this.busyRetryMs()),
+          );
+          return;
+        }
+        this.runningEvents.set(entry.id, eventId);
       }
       const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
       await this.definition.handle(payload, {
@@ -324,9 +341,44 @@ export class StreamConsumer implements ConsumerStateSource {
     return ACK.run(this.redis, keys, [group, id]);
   }
 
-  private async alreadyHandled(eventId: string): Promise<boolean> {
+  private async claimEvent(id: string, eventId: string): Promise<'run' | 'done' | 'busy'> {
     const { stream, group } = this.definition;
-    return (await this.redis.exists(streamKeys.done(stream, group, eventId))) === 1;
+    const reply = await CLAIM_EVENT.run<Buffer>(
+      this.redis,
+      [streamKeys.done(stream, group, eventId)],
+      [`running:${id}`, this.eventLeaseMs()],
+    );
+    return reply.toString() as 'run' | 'done' | 'busy';
+  }
+
+  /** After a failed attempt of an idempotent handler, let the next attempt (of any delivery) run. */
+  private async releaseEvent(id: string): Promise<void> {
+    const eventId = this.runningEvents.get(id);
+    if (eventId === undefined) return;
+    const { stream, group } = this.definition;
+    await RELEASE_EVENT.run(
+      this.redis,
+      [streamKeys.done(stream, group, eventId)],
+      [`running:${id}`],
+    );
+  }
+
+  /** How long a running-marker lives without renewal: long enough to outlast a claim of the entry. */
+  private eventLeaseMs(): number {
+    return this.runtime.claimMinIdleMs * 2;
+  }
+
+  private busyRetryMs(): number {
+    return Math.min(Math.max(Math.floor(this.runtime.claimMinIdleMs / 10), 100), 1_000);
+  }
+
+  private scheduleRetry(id: string, attemptsSpent: number, delayMs: number): Promise<unknown> {
+    const { stream, group } = this.definition;
+    return SCHEDULE_RETRY.run(
+      this.redis,
+      [stream, this.keys.retries, this.keys.attempts],
+      [group, this.runtime.consumerName, Date.now() + delayMs, id, attemptsSpent],
+    );
   }
 
   private async handleFailure(
@@ -337,6 +389,7 @@ export class StreamConsumer implements ConsumerStateSource {
   ): Promise<void> {
     const { stream, group, policy } = this.definition;
     const reason = describeError(error);
+    await this.persist(`release eventId ${eventId}`, () => this.releaseEvent(entry.id));
     const context = `stream=${stream} group=${group} eventId=${eventId} attempt=${attempt}`;
     if (error instanceof NonRetryableError || policy.exhausted(attempt)) {
       const why =
@@ -352,11 +405,7 @@ export class StreamConsumer implements ConsumerStateSource {
       `Attempt failed for ${entry.id} (${context}), retrying in ${delay} ms: ${reason}`,
     );
     await this.persist(`schedule retry of ${entry.id}`, () =>
-      SCHEDULE_RETRY.run(
-        this.redis,
-        [stream, this.keys.retries, this.keys.attempts],
-        [group, this.runtime.consumerName, Date.now() + delay, entry.id, attempt],
-      ),
+      this.scheduleRetry(entry.id, attempt, delay),
     );
   }
 
@@ -441,6 +490,7 @@ export class StreamConsumer implements ConsumerStateSource {
         [stream],
         [group, this.runtime.consumerName, ...this.owned],
       );
+      await this.renewEventMarkers();
     }
     if (this.stopping) return;
 
@@ -472,6 +522,21 @@ export class StreamConsumer implements ConsumerStateSource {
       this.reclaimStart = batch.next === '0' ? '-' : batch.next;
       for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt);
     }
+  }
+
+  /** Keeps the running-markers of long idempotent handlers from expiring under them. */
+  private async renewEventMarkers(): Promise<void> {
+    if (this.runningEvents.size === 0) return;
+    const { stream, group } = this.definition;
+    const pipeline = this.redis.pipeline();
+    for (const [id, eventId] of this.runningEvents) {
+      CLAIM_EVENT.queue(
+        pipeline,
+        [streamKeys.done(stream, group, eventId)],
+        [`running:${id}`, this.eventLeaseMs()],
+      );
+    }
+    await pipeline.exec();
   }
 
   private waitForSlot(): Promise<void> {

@@ -93,6 +93,11 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
           );
         }
         seen.add(key);
+        if (options.rawFields && options.dto) {
+          throw new Error(
+            `@StreamHandler on ${stream}/${group}: rawFields and dto do not go together`,
+          );
+        }
         const backoff = {
           baseMs: options.backoff?.baseMs ?? defaults.backoff?.baseMs ?? DEFAULTS.backoffBaseMs,
           maxMs: options.backoff?.maxMs ?? defaults.backoff?.maxMs ?? DEFAULTS.backoffMaxMs,
@@ -109,6 +114,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
             backoff,
           ),
           dto: options.dto,
+          rawFields: options.rawFields,
           idempotencyWindowMs: idempotencyWindow(options.idempotent, this.options.dedupWindowMs),
           handle: (fn as StreamHandlerFn).bind(instance),
         });

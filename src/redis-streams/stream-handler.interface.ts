@@ -26,6 +26,12 @@ export interface StreamHandlerOptions {
    * handled is recorded atomically with the acknowledgement and checked before each call.
    */
   idempotent?: boolean | { windowMs: number };
+  /**
+   * Hand the entry's fields to the handler as they are (as strings, invalid UTF-8 replaced),
+   * without JSON decoding or size checks; for readers of dead-letter streams, whose entries must
+   * be readable whatever made them fail. Not combined with `dto`.
+   */
+  rawFields?: boolean;
   /** Where a newly created group starts (default `beginning`). */
   startFrom?: GroupStart;
 }

@@ -90,7 +90,7 @@ export const ACK = new StreamScript(
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
-if KEYS[4] then redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3]) end
+if KEYS[4] then redis.call('SET', KEYS[4], 'done:' .. ARGV[2], 'PX', ARGV[3]) end
 return acked
 `,
 );
@@ -196,5 +196,36 @@ for i = 3, #ARGV do
   end
 end
 return extended
+`,
+);
+
+/**
+ * For idempotent handlers: takes the right to run the handler for one eventId. The marker holds
+ * `running:<entry id>` while a handler runs (with a lease, so a crash frees it) and `done:<entry id>`
+ * once acknowledged (see ACK). A second entry with the same eventId finds it busy or done.
+ * KEYS: marker. ARGV: `running:<entry id>`, lease ms. Returns 'run', 'done' or 'busy'.
+ */
+export const CLAIM_EVENT = new StreamScript(
+  'claim-event',
+  `
+local current = redis.call('GET', KEYS[1])
+if not current or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'run'
+end
+if string.sub(current, 1, 5) == 'done:' then return 'done' end
+return 'busy'
+`,
+);
+
+/**
+ * Gives up the right to run taken with CLAIM_EVENT after a failed attempt, if still held.
+ * KEYS: marker. ARGV: `running:<entry id>`. Returns 1 when released.
+ */
+export const RELEASE_EVENT = new StreamScript(
+  'release-event',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `,
 );
