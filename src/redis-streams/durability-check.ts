@@ -16,7 +16,7 @@ export interface DurabilityReport {
 @Injectable()
 export class DurabilityCheck implements OnApplicationBootstrap {
   private readonly logger = new Logger('RedisDurability');
-  private report: DurabilityReport = { appendFsync: 'unknown', warning: 'not checked yet' };
+  private report: DurabilityReport = { appendFsync: 'unknown' };
 
   constructor(private readonly connections: RedisConnections) {}
 
