@@ -37,5 +37,11 @@ export default {
       rootDir: '.',
       testMatch: ['<rootDir>/test/faults/**/*.faults-spec.ts'],
     },
+    {
+      ...common,
+      displayName: 'container',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/container/**/*.container-spec.ts'],
+    },
   ],
 };
