@@ -21,3 +21,14 @@ export { RedisConnections } from './redis-connections.js';
 export { streamKeys } from './stream-keys.js';
 export { DLQ_FIELD, FIELD } from './redis-streams.constants.js';
 export { redactUrl } from './redact.js';
+export { StreamInspector, UnknownStreamError } from './stream-inspector.js';
+export type {
+  StreamInfo,
+  GroupInfo,
+  ConsumerInfo,
+  PendingEntry,
+  DeadLetter,
+  DeadLetterFilter,
+  Page,
+  ReplayResult,
+} from './stream-inspector.js';

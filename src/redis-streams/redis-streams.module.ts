@@ -7,6 +7,7 @@ import { StreamHandlerExplorer } from './stream-handler.explorer.js';
 import { StreamPublisher } from './stream-publisher.js';
 import { StreamRetention } from './stream-retention.js';
 import { DurabilityCheck } from './durability-check.js';
+import { StreamInspector } from './stream-inspector.js';
 
 /**
  * Durable event processing on Redis Streams: `StreamPublisher` to append, `@StreamHandler` methods
@@ -21,6 +22,7 @@ import { DurabilityCheck } from './durability-check.js';
     StreamHandlerExplorer,
     StreamRetention,
     DurabilityCheck,
+    StreamInspector,
   ],
   exports: [
     RedisConnections,
@@ -28,6 +30,7 @@ import { DurabilityCheck } from './durability-check.js';
     RedisStreamsStatus,
     StreamRetention,
     DurabilityCheck,
+    StreamInspector,
   ],
 })
 export class RedisStreamsModule extends ConfigurableModuleClass {}

@@ -31,6 +31,7 @@ export interface ConsumerStateSource {
 export class RedisStreamsStatus {
   private stopping = false;
   private readonly sources: ConsumerStateSource[] = [];
+  private readonly handlerList: Array<{ stream: string; group: string }> = [];
 
   constructor(private readonly connections: RedisConnections) {}
 
@@ -45,6 +46,16 @@ export class RedisStreamsStatus {
 
   register(source: ConsumerStateSource): void {
     this.sources.push(source);
+  }
+
+  /** Records a discovered handler, whether or not this instance runs consumers. */
+  registerHandler(handler: { stream: string; group: string }): void {
+    this.handlerList.push(handler);
+  }
+
+  /** Every `@StreamHandler` of the application: stream and group. */
+  handlers(): Array<{ stream: string; group: string }> {
+    return [...this.handlerList];
   }
 
   consumers(): ConsumerState[] {

@@ -42,6 +42,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     if (this.started) return;
     this.started = true;
     const definitions = this.discover();
+    for (const { stream, group } of definitions) this.status.registerHandler({ stream, group });
     if (this.options.consumersEnabled === false) return;
     assertValidName('consumer', this.options.consumerName);
     const runtime = {
