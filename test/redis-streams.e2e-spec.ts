@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { NonRetryableError, StreamPublisher } from '../src/redis-streams/index.js';
+import { NonRetryableError, StreamEvents, StreamPublisher } from '../src/redis-streams/index.js';
 import { TestRedis } from './support/redis-server.js';
 import {
   compareIds,
@@ -89,6 +89,44 @@ describe('RedisStreamsModule against a real redis-server', () => {
     const [, entries] = plain![0];
     expect(entries[0][1]).toEqual(expect.arrayContaining(['eventId', result.eventId, 'payload']));
     expect(entries[0][1].join(' ')).toContain('"message":"hello"');
+  });
+
+  it('reports what happens to listeners: published, handled with latency, failed, dead-lettered', async () => {
+    const probe = new Probe();
+    probe.behaviour = (call) => {
+      if ((call.payload as OrderDto).message === 'bad') throw new NonRetryableError('no');
+    };
+    const app = await start(probe, [FirstHandler]);
+    const seen: Record<string, unknown[]> = {};
+    const record = (hook: string) => (event: unknown) => (seen[hook] ??= []).push(event);
+    app.get(StreamEvents).subscribe({
+      published: record('published'),
+      handled: record('handled'),
+      failed: record('failed'),
+      deadLettered: record('deadLettered'),
+    });
+    const publisher = app.get(StreamPublisher);
+    await publisher.publishMany('orders', [
+      { payload: { message: 'ok' }, eventId: 'e1' },
+      { payload: { message: 'bad' }, eventId: 'e2' },
+    ]);
+    await publisher.publish('orders', { message: 'ok' }, { eventId: 'e1' });
+    await waitFor(
+      () => seen.handled?.length === 1 && seen.deadLettered?.length === 1,
+      'the events',
+    );
+    expect(seen.published).toEqual([
+      { stream: 'orders', count: 2, duplicates: 0 },
+      { stream: 'orders', count: 0, duplicates: 1 },
+    ]);
+    const [handled] = seen.handled as Array<{ durationMs: number; latencyMs: number }>;
+    expect(handled).toMatchObject({ stream: 'orders', group: 'first' });
+    expect(handled.durationMs).toBeGreaterThanOrEqual(0);
+    expect(handled.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(handled.latencyMs).toBeLessThan(5_000);
+    expect(seen.failed).toEqual([
+      { stream: 'orders', group: 'first', attempt: 1, retrying: false },
+    ]);
   });
 
   it('consumes flat fields written by any Redis client, and uses the entry id as eventId', async () => {

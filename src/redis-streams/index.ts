@@ -32,3 +32,5 @@ export type {
   Page,
   ReplayResult,
 } from './stream-inspector.js';
+export { StreamEvents } from './stream-events.js';
+export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-events.js';

@@ -8,6 +8,7 @@ import { StreamPublisher } from './stream-publisher.js';
 import { StreamRetention } from './stream-retention.js';
 import { DurabilityCheck } from './durability-check.js';
 import { StreamInspector } from './stream-inspector.js';
+import { StreamEvents } from './stream-events.js';
 
 /**
  * Durable event processing on Redis Streams: `StreamPublisher` to append, `@StreamHandler` methods
@@ -23,6 +24,7 @@ import { StreamInspector } from './stream-inspector.js';
     StreamRetention,
     DurabilityCheck,
     StreamInspector,
+    StreamEvents,
   ],
   exports: [
     RedisConnections,
@@ -31,6 +33,7 @@ import { StreamInspector } from './stream-inspector.js';
     StreamRetention,
     DurabilityCheck,
     StreamInspector,
+    StreamEvents,
   ],
 })
 export class RedisStreamsModule extends ConfigurableModuleClass {}

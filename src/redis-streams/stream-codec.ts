@@ -14,15 +14,34 @@ export interface DecodedEntry {
 }
 
 /** Fields with a meaning of their own; they are never part of a flat payload. */
-const RESERVED = new Set<string>([FIELD.eventId, FIELD.payload, FIELD.publishedAt, 'traceparent']);
+const RESERVED = new Set<string>([
+  FIELD.eventId,
+  FIELD.payload,
+  FIELD.publishedAt,
+  'traceparent',
+  'tracestate',
+]);
 const MAX_EVENT_ID_LENGTH = 200;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Encodes a payload as the publisher writes it: eventId, payload (JSON) and publishedAt. */
-export function encodeEntry(eventId: string, payload: unknown, now = Date.now()): string[] {
+export function encodeEntry(
+  eventId: string,
+  payload: unknown,
+  now = Date.now(),
+  extraFields: string[] = [],
+): string[] {
   const json = JSON.stringify(payload);
   if (json === undefined) throw new TypeError('payload is not serialisable as JSON');
-  return [FIELD.eventId, eventId, FIELD.payload, json, FIELD.publishedAt, String(now)];
+  return [
+    FIELD.eventId,
+    eventId,
+    FIELD.payload,
+    json,
+    FIELD.publishedAt,
+    String(now),
+    ...extraFields,
+  ];
 }
 
 /**

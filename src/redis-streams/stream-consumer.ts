@@ -8,7 +8,9 @@ import { validatePayload } from './payload-validator.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { decodeEntry, toRawEntry, type RawEntry } from './stream-codec.js';
 import type { DtoClass, GroupStart } from './stream-handler.interface.js';
+import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
+import { withHandleSpan } from './trace-context.js';
 import type { StreamMessage } from './stream-message.interface.js';
 import {
   ACK,
@@ -77,6 +79,7 @@ export class StreamConsumer implements ConsumerStateSource {
     private readonly definition: ConsumerDefinition,
     private readonly runtime: ConsumerRuntime,
     private readonly connections: RedisConnections,
+    private readonly events: StreamEvents,
   ) {
     const { stream, group } = definition;
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
@@ -263,6 +266,7 @@ export class StreamConsumer implements ConsumerStateSource {
     });
     if (entries.length > 0 && !owner) {
       this.logger.log(`Claimed ${entries.length} entries abandoned by stopped consumers`);
+      this.events.emit('reclaimed', { stream, group, count: entries.length });
     }
     return { next: next.toString(), entries };
   }
@@ -288,6 +292,7 @@ export class StreamConsumer implements ConsumerStateSource {
   private async process(entry: RawEntry, attempt: number): Promise<void> {
     const { stream, group, dto } = this.definition;
     let eventId = entry.id;
+    let started = 0;
     try {
       const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
       eventId = decoded.eventId;
@@ -310,7 +315,7 @@ export class StreamConsumer implements ConsumerStateSource {
         this.runningEvents.set(entry.id, eventId);
       }
       const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
-      await this.definition.handle(payload, {
+      const message = {
         id: entry.id,
         stream,
         group,
@@ -318,12 +323,23 @@ export class StreamConsumer implements ConsumerStateSource {
         eventId,
         attempt,
         fields: decoded.fields,
+      };
+      started = performance.now();
+      await withHandleSpan(decoded.fields, message, async () => {
+        await this.definition.handle(payload, message);
       });
     } catch (error) {
       await this.handleFailure(entry, attempt, eventId, error);
       return;
     }
+    const durationMs = performance.now() - started;
     await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt, eventId));
+    this.events.emit('handled', {
+      stream,
+      group,
+      durationMs,
+      latencyMs: Date.now() - entryTimeMs(entry.id),
+    });
   }
 
   /** XACK alone on the hot path; the script when there is bookkeeping to clear or a handled event to record. */
@@ -398,6 +414,8 @@ export class StreamConsumer implements ConsumerStateSource {
           : `gave up after ${attempt} attempts: ${reason}`;
       this.logger.warn(`Dead-lettering ${entry.id} (${context}): ${why}`);
       await this.persist(`dead-letter ${entry.id}`, () => this.deadLetter(entry, attempt, why));
+      this.events.emit('failed', { stream, group, attempt, retrying: false });
+      this.events.emit('deadLettered', { stream, group });
       return;
     }
     const delay = policy.delayMs(attempt);
@@ -407,6 +425,7 @@ export class StreamConsumer implements ConsumerStateSource {
     await this.persist(`schedule retry of ${entry.id}`, () =>
       this.scheduleRetry(entry.id, attempt, delay),
     );
+    this.events.emit('failed', { stream, group, attempt, retrying: true });
   }
 
   /** Copies the entry with its failure to the dead-letter stream and acknowledges it, in one script. */
@@ -509,6 +528,7 @@ export class StreamConsumer implements ConsumerStateSource {
         const entry = toRawEntry(reply);
         if (entry) this.dispatch(entry, Number(attempts[i]) + 1);
       });
+      if (claimed.length > 0) this.events.emit('retried', { stream, group, count: claimed.length });
     }
 
     const stillFree = concurrency - this.owned.size;
@@ -578,3 +598,8 @@ function describeError(error: unknown): string {
 /** A wait that does not keep the process alive on its own. */
 const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** Milliseconds since the epoch at which Redis appended the entry, from its id. */
+function entryTimeMs(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}

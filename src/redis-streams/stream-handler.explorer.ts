@@ -12,6 +12,7 @@ import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
 import { RedisConnections } from './redis-connections.js';
 import { RetryPolicy } from './retry-policy.js';
+import { StreamEvents } from './stream-events.js';
 import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
 import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
 import type { StreamHandlerFn } from './stream-handler.interface.js';
@@ -35,6 +36,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     private readonly reflector: Reflector,
     private readonly connections: RedisConnections,
     private readonly status: RedisStreamsStatus,
+    private readonly events: StreamEvents,
     @Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions,
   ) {}
 
@@ -51,7 +53,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
       maxValueBytes: MAX_VALUE_BYTES,
     };
     for (const definition of definitions) {
-      const consumer = new StreamConsumer(definition, runtime, this.connections);
+      const consumer = new StreamConsumer(definition, runtime, this.connections, this.events);
       this.consumers.push(consumer);
       this.status.register(consumer);
       consumer.start();

@@ -5,6 +5,8 @@ import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisConnections } from './redis-connections.js';
 import { encodeEntry } from './stream-codec.js';
+import { StreamEvents } from './stream-events.js';
+import { withPublishSpan } from './trace-context.js';
 import { assertValidEventId, assertValidName, streamKeys } from './stream-keys.js';
 import { PUBLISH, isNoScript } from './stream-scripts.js';
 
@@ -44,6 +46,7 @@ export class PublishFailedError extends Error {
 export class StreamPublisher {
   constructor(
     private readonly connections: RedisConnections,
+    private readonly events: StreamEvents,
     @Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions,
   ) {}
 
@@ -67,12 +70,23 @@ export class StreamPublisher {
     options: Pick<PublishOptions, 'maxLen'> = {},
   ): Promise<PublishResult[]> {
     assertValidName('stream', stream);
+    if (items.length === 0) return [];
+    return withPublishSpan(stream, items.length, (traceFields) =>
+      this.append(stream, items, options.maxLen, traceFields),
+    );
+  }
+
+  private async append(
+    stream: string,
+    items: PublishItem[],
+    maxLen: number | undefined,
+    traceFields: string[],
+  ): Promise<PublishResult[]> {
     const prepared = items.map((item) => {
       const eventId = item.eventId ?? uuidv7();
       assertValidEventId(eventId);
-      return { eventId, args: this.scriptArgs(eventId, item.payload, options.maxLen) };
+      return { eventId, args: this.scriptArgs(eventId, item.payload, maxLen, traceFields) };
     });
-    if (prepared.length === 0) return [];
     try {
       await this.connections.whenReady(
         this.connections.command,
@@ -90,6 +104,8 @@ export class StreamPublisher {
         return { id: id.toString(), eventId: prepared[i].eventId, duplicate: duplicate === 1 };
       });
       await this.waitForReplicas();
+      const duplicates = results.filter((r) => r.duplicate).length;
+      this.events.emit('published', { stream, count: results.length - duplicates, duplicates });
       return results;
     } catch (error) {
       throw new PublishFailedError(stream, error);
@@ -109,7 +125,12 @@ export class StreamPublisher {
     }
   }
 
-  private scriptArgs(eventId: string, payload: unknown, maxLen?: number): string[] {
+  private scriptArgs(
+    eventId: string,
+    payload: unknown,
+    maxLen: number | undefined,
+    traceFields: string[],
+  ): string[] {
     if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1)) {
       throw new RangeError('maxLen must be a positive integer');
     }
@@ -117,7 +138,7 @@ export class StreamPublisher {
     return [
       String(window),
       maxLen === undefined ? '' : String(maxLen),
-      ...encodeEntry(eventId, payload),
+      ...encodeEntry(eventId, payload, Date.now(), traceFields),
     ];
   }
 
