@@ -292,7 +292,7 @@ export class StreamConsumer implements ConsumerStateSource {
   private async process(entry: RawEntry, attempt: number): Promise<void> {
     const { stream, group, dto } = this.definition;
     let eventId = entry.id;
-    let started = 0;
+    let durationMs: number;
     try {
       const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
       eventId = decoded.eventId;
@@ -324,15 +324,15 @@ export class StreamConsumer implements ConsumerStateSource {
         attempt,
         fields: decoded.fields,
       };
-      started = performance.now();
+      const started = performance.now();
       await withHandleSpan(decoded.fields, message, async () => {
         await this.definition.handle(payload, message);
       });
+      durationMs = performance.now() - started;
     } catch (error) {
       await this.handleFailure(entry, attempt, eventId, error);
       return;
     }
-    const durationMs = performance.now() - started;
     await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt, eventId));
     this.events.emit('handled', {
       stream,
