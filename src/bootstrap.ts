@@ -1,10 +1,11 @@
-import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
+import { RequestValidationPipe } from './common/request-validation.pipe.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
 import { validate } from './config/env.validation.js';
-import { logLevelsFor } from './config/log-levels.js';
+import { createLogger } from './config/log-format.js';
+import { setupOpenApi } from './openapi.js';
 
 /**
  * Builds the application from the environment without listening and without signal handlers:
@@ -13,10 +14,10 @@ import { logLevelsFor } from './config/log-levels.js';
  */
 export async function createApp(): Promise<NestExpressApplication> {
   // Validated here first so that a bad environment fails with one clear error, and so that the
-  // log level is known before Nest prints its first line.
+  // log level and format are known before Nest prints its first line.
   const env = validate(process.env);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), {
-    logger: logLevelsFor(env.LOG_LEVEL),
+    logger: createLogger(env),
     // Registered below with our limit; bodies above it are answered with 413.
     bodyParser: false,
     // Let the caller see startup errors instead of an abort() with a core dump.
@@ -25,8 +26,7 @@ export async function createApp(): Promise<NestExpressApplication> {
   app.disable('x-powered-by');
   const { bodyLimitBytes } = app.get<AppConfig>(appConfig.KEY);
   app.useBodyParser('json', { limit: bodyLimitBytes });
-  app.useGlobalPipes(
-    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
-  );
+  app.useGlobalPipes(new RequestValidationPipe());
+  setupOpenApi(app);
   return app;
 }

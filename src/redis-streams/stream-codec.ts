@@ -1,5 +1,6 @@
 import { FIELD } from './redis-streams.constants.js';
 import { NonRetryableError } from './non-retryable.error.js';
+import { isValidEventId } from './stream-keys.js';
 
 /** A stream entry as read from Redis, values kept as bytes so nothing is lost on the way to a dead letter. */
 export interface RawEntry {
@@ -66,8 +67,10 @@ export function decodeEntry(entry: RawEntry, maxValueBytes: number, raw = false)
   }
 
   const eventId = fields[FIELD.eventId] ?? entry.id;
-  if (eventId.length === 0 || eventId.length > MAX_EVENT_ID_LENGTH) {
-    throw new NonRetryableError(`eventId must be 1 to ${MAX_EVENT_ID_LENGTH} characters`);
+  if (!isValidEventId(eventId)) {
+    throw new NonRetryableError(
+      `eventId must be 1 to ${MAX_EVENT_ID_LENGTH} printable ASCII characters without spaces`,
+    );
   }
 
   if (FIELD.payload in fields) {
@@ -93,7 +96,8 @@ export function decodeEntry(entry: RawEntry, maxValueBytes: number, raw = false)
 function decodeRaw(entry: RawEntry): DecodedEntry {
   const fields: Record<string, string> = {};
   for (const [name, value] of entry.fields) fields[name] = value.toString('utf8');
-  return { eventId: fields[FIELD.eventId] || entry.id, payload: { ...fields }, fields };
+  const eventId = isValidEventId(fields[FIELD.eventId] ?? '') ? fields[FIELD.eventId] : entry.id;
+  return { eventId, payload: { ...fields }, fields };
 }
 
 /** Turns a reply entry `[id, [field, value, ...]]` (values as Buffers) into a RawEntry; null when the entry was deleted. */

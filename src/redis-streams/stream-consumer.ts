@@ -62,6 +62,8 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly tasks = new Set<Promise<void>>();
   /** For idempotent handlers: entry id to the eventId whose running-marker this instance holds. */
   private readonly runningEvents = new Map<string, string>();
+  /** Due retries of entries whose previous attempt is still finishing here. */
+  private readonly deferred = new Map<string, { entry: RawEntry; attempt: number }>();
   private slotWaiters: Array<() => void> = [];
   private blocking?: Redis;
   private readLoop?: Promise<void>;
@@ -271,8 +273,16 @@ export class StreamConsumer implements ConsumerStateSource {
     return { next: next.toString(), entries };
   }
 
-  private dispatch(entry: RawEntry, attempt: number): void {
-    if (this.owned.has(entry.id)) return;
+  /**
+   * Runs the handler for an entry this consumer now owns. An entry already running here is not
+   * started twice, except a due retry (`afterCurrent`): a retry can fall due before the failed
+   * attempt that scheduled it has finished its bookkeeping, and then runs right after it.
+   */
+  private dispatch(entry: RawEntry, attempt: number, afterCurrent = false): void {
+    if (this.owned.has(entry.id)) {
+      if (afterCurrent) this.deferred.set(entry.id, { entry, attempt });
+      return;
+    }
     this.owned.add(entry.id);
     const task: Promise<void> = this.process(entry, attempt)
       .catch((error: unknown) => {
@@ -284,6 +294,11 @@ export class StreamConsumer implements ConsumerStateSource {
         this.owned.delete(entry.id);
         this.runningEvents.delete(entry.id);
         this.tasks.delete(task);
+        const next = this.deferred.get(entry.id);
+        if (next) {
+          this.deferred.delete(entry.id);
+          this.dispatch(next.entry, next.attempt);
+        }
         this.releaseSlot();
       });
     this.tasks.add(task);
@@ -526,7 +541,7 @@ export class StreamConsumer implements ConsumerStateSource {
         );
       claimed.forEach((reply, i) => {
         const entry = toRawEntry(reply);
-        if (entry) this.dispatch(entry, Number(attempts[i]) + 1);
+        if (entry) this.dispatch(entry, Number(attempts[i]) + 1, true);
       });
       if (claimed.length > 0) this.events.emit('retried', { stream, group, count: claimed.length });
     }

@@ -30,9 +30,14 @@ export function assertValidName(kind: 'stream' | 'group' | 'consumer', name: str
 
 const EVENT_ID = /^[\x21-\x7e]{1,200}$/;
 
+/** Whether an eventId may be used: it becomes part of keys and of HTTP headers. */
+export function isValidEventId(eventId: string): boolean {
+  return EVENT_ID.test(eventId);
+}
+
 /** An eventId becomes part of a key: printable ASCII without spaces, at most 200 characters. */
 export function assertValidEventId(eventId: string): void {
-  if (!EVENT_ID.test(eventId)) {
+  if (!isValidEventId(eventId)) {
     throw new RangeError('eventId must be 1-200 printable ASCII characters without spaces');
   }
 }
