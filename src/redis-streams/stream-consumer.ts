@@ -126,7 +126,7 @@ export class StreamConsumer implements ConsumerStateSource {
     clearTimeout(this.maintenanceTimer);
     if (outcome === 'timeout' && this.owned.size > 0) {
       this.logger.warn(
-        `Shutdown: ${this.owned.size} entries still running after ${timeoutMs} ms stay pending for another consumer`,
+        `Shutdown: ${this.owned.size} entries still running after ${timeoutMs} ms stay pending for another consumer (${this.where()}): ${[...this.owned].join(', ')}`,
       );
     }
   }
@@ -258,7 +258,7 @@ export class StreamConsumer implements ConsumerStateSource {
     >(this.redis, [stream, this.keys.retries, this.keys.attempts], args);
     if (gone.length > 0) {
       this.logger.warn(
-        `Dropped ${gone.length} pending entries that were deleted from the stream: ${gone.join(', ')}`,
+        `Dropped ${gone.length} pending entries that were deleted from the stream (${this.where()}): ${gone.join(', ')}`,
       );
     }
     const entries: Array<{ entry: RawEntry; attempt: number }> = [];
@@ -267,7 +267,10 @@ export class StreamConsumer implements ConsumerStateSource {
       if (entry) entries.push({ entry, attempt: Number(attempts[i]) + 1 });
     });
     if (entries.length > 0 && !owner) {
-      this.logger.log(`Claimed ${entries.length} entries abandoned by stopped consumers`);
+      this.logger.log(
+        `Claimed ${entries.length} entries abandoned by stopped consumers (${this.where()}): ` +
+          entries.map(({ entry, attempt }) => `${entry.id} attempt=${attempt}`).join(', '),
+      );
       this.events.emit('reclaimed', { stream, group, count: entries.length });
     }
     return { next: next.toString(), entries };
@@ -287,7 +290,7 @@ export class StreamConsumer implements ConsumerStateSource {
     const task: Promise<void> = this.process(entry, attempt)
       .catch((error: unknown) => {
         this.logger.error(
-          `Unexpected failure processing entry ${entry.id}: ${(error as Error).message}`,
+          `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
         );
       })
       .finally(() => {
@@ -314,15 +317,15 @@ export class StreamConsumer implements ConsumerStateSource {
       if (this.definition.idempotencyWindowMs) {
         const claim = await this.claimEvent(entry.id, eventId);
         if (claim === 'done') {
-          this.logger.log(
-            `Skipping ${entry.id}: eventId=${eventId} was already handled (stream=${stream} group=${group})`,
+          this.logger.log(`Skipping, already handled (${this.where(entry.id, eventId, attempt)})`);
+          await this.persist('acknowledge', this.where(entry.id, eventId, attempt), () =>
+            this.ack(entry.id, attempt),
           );
-          await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt));
           return;
         }
         if (claim === 'busy') {
           // Another delivery of the same event is running right now: look again shortly, without spending an attempt.
-          await this.persist(`defer ${entry.id}`, () =>
+          await this.persist('defer', this.where(entry.id, eventId, attempt), () =>
             this.scheduleRetry(entry.id, attempt - 1, this.busyRetryMs()),
           );
           return;
@@ -348,7 +351,10 @@ export class StreamConsumer implements ConsumerStateSource {
       await this.handleFailure(entry, attempt, eventId, error);
       return;
     }
-    await this.persist(`acknowledge ${entry.id}`, () => this.ack(entry.id, attempt, eventId));
+    const acked = await this.persist('acknowledge', this.where(entry.id, eventId, attempt), () =>
+      this.ack(entry.id, attempt, eventId),
+    );
+    if (!acked) return;
     this.events.emit('handled', {
       stream,
       group,
@@ -420,27 +426,29 @@ export class StreamConsumer implements ConsumerStateSource {
   ): Promise<void> {
     const { stream, group, policy } = this.definition;
     const reason = describeError(error);
-    await this.persist(`release eventId ${eventId}`, () => this.releaseEvent(entry.id));
-    const context = `stream=${stream} group=${group} eventId=${eventId} attempt=${attempt}`;
+    const context = this.where(entry.id, eventId, attempt);
+    await this.persist('release the eventId', context, () => this.releaseEvent(entry.id));
     if (error instanceof NonRetryableError || policy.exhausted(attempt)) {
       const why =
         error instanceof NonRetryableError
           ? reason
           : `gave up after ${attempt} attempts: ${reason}`;
-      this.logger.warn(`Dead-lettering ${entry.id} (${context}): ${why}`);
-      await this.persist(`dead-letter ${entry.id}`, () => this.deadLetter(entry, attempt, why));
-      this.events.emit('failed', { stream, group, attempt, retrying: false });
-      this.events.emit('deadLettered', { stream, group });
+      this.logger.warn(`Dead-lettering (${context}): ${why}`);
+      if (await this.persist('dead-letter', context, () => this.deadLetter(entry, attempt, why))) {
+        this.events.emit('failed', { stream, group, attempt, retrying: false });
+        this.events.emit('deadLettered', { stream, group });
+      }
       return;
     }
     const delay = policy.delayMs(attempt);
-    this.logger.warn(
-      `Attempt failed for ${entry.id} (${context}), retrying in ${delay} ms: ${reason}`,
-    );
-    await this.persist(`schedule retry of ${entry.id}`, () =>
-      this.scheduleRetry(entry.id, attempt, delay),
-    );
-    this.events.emit('failed', { stream, group, attempt, retrying: true });
+    this.logger.warn(`Attempt failed (${context}), retrying in ${delay} ms: ${reason}`);
+    if (
+      await this.persist('schedule a retry', context, () =>
+        this.scheduleRetry(entry.id, attempt, delay),
+      )
+    ) {
+      this.events.emit('failed', { stream, group, attempt, retrying: true });
+    }
   }
 
   /** Copies the entry with its failure to the dead-letter stream and acknowledges it, in one script. */
@@ -478,18 +486,23 @@ export class StreamConsumer implements ConsumerStateSource {
   /**
    * Runs a bookkeeping write, trying again for a few seconds if Redis is briefly away. If it still
    * fails, the entry stays pending and is delivered again later: at least once, never lost.
+   * Returns whether the write happened.
    */
-  private async persist(what: string, write: () => Promise<unknown>): Promise<void> {
+  private async persist(
+    what: string,
+    context: string,
+    write: () => Promise<unknown>,
+  ): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         await write();
-        return;
+        return true;
       } catch (error) {
         if (attempt >= 6) {
           this.logger.error(
-            `Could not ${what}: ${(error as Error).message}; it stays pending and will be redelivered`,
+            `Could not ${what} (${context}): ${(error as Error).message}; the entry stays pending and will be redelivered`,
           );
-          return;
+          return false;
         }
         await sleep(Math.min(100 * 2 ** attempt, DEFAULTS.reconnectMaxDelayMs));
       }
@@ -537,7 +550,7 @@ export class StreamConsumer implements ConsumerStateSource {
       );
       if (gone.length > 0)
         this.logger.debug?.(
-          `Retries no longer pending (done elsewhere or trimmed): ${gone.join(', ')}`,
+          `Retries no longer pending, done elsewhere or trimmed (${this.where()}): ${gone.join(', ')}`,
         );
       claimed.forEach((reply, i) => {
         const entry = toRawEntry(reply);
@@ -572,6 +585,16 @@ export class StreamConsumer implements ConsumerStateSource {
       );
     }
     await pipeline.exec();
+  }
+
+  /** The context every message-related log line carries. */
+  private where(entryId?: string, eventId?: string, attempt?: number): string {
+    const { stream, group } = this.definition;
+    let text = `stream=${stream} group=${group}`;
+    if (entryId !== undefined) text += ` entry=${entryId}`;
+    if (eventId !== undefined) text += ` eventId=${eventId}`;
+    if (attempt !== undefined) text += ` attempt=${attempt}`;
+    return text;
   }
 
   private waitForSlot(): Promise<void> {
