@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AdminModule } from './admin/admin.module.js';
 import { AlertsModule } from './alerts/alerts.module.js';
 import { alertsConfig } from './config/alerts.config.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
@@ -7,6 +8,7 @@ import { validate } from './config/env.validation.js';
 import { redisConfig, type RedisConfig } from './config/redis.config.js';
 import { redisStreamsOptions } from './config/redis-streams-options.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisStreamsModule } from './redis-streams/index.js';
 
 /**
@@ -35,7 +37,9 @@ export class AppModule {
           useFactory: (redis: RedisConfig, app: AppConfig) => redisStreamsOptions(redis, app),
         }),
         HealthModule,
+        MetricsModule,
         AlertsModule,
+        AdminModule,
       ],
     };
   }

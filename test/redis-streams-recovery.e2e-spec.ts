@@ -79,6 +79,54 @@ describe('RedisStreamsModule recovery', () => {
     await waitFor(async () => (await pending()) === 0, 'nothing pending');
   });
 
+  it('never runs more handlers at once than its concurrency, with retries and reclaimed work competing', async () => {
+    await client.xgroup('CREATE', 'orders', 'first', '0', 'MKSTREAM');
+    for (let i = 0; i < 10; i++) await client.xadd('orders', '*', 'message', `orphan-${i}`);
+    await client.xreadgroup('GROUP', 'first', 'dead-1', 'COUNT', 10, 'STREAMS', 'orders', '>');
+    const probe = new Probe();
+    let running = 0;
+    let peak = 0;
+    probe.behaviour = async (call) => {
+      running += 1;
+      peak = Math.max(peak, running);
+      try {
+        await sleep(15);
+        const n = Number((call.payload as { message: string }).message.split('-')[1]);
+        if (call.message.attempt === 1 && n % 3 === 0) throw new Error('first attempt fails');
+      } finally {
+        running -= 1;
+      }
+    };
+    const app = await start(probe, {
+      consumerName: 'live-1',
+      claimMinIdleMs: 200,
+      handlerDefaults: {
+        blockMs: 100,
+        concurrency: 3,
+        batchSize: 10,
+        maxAttempts: 5,
+        backoff: { baseMs: 20, maxMs: 40 },
+      },
+    });
+    await app.get(StreamPublisher).publishMany(
+      'orders',
+      Array.from({ length: 90 }, (_, i) => ({ payload: { message: `new-${i}` } })),
+    );
+    const handled = (): Set<string> =>
+      new Set(
+        probe.calls
+          .filter((c) => c.message.attempt > 1 || !/-(\d*[0369])$/.test(''))
+          .map((c) => c.message.id),
+      );
+    await waitFor(
+      async () => (await pending()) === 0 && handled().size === 100,
+      'all 100 entries done',
+      20_000,
+    );
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBe(3);
+  });
+
   it('re-processes its own pending entries first when restarted under the same name', async () => {
     await client.xgroup('CREATE', 'orders', 'first', '0', 'MKSTREAM');
     for (let i = 0; i < 3; i++) await client.xadd('orders', '*', 'message', `left-${i}`);

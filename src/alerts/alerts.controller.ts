@@ -2,6 +2,7 @@ import {
   Body,
   Controller,
   Get,
+  Headers,
   HttpCode,
   HttpStatus,
   Logger,
@@ -12,6 +13,10 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
+import { ApiHeader, ApiSecurity } from '@nestjs/swagger';
+import { context, propagation } from '@opentelemetry/api';
+import type { IncomingHttpHeaders } from 'node:http';
+import { API_KEY_SCHEME } from '../openapi.js';
 import { PublishFailedError, StreamPublisher, type PublishResult } from '../redis-streams/index.js';
 import { ALERTS_STREAM, EVENT_ID_PATTERN } from './alerts.constants.js';
 import { toAlertContent } from './alert-content.js';
@@ -41,6 +46,7 @@ export interface AlertList {
  */
 @Controller('alerts')
 @UseGuards(ApiKeyGuard)
+@ApiSecurity(API_KEY_SCHEME)
 export class AlertsController {
   private readonly logger = new Logger(AlertsController.name);
 
@@ -51,12 +57,15 @@ export class AlertsController {
 
   /**
    * Appends the alert to the stream. With an `Idempotency-Key`, the key is the eventId, and sending
-   * the same request again answers with the first one's ids instead of adding a second alert.
+   * the same request again answers with the first one's ids instead of adding a second alert. A W3C
+   * `traceparent` header is continued: the publish span is its child, and the handlers' spans follow.
    */
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Becomes the eventId' })
   async create(
     @Body() body: CreateAlertDto,
+    @Headers() headers: IncomingHttpHeaders,
     @IdempotencyKey() idempotencyKey?: string,
   ): Promise<AcceptedAlert> {
     const payload = {
@@ -68,7 +77,11 @@ export class AlertsController {
     };
     let published: PublishResult;
     try {
-      published = await this.publisher.publish(ALERTS_STREAM, payload, { eventId: idempotencyKey });
+      // Without an OpenTelemetry SDK registered, extract finds nothing and this changes nothing.
+      const caller = propagation.extract(context.active(), headers);
+      published = await context.with(caller, () =>
+        this.publisher.publish(ALERTS_STREAM, payload, { eventId: idempotencyKey }),
+      );
     } catch (error) {
       if (!(error instanceof PublishFailedError)) throw error;
       this.logger.warn(error.message);

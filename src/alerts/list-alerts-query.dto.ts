@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
 import { LIST_LIMIT } from './alerts.constants.js';
@@ -5,6 +6,7 @@ import { LIST_LIMIT } from './alerts.constants.js';
 /** Query of `GET /alerts`. */
 export class ListAlertsQueryDto {
   /** How many of the most recent alerts to return: 1 to 200, 50 by default. */
+  @ApiPropertyOptional({ minimum: 1, maximum: LIST_LIMIT.max, default: LIST_LIMIT.default })
   @Type(() => Number)
   @IsInt()
   @Min(1)

@@ -37,7 +37,7 @@ export class WebhookDeliveryHandler {
     const target = this.target;
     if (!target) {
       this.logger.log(`Alert ${context}: [${content.severity}] ${content.message}`);
-      await this.store.recordDelivered(message.eventId, content, message.attempt, 'log');
+      await this.recordDelivered(message, content, 'log');
       return;
     }
 
@@ -68,7 +68,7 @@ export class WebhookDeliveryHandler {
     const answered = `webhook answered ${response.status} ${response.statusText}`.trim();
     switch (classifyWebhookStatus(response.status)) {
       case 'delivered':
-        await this.store.recordDelivered(message.eventId, content, message.attempt, 'webhook');
+        await this.recordDelivered(message, content, 'webhook');
         this.logger.log(`Delivered ${context}: ${answered}`);
         return;
       case 'retry':
@@ -77,6 +77,25 @@ export class WebhookDeliveryHandler {
       case 'reject':
         await this.recordFailure(message, content, `${answered}; not retrying`);
         throw new NonRetryableError(`${answered}; not retrying`);
+    }
+  }
+
+  /**
+   * Notes the delivery on the alert's record. The webhook already has the alert: a store error
+   * (Redis away for a moment) is logged, never thrown, or the alert would be sent again. The
+   * recorder still has it as pending then; the dead-letter and retry paths are unaffected.
+   */
+  private async recordDelivered(
+    message: StreamMessage,
+    content: AlertContent,
+    via: 'log' | 'webhook',
+  ): Promise<void> {
+    try {
+      await this.store.recordDelivered(message.eventId, content, message.attempt, via);
+    } catch (error) {
+      this.logger.warn(
+        `Delivered but could not record it ${messageContext(message)}: ${(error as Error).message}`,
+      );
     }
   }
 

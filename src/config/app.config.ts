@@ -1,5 +1,6 @@
 import { registerAs, type ConfigType } from '@nestjs/config';
 import { validate } from './env.validation.js';
+import { logFormatFor } from './log-format.js';
 
 /** HTTP side of the service: port, API key, body limit, logging and shutdown. */
 export const appConfig = registerAs('app', () => {
@@ -10,6 +11,7 @@ export const appConfig = registerAs('app', () => {
     apiKey: env.API_KEY,
     bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
     logLevel: env.LOG_LEVEL,
+    logFormat: logFormatFor(env),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
 });

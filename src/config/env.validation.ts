@@ -17,6 +17,10 @@ import { IsExistingFile, IsIntegerInRange, IsUrlWithScheme, Satisfies } from './
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
+/** Values of LOG_FORMAT: one JSON object per line, or lines for people. */
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const CONSUMER_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The host name made into a valid consumer name, so the default never fails validation. */
@@ -119,6 +123,11 @@ export class EnvironmentVariables {
 
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: LogLevelName = 'log';
+
+  /** Unset: `json` when NODE_ENV is `production`, `text` otherwise (see `logFormatFor`). */
+  @IsOptional()
+  @IsIn(LOG_FORMATS, { message: `must be one of ${LOG_FORMATS.join(', ')}` })
+  LOG_FORMAT?: LogFormat = undefined;
 
   @IsOptional()
   @IsString({ message: 'must be a string' })

@@ -25,6 +25,7 @@ const app: AppConfig = {
   apiKey: undefined,
   bodyLimitBytes: 65_536,
   logLevel: 'log',
+  logFormat: 'text',
   shutdownTimeoutMs: 10_000,
 };
 

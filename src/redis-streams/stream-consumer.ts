@@ -75,6 +75,12 @@ export class StreamConsumer implements ConsumerStateSource {
   private lastError?: string;
   private reclaimStart = '-';
   private nextReclaimAt = 0;
+  private nextRetryAt = 0;
+  /** Slots held for due retries and reclaimed work while they are being fetched. */
+  private reserved = 0;
+  private takingOldWork = false;
+  /** How often old work is looked for: a quarter of the backoff base, within 25-500 ms. */
+  private readonly tickMs: number;
   private nextLeaseAt = 0;
 
   constructor(
@@ -85,6 +91,7 @@ export class StreamConsumer implements ConsumerStateSource {
   ) {
     const { stream, group } = definition;
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
+    this.tickMs = Math.min(Math.max(Math.floor(definition.policy.backoff.baseMs / 4), 25), 500);
     this.keys = {
       retries: streamKeys.retries(stream, group),
       attempts: streamKeys.attempts(stream, group),
@@ -143,7 +150,7 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private async runReadLoop(): Promise<void> {
-    const { stream, group, batchSize, concurrency, blockMs } = this.definition;
+    const { stream, group, batchSize, blockMs } = this.definition;
     const consumer = this.runtime.consumerName;
     let groupReady = false;
     let recovered = false;
@@ -159,7 +166,11 @@ export class StreamConsumer implements ConsumerStateSource {
           if (!recovered) recovered = await this.recoverOwnPending();
           await this.waitForSlot();
           if (this.stopping) break;
-          const count = Math.min(batchSize, concurrency - this.owned.size);
+          // Old work first: due retries and abandoned entries get free slots before new entries,
+          // or a busy consumer would never find a slot for them.
+          await this.takeOldWork();
+          const count = Math.min(batchSize, this.available());
+          if (count <= 0) continue;
           const reply = await this.blocking!.xreadgroupBuffer(
             'GROUP',
             group,
@@ -510,10 +521,7 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private scheduleMaintenance(): void {
-    const tickMs = Math.min(
-      Math.max(Math.floor(this.definition.policy.backoff.baseMs / 4), 25),
-      500,
-    );
+    const tickMs = this.tickMs;
     const run = async (): Promise<void> => {
       try {
         await this.maintain();
@@ -525,13 +533,12 @@ export class StreamConsumer implements ConsumerStateSource {
     this.maintenanceTimer = setTimeout(run, tickMs);
   }
 
-  /** One tick: extend leases of running work; take due retries; now and then claim abandoned work. */
+  /** One tick: extend leases of running work, and take old work while this consumer is idle. */
   private async maintain(): Promise<void> {
-    const { stream, group, concurrency } = this.definition;
+    const { stream, group } = this.definition;
     const now = Date.now();
-    const claimMinIdle = this.runtime.claimMinIdleMs;
     if (now >= this.nextLeaseAt && this.owned.size > 0) {
-      this.nextLeaseAt = now + Math.max(Math.floor(claimMinIdle / 3), 100);
+      this.nextLeaseAt = now + Math.max(Math.floor(this.runtime.claimMinIdleMs / 3), 100);
       await EXTEND_LEASE.run(
         this.redis,
         [stream],
@@ -539,37 +546,75 @@ export class StreamConsumer implements ConsumerStateSource {
       );
       await this.renewEventMarkers();
     }
-    if (this.stopping) return;
+    if (!this.stopping) await this.takeOldWork();
+  }
 
-    const free = concurrency - this.owned.size;
-    if (free > 0) {
-      const [claimed, attempts, gone] = await TAKE_DUE_RETRIES.run<[unknown[], number[], Buffer[]]>(
-        this.redis,
-        [stream, this.keys.retries, this.keys.attempts],
-        [group, this.runtime.consumerName, now, free],
-      );
-      if (gone.length > 0)
-        this.logger.debug?.(
-          `Retries no longer pending, done elsewhere or trimmed (${this.where()}): ${gone.join(', ')}`,
+  /**
+   * Takes due retries and, now and then, entries abandoned by stopped consumers, into the free
+   * slots. The slots are reserved across the round trip so the read loop cannot fill them too.
+   * Runs from the maintenance tick (idle consumer) and before each read (busy consumer).
+   */
+  private async takeOldWork(): Promise<void> {
+    if (this.takingOldWork || this.stopping) return;
+    this.takingOldWork = true;
+    try {
+      const now = Date.now();
+      if (now >= this.nextRetryAt)
+        await this.withSlots(this.available(), (free) => this.takeDueRetries(now, free));
+      if (now >= this.nextReclaimAt) {
+        await this.withSlots(Math.min(this.available(), DEFAULTS.reclaimBatch), (free) =>
+          this.reclaimAbandoned(now, free),
         );
-      claimed.forEach((reply, i) => {
-        const entry = toRawEntry(reply);
-        if (entry) this.dispatch(entry, Number(attempts[i]) + 1, true);
-      });
-      if (claimed.length > 0) this.events.emit('retried', { stream, group, count: claimed.length });
+      }
+    } catch (error) {
+      // Never in the read loop's way: a failure here (Redis away, stream deleted) is retried next time.
+      this.noteError(`taking retries or abandoned work failed: ${(error as Error).message}`);
+    } finally {
+      this.takingOldWork = false;
     }
+  }
 
-    const stillFree = concurrency - this.owned.size;
-    if (now >= this.nextReclaimAt && stillFree > 0) {
-      this.nextReclaimAt = now + Math.min(Math.max(Math.floor(claimMinIdle / 2), 100), 5_000);
-      const batch = await this.reclaim(
-        claimMinIdle,
-        this.reclaimStart,
-        Math.min(stillFree, DEFAULTS.reclaimBatch),
-      );
-      this.reclaimStart = batch.next === '0' ? '-' : batch.next;
-      for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt);
+  /** Reserves up to `count` slots while `take` runs; `take` dispatches into them. */
+  private async withSlots(count: number, take: (free: number) => Promise<void>): Promise<void> {
+    if (count <= 0) return;
+    this.reserved += count;
+    try {
+      await take(count);
+    } finally {
+      this.reserved -= count;
+      // Slots not used are free again: wake the read loop if it waits for one.
+      this.releaseSlot();
     }
+  }
+
+  private async takeDueRetries(now: number, free: number): Promise<void> {
+    const { stream, group } = this.definition;
+    const [claimed, attempts, gone] = await TAKE_DUE_RETRIES.run<[unknown[], number[], Buffer[]]>(
+      this.redis,
+      [stream, this.keys.retries, this.keys.attempts],
+      [group, this.runtime.consumerName, now, free],
+    );
+    // A full batch means more may be due: look again at once rather than after a tick.
+    this.nextRetryAt = claimed.length >= free ? now : now + this.tickMs;
+    if (gone.length > 0) {
+      this.logger.debug?.(
+        `Retries no longer pending, done elsewhere or trimmed (${this.where()}): ${gone.join(', ')}`,
+      );
+    }
+    const entries = claimed.map((reply, i) => ({
+      entry: toRawEntry(reply),
+      attempt: Number(attempts[i]) + 1,
+    }));
+    for (const { entry, attempt } of entries) if (entry) this.dispatch(entry, attempt, true);
+    if (claimed.length > 0) this.events.emit('retried', { stream, group, count: claimed.length });
+  }
+
+  private async reclaimAbandoned(now: number, free: number): Promise<void> {
+    const claimMinIdle = this.runtime.claimMinIdleMs;
+    this.nextReclaimAt = now + Math.min(Math.max(Math.floor(claimMinIdle / 2), 100), 5_000);
+    const batch = await this.reclaim(claimMinIdle, this.reclaimStart, free);
+    this.reclaimStart = batch.next === '0' ? '-' : batch.next;
+    for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt);
   }
 
   /** Keeps the running-markers of long idempotent handlers from expiring under them. */
@@ -597,9 +642,16 @@ export class StreamConsumer implements ConsumerStateSource {
     return text;
   }
 
-  private waitForSlot(): Promise<void> {
-    if (this.owned.size < this.definition.concurrency || this.stopping) return Promise.resolve();
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  /** Slots neither running nor reserved for old work being taken. */
+  private available(): number {
+    return this.definition.concurrency - this.owned.size - this.reserved;
+  }
+
+  /** Resolves once a slot is free (or on stop): woken on every release, it checks again. */
+  private async waitForSlot(): Promise<void> {
+    while (this.available() <= 0 && !this.stopping) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    }
   }
 
   private releaseSlot(): void {

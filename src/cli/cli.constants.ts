@@ -1,0 +1,24 @@
+import { ALERTS_STREAM } from '../alerts/alerts.constants.js';
+
+/** The name operators type: the package's `bin` entry. */
+export const CLI_NAME = 'alerts-cli';
+
+/** Exit codes: scripts tell a failure (Redis, configuration) from a wrong command line. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Defaults and bounds of the command-line options; one place, no magic numbers. */
+export const CLI_DEFAULTS = {
+  stream: ALERTS_STREAM,
+  listLimit: 20,
+  /** The inspector's own page cap. */
+  listMaxLimit: 500,
+  replayLimit: 1_000,
+  replayMaxLimit: 10_000,
+  /** Longest wait, from startup, for the first connection to Redis before giving up. */
+  connectTimeoutMs: 3_000,
+  /** Longest wait for the context (its Redis connection) to close once the command is done. */
+  closeTimeoutMs: 2_000,
+} as const;
+
+/** A stream entry id, `<ms>-<seq>`, as the inspector accepts it. */
+export const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;

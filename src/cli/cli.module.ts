@@ -1,0 +1,65 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { AlertsModule } from '../alerts/alerts.module.js';
+import { alertsConfig } from '../config/alerts.config.js';
+import { appConfig, type AppConfig } from '../config/app.config.js';
+import { validate } from '../config/env.validation.js';
+import { redisConfig, type RedisConfig } from '../config/redis.config.js';
+import { redisStreamsOptions } from '../config/redis-streams-options.js';
+import { RedisStreamsModule, type RedisStreamsModuleOptions } from '../redis-streams/index.js';
+import { DlqDeleteCommand } from './commands/dlq-delete.command.js';
+import { DlqListCommand } from './commands/dlq-list.command.js';
+import { DlqReplayCommand } from './commands/dlq-replay.command.js';
+import { PublishCommand } from './commands/publish.command.js';
+import { StatusCommand } from './commands/status.command.js';
+import { RedisReachability } from './redis-reachability.js';
+
+/**
+ * The service's options for a tool: no consumer loop (it must never read, claim or acknowledge
+ * work), no retention timer, and connections named as the CLI's in `CLIENT LIST`.
+ */
+export function cliStreamsOptions(service: RedisStreamsModuleOptions): RedisStreamsModuleOptions {
+  return {
+    ...service,
+    consumersEnabled: false,
+    retention: undefined,
+    redis: { ...service.redis, connectionName: `${service.consumerName}:cli` },
+  };
+}
+
+/**
+ * The CLI's application context: the service's configuration and stream module, and the modules
+ * that declare `@StreamHandler` methods. Their handlers are discovered but not run: the inspector
+ * knows a stream only through them. A module that adds handlers to `AppModule` belongs here too.
+ */
+@Module({})
+export class CliModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          validate,
+          load: [appConfig, redisConfig, alertsConfig],
+        }),
+        RedisStreamsModule.forRootAsync({
+          isGlobal: true,
+          inject: [redisConfig.KEY, appConfig.KEY],
+          useFactory: (redis: RedisConfig, app: AppConfig) =>
+            cliStreamsOptions(redisStreamsOptions(redis, app)),
+        }),
+        AlertsModule,
+      ],
+      providers: [
+        RedisReachability,
+        StatusCommand,
+        DlqListCommand,
+        DlqReplayCommand,
+        DlqDeleteCommand,
+        PublishCommand,
+      ],
+    };
+  }
+}

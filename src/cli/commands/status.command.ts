@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { StreamInspector, type StreamInfo } from '../../redis-streams/index.js';
+import { formatDuration, textTable } from '../text-table.js';
+import type { CommandOutput } from './command-output.interface.js';
+
+/** `status`: every handled stream with its groups, consumers, lag, pending and dead letters. */
+@Injectable()
+export class StatusCommand {
+  constructor(private readonly inspector: StreamInspector) {}
+
+  async run(): Promise<CommandOutput> {
+    const streams = await this.inspector.streams();
+    return { data: { streams }, text: renderStatus(streams) };
+  }
+}
+
+/** Three tables: streams, their groups, the groups' consumers. */
+export function renderStatus(streams: StreamInfo[]): string {
+  const sections = [
+    textTable(
+      ['STREAM', 'LENGTH', 'FIRST ID', 'LAST ID', 'DEAD LETTERS'],
+      streams.map((s) => [
+        s.stream,
+        String(s.length),
+        s.firstId ?? '-',
+        s.lastId ?? '-',
+        `${s.deadLetter.length} (${s.deadLetter.stream})`,
+      ]),
+    ),
+  ];
+  const groups = streams.flatMap((s) => s.groups.map((group) => ({ stream: s.stream, group })));
+  sections.push(
+    groups.length === 0
+      ? 'No consumer groups yet: the service creates them when it starts.'
+      : textTable(
+          ['STREAM', 'GROUP', 'CONSUMERS', 'LAG', 'PENDING', 'OLDEST PENDING', 'LAST DELIVERED'],
+          groups.map(({ stream, group }) => [
+            stream,
+            group.name,
+            String(group.consumers.length),
+            // Redis cannot always tell the lag (after deletions in the stream).
+            group.lag === null ? '?' : String(group.lag),
+            String(group.pending),
+            formatDuration(group.oldestPendingAgeMs),
+            group.lastDeliveredId,
+          ]),
+        ),
+  );
+  const consumers = groups.flatMap(({ stream, group }) =>
+    group.consumers.map((consumer) => [
+      stream,
+      group.name,
+      consumer.name,
+      String(consumer.pending),
+      formatDuration(consumer.idleMs),
+    ]),
+  );
+  if (groups.length > 0) {
+    sections.push(
+      consumers.length === 0
+        ? 'No consumers.'
+        : textTable(['STREAM', 'GROUP', 'CONSUMER', 'PENDING', 'IDLE'], consumers),
+    );
+  }
+  return sections.join('\n\n');
+}

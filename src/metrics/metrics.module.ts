@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import { MetricsController } from './metrics.controller.js';
+import { createMetricsRegistry } from './metrics.registry.js';
+import { StreamActivityMetrics } from './stream-activity.metrics.js';
+import { StreamStateMetrics } from './stream-state.metrics.js';
+
+/**
+ * `GET /metrics`: counters and histograms of stream activity, gauges read from Redis on scrape,
+ * and Node.js process metrics, in a registry of this application's own. Needs the global
+ * `RedisStreamsModule`. Other modules may inject `Registry` to add their own metrics.
+ */
+@Module({
+  controllers: [MetricsController],
+  providers: [
+    { provide: Registry, useFactory: createMetricsRegistry },
+    StreamActivityMetrics,
+    StreamStateMetrics,
+  ],
+  exports: [Registry],
+})
+export class MetricsModule {}

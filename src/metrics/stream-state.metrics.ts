@@ -1,0 +1,140 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Gauge, Registry } from 'prom-client';
+import { StreamInspector, type StreamInfo } from '../redis-streams/index.js';
+import { REDIS_READ_TIMEOUT_MS, STREAM_METRIC_PREFIX as P } from './metrics.constants.js';
+
+type GroupLabel = 'stream' | 'group';
+const GROUP_LABELS: GroupLabel[] = ['stream', 'group'];
+
+/**
+ * Gauges of what Redis holds (stream length, group lag, pending, dead letters, consumers), read on
+ * scrape: one `StreamInspector.streams()` per scrape, shared by every gauge, bounded by
+ * `REDIS_READ_TIMEOUT_MS`. When Redis does not answer in time, the scrape still answers at once,
+ * with `redis_streams_redis_up 0` and without these gauges rather than with stale values.
+ */
+@Injectable()
+export class StreamStateMetrics {
+  private readonly logger = new Logger('Metrics');
+  private readonly up: Gauge;
+  private readonly length: Gauge<'stream'>;
+  private readonly deadLetterLength: Gauge<'stream'>;
+  private readonly lag: Gauge<GroupLabel>;
+  private readonly pending: Gauge<GroupLabel>;
+  private readonly oldestPendingAge: Gauge<GroupLabel>;
+  private readonly consumers: Gauge<GroupLabel>;
+  /** The refresh of the scrape in progress, awaited by every gauge's collect. */
+  private refreshing?: Promise<void>;
+  /** The read of Redis in progress; it may outlive a scrape that gave up on it. */
+  private reading?: Promise<StreamInfo[]>;
+  private lastFailure?: string;
+
+  constructor(
+    registry: Registry,
+    private readonly inspector: StreamInspector,
+  ) {
+    const registers = [registry];
+    const collect = (): Promise<void> => this.refresh();
+    const perStream = (name: string, help: string): Gauge<'stream'> =>
+      new Gauge({ name: P + name, help, labelNames: ['stream'], registers, collect });
+    const perGroup = (name: string, help: string): Gauge<GroupLabel> =>
+      new Gauge({ name: P + name, help, labelNames: GROUP_LABELS, registers, collect });
+    this.up = new Gauge({
+      name: `${P}redis_up`,
+      help: `1 when this scrape read the streams from Redis within ${REDIS_READ_TIMEOUT_MS} ms; 0 otherwise, and the stream gauges are then left out.`,
+      registers,
+      collect,
+    });
+    this.length = perStream('stream_length', 'Entries in the stream (XLEN).');
+    this.deadLetterLength = perStream(
+      'dead_letter_length',
+      'Entries in the dead-letter stream of the stream (<stream>:dlq).',
+    );
+    this.lag = perGroup(
+      'group_lag',
+      'Entries of the stream not yet delivered to the group; left out when Redis cannot tell (after deletions).',
+    );
+    this.pending = perGroup(
+      'group_pending',
+      'Entries delivered to a consumer of the group and not yet acknowledged, retries waiting included.',
+    );
+    this.oldestPendingAge = perGroup(
+      'group_oldest_pending_age_seconds',
+      "Age of the group's oldest pending entry, from the time in its id; 0 when nothing is pending.",
+    );
+    this.consumers = perGroup(
+      'group_consumers',
+      'Consumers Redis knows in the group; one that stopped stays until it is deleted.',
+    );
+  }
+
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.readAndSet().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async readAndSet(): Promise<void> {
+    let streams: StreamInfo[];
+    try {
+      streams = await withTimeout(this.read(), REDIS_READ_TIMEOUT_MS);
+    } catch (error) {
+      this.setDown((error as Error).message);
+      return;
+    }
+    this.clear();
+    for (const info of streams) {
+      this.length.set({ stream: info.stream }, info.length);
+      this.deadLetterLength.set({ stream: info.stream }, info.deadLetter.length);
+      for (const group of info.groups) {
+        const labels = { stream: info.stream, group: group.name };
+        if (group.lag !== null) this.lag.set(labels, group.lag);
+        this.pending.set(labels, group.pending);
+        this.oldestPendingAge.set(labels, (group.oldestPendingAgeMs ?? 0) / 1_000);
+        this.consumers.set(labels, group.consumers.length);
+      }
+    }
+    this.up.set(1);
+    if (this.lastFailure !== undefined) this.logger.log('Stream gauges are read from Redis again');
+    this.lastFailure = undefined;
+  }
+
+  /** At most one read in flight: a scrape after one that timed out waits for the same read. */
+  private read(): Promise<StreamInfo[]> {
+    this.reading ??= this.inspector.streams().finally(() => {
+      this.reading = undefined;
+    });
+    return this.reading;
+  }
+
+  private setDown(reason: string): void {
+    this.clear();
+    this.up.set(0);
+    // Once per outage: Prometheus scrapes every few seconds, and the connection logs its own errors.
+    if (this.lastFailure === undefined) {
+      this.logger.warn(`Stream gauges left out of /metrics: could not read Redis: ${reason}`);
+    }
+    this.lastFailure = reason;
+  }
+
+  private clear(): void {
+    for (const gauge of [
+      this.length,
+      this.deadLetterLength,
+      this.lag,
+      this.pending,
+      this.oldestPendingAge,
+      this.consumers,
+    ]) {
+      gauge.reset();
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
