@@ -614,6 +614,9 @@ export class StreamConsumer implements ConsumerStateSource {
     this.nextReclaimAt = now + Math.min(Math.max(Math.floor(claimMinIdle / 2), 100), 5_000);
     const batch = await this.reclaim(claimMinIdle, this.reclaimStart, free);
     this.reclaimStart = batch.next === '0' ? '-' : batch.next;
+    // More abandoned entries wait beyond this batch: take them with the next free slots, before
+    // new entries, instead of one batch per interval.
+    if (batch.next !== '0') this.nextReclaimAt = now;
     for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt);
   }
 
