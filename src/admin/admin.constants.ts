@@ -35,5 +35,4 @@ export const ADMIN_REQUEST_TIMEOUT_MS = 5_000;
  */
 export const HISTORY = { intervalMs: 5_000, samples: 120, minSpacingMs: 1_000 } as const;
 
-/** A stream entry id, `<ms>-<seq>`, as the inspector accepts it. */
-export const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;
+export { STREAM_ID_PATTERN } from '../redis-streams/index.js';

@@ -27,6 +27,22 @@ export function toAlertContent(payload: unknown, entryId: string): AlertContent 
   };
 }
 
+/** The stream payload of an alert accepted over HTTP or from the CLI: its content and when it came in. */
+export function toAlertPayload(alert: {
+  message: string;
+  severity?: string;
+  source?: string;
+  labels?: Record<string, string>;
+}): Record<string, unknown> {
+  return {
+    message: alert.message,
+    severity: alert.severity,
+    source: alert.source,
+    labels: alert.labels,
+    receivedAt: new Date().toISOString(),
+  };
+}
+
 /**
  * The content of an alert from an entry's raw fields, whatever wrote it: the JSON `payload` field
  * of the publisher (ignored when it is not JSON) or the flat fields of another producer.

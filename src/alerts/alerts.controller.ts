@@ -19,7 +19,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { API_KEY_SCHEME } from '../openapi.js';
 import { PublishFailedError, StreamPublisher, type PublishResult } from '../redis-streams/index.js';
 import { ALERTS_STREAM, EVENT_ID_PATTERN } from './alerts.constants.js';
-import { toAlertContent } from './alert-content.js';
+import { toAlertContent, toAlertPayload } from './alert-content.js';
 import type { AlertRecord } from './alert-record.js';
 import { AlertStore } from './alert-store.js';
 import { ApiKeyGuard } from './api-key.guard.js';
@@ -68,13 +68,7 @@ export class AlertsController {
     @Headers() headers: IncomingHttpHeaders,
     @IdempotencyKey() idempotencyKey?: string,
   ): Promise<AcceptedAlert> {
-    const payload = {
-      message: body.message,
-      severity: body.severity,
-      source: body.source,
-      labels: body.labels,
-      receivedAt: new Date().toISOString(),
-    };
+    const payload = toAlertPayload(body);
     let published: PublishResult;
     try {
       // Without an OpenTelemetry SDK registered, extract finds nothing and this changes nothing.

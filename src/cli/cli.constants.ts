@@ -20,5 +20,4 @@ export const CLI_DEFAULTS = {
   closeTimeoutMs: 2_000,
 } as const;
 
-/** A stream entry id, `<ms>-<seq>`, as the inspector accepts it. */
-export const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;
+export { STREAM_ID_PATTERN } from '../redis-streams/index.js';

@@ -34,3 +34,4 @@ export type {
 } from './stream-inspector.js';
 export { StreamEvents } from './stream-events.js';
 export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-events.js';
+export { STREAM_ID_PATTERN, compareStreamIds } from './stream-id.js';

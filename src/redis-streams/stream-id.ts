@@ -1,3 +1,6 @@
+/** A stream entry id as Redis writes it, `<ms>-<seq>`: the only shape accepted from callers. */
+export const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;
+
 /** Stream ids are `<ms>-<seq>`; compare them as numbers, never as strings. */
 export function compareStreamIds(a: string, b: string): number {
   const [am, as] = parse(a);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DLQ_FIELD } from './redis-streams.constants.js';
 import { RedisConnections } from './redis-connections.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
-import { compareStreamIds } from './stream-id.js';
+import { compareStreamIds, STREAM_ID_PATTERN } from './stream-id.js';
 import { streamKeys } from './stream-keys.js';
 import { REPLAY_DEAD_LETTERS } from './stream-scripts.js';
 
@@ -81,7 +81,6 @@ export class UnknownStreamError extends Error {
 
 const MAX_PAGE = 500;
 const REPLAY_CHUNK = 100;
-const ID = /^\d{1,20}-\d{1,20}$/;
 
 /**
  * Read and repair what the streams hold, for operators (admin API, dashboard, CLI) and metrics:
@@ -305,7 +304,8 @@ function pageSize(count: number): number {
 }
 
 function assertId(id: string): string {
-  if (!ID.test(id)) throw new RangeError(`"${id.slice(0, 50)}" is not a stream entry id`);
+  if (!STREAM_ID_PATTERN.test(id))
+    throw new RangeError(`"${id.slice(0, 50)}" is not a stream entry id`);
   return id;
 }
 

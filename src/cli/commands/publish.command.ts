@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { toAlertContent } from '../../alerts/alert-content.js';
+import { toAlertContent, toAlertPayload } from '../../alerts/alert-content.js';
 import { AlertStore } from '../../alerts/alert-store.js';
 import { StreamPublisher, type PublishResult } from '../../redis-streams/index.js';
 import type { PublishArgs } from '../cli-args.js';
@@ -18,16 +18,7 @@ export class PublishCommand {
   async run(args: PublishArgs): Promise<CommandOutput> {
     const { payload } = args;
     // The same payload as POST /alerts builds, so handlers cannot tell where an alert came from.
-    const body =
-      payload.kind === 'alert'
-        ? {
-            message: payload.alert.message,
-            severity: payload.alert.severity,
-            source: payload.alert.source,
-            labels: payload.alert.labels,
-            receivedAt: new Date().toISOString(),
-          }
-        : payload.value;
+    const body = payload.kind === 'alert' ? toAlertPayload(payload.alert) : payload.value;
     const published = await this.publisher.publish(args.stream, body, { eventId: args.eventId });
     if (payload.kind === 'alert' && !published.duplicate)
       await this.recordReceived(published, body);
