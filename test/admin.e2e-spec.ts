@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { TestRedis } from './support/redis-server.js';
-import { startApp, type RunningApp } from './support/test-app.js';
+import { startReadyApp, type RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -54,21 +54,14 @@ describe('Admin API', () => {
     receiver = await WebhookReceiver.start();
     receiver.respond = (body) =>
       String(body.message).includes(REJECTED) && !accepted.has(String(body.eventId)) ? 400 : 200;
-    app = await startApp({
+    app = await startReadyApp({
       REDIS_URL: redis.url,
       API_KEY,
       CONSUMER_NAME: 'admin-e2e',
       ALERTS_WEBHOOK_URL: receiver.url,
-      CONSUMER_BLOCK_MS: '200',
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '200',
-      SHUTDOWN_TIMEOUT_MS: '2000',
     });
-    await waitFor(
-      async () => (await request(app.url).get('/health/ready')).status === 200,
-      'the app to be ready',
-      20_000,
-    );
   });
 
   afterAll(async () => {

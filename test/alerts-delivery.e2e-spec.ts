@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { TestRedis } from './support/redis-server.js';
 import { toRecord } from './support/stream-probe.js';
-import { startApp, type RunningApp } from './support/test-app.js';
+import { startReadyApp, type RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -39,22 +39,14 @@ describe('Alert delivery to the webhook', () => {
       if (message.includes(REJECTED)) return 400;
       return 200;
     };
-    app = await startApp({
+    app = await startReadyApp({
       REDIS_URL: redis.url,
       CONSUMER_NAME: 'test-1',
       ALERTS_WEBHOOK_URL: receiver.url,
       ALERTS_WEBHOOK_TIMEOUT_MS: '2000',
-      CLAIM_MIN_IDLE_MS: '5000',
-      CONSUMER_BLOCK_MS: '200',
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '400',
-      SHUTDOWN_TIMEOUT_MS: '2000',
     });
-    // The app listens before its Redis connection is up; until then requests get 503.
-    await waitFor(
-      async () => (await request(app.url).get('/health/ready')).status === 200,
-      'the app to be ready',
-    );
   });
 
   afterAll(async () => {

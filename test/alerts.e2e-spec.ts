@@ -3,7 +3,7 @@ import request from 'supertest';
 import { AlertStore } from '../src/alerts/alert-store.js';
 import { TestRedis } from './support/redis-server.js';
 import { toRecord } from './support/stream-probe.js';
-import { startApp, type RunningApp } from './support/test-app.js';
+import { startReadyApp, type RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 
 const API_KEY = 'e2e-api-key-0123456789';
@@ -17,21 +17,13 @@ describe('Alerts HTTP API', () => {
   beforeAll(async () => {
     redis = await TestRedis.start();
     client = redis.client();
-    app = await startApp({
+    app = await startReadyApp({
       REDIS_URL: redis.url,
       CONSUMER_NAME: 'test-1',
       API_KEY,
       HTTP_BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
       PUBLISH_TIMEOUT_MS: '1000',
-      CLAIM_MIN_IDLE_MS: '5000',
-      CONSUMER_BLOCK_MS: '200',
-      SHUTDOWN_TIMEOUT_MS: '2000',
     });
-    // The app listens before its Redis connection is up; until then requests get 503.
-    await waitFor(
-      async () => (await request(app.url).get('/health/ready')).status === 200,
-      'the app to be ready',
-    );
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import request from 'supertest';
 import { StreamHistory } from '../src/admin/stream-history.js';
 import { TestRedis } from './support/redis-server.js';
-import { startApp, type RunningApp } from './support/test-app.js';
+import { startReadyApp, type RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -59,20 +59,13 @@ describe('Dashboard in headless Chromium', () => {
       const labels = (body.labels ?? {}) as Record<string, string>;
       return labels.webhook === 'reject' && !accepted.has(String(body.eventId)) ? 400 : 200;
     };
-    app = await startApp({
+    app = await startReadyApp({
       REDIS_URL: redis.url,
       API_KEY,
       CONSUMER_NAME: 'alerts-1',
       ALERTS_WEBHOOK_URL: receiver.url,
-      CONSUMER_BLOCK_MS: '200',
-      SHUTDOWN_TIMEOUT_MS: '2000',
     });
     history = app.app.get(StreamHistory);
-    await waitFor(
-      async () => (await request(app.url).get('/health/ready')).status === 200,
-      'the app to be ready',
-      20_000,
-    );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: CHROMIUM_ARGS,

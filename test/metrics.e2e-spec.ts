@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { TestRedis } from './support/redis-server.js';
-import { startApp, type RunningApp } from './support/test-app.js';
+import { startApp, startReadyApp, type RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -67,21 +67,14 @@ describe('GET /metrics', () => {
       if (message.includes(FLAKY)) return attempt === 1 ? 500 : 200;
       return 200;
     };
-    app = await startApp({
+    app = await startReadyApp({
       REDIS_URL: redis.url,
       CONSUMER_NAME: 'metrics-1',
       API_KEY,
       ALERTS_WEBHOOK_URL: receiver.url,
-      CLAIM_MIN_IDLE_MS: '5000',
-      CONSUMER_BLOCK_MS: '200',
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '200',
-      SHUTDOWN_TIMEOUT_MS: '2000',
     });
-    await waitFor(
-      async () => (await request(app.url).get('/health/ready')).status === 200,
-      'the app to be ready',
-    );
   });
 
   afterAll(async () => {

@@ -12,7 +12,7 @@ import request from 'supertest';
 import { AsyncLocalContextManager } from './support/async-local-context-manager.js';
 import { TestRedis } from './support/redis-server.js';
 import { toRecord } from './support/stream-probe.js';
-import { startApp, type RunningApp } from './support/test-app.js';
+import { startReadyApp, type RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -36,17 +36,11 @@ describe('Trace context from the HTTP request to the handler', () => {
     redis = await TestRedis.start();
     client = redis.client();
     receiver = await WebhookReceiver.start();
-    app = await startApp({
+    app = await startReadyApp({
       REDIS_URL: redis.url,
       CONSUMER_NAME: 'tracing-1',
       ALERTS_WEBHOOK_URL: receiver.url,
-      CONSUMER_BLOCK_MS: '200',
-      SHUTDOWN_TIMEOUT_MS: '2000',
     });
-    await waitFor(
-      async () => (await request(app.url).get('/health/ready')).status === 200,
-      'the app to be ready',
-    );
   });
 
   afterAll(async () => {
