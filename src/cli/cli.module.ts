@@ -1,12 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { AlertsModule } from '../alerts/alerts.module.js';
-import { alertsConfig } from '../config/alerts.config.js';
-import { appConfig, type AppConfig } from '../config/app.config.js';
-import { validate } from '../config/env.validation.js';
-import { redisConfig, type RedisConfig } from '../config/redis.config.js';
-import { redisStreamsOptions } from '../config/redis-streams-options.js';
-import { RedisStreamsModule, type RedisStreamsModuleOptions } from '../redis-streams/index.js';
+import { coreModules } from '../config/core-modules.js';
+import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
 import { DlqDeleteCommand } from './commands/dlq-delete.command.js';
 import { DlqListCommand } from './commands/dlq-list.command.js';
 import { DlqReplayCommand } from './commands/dlq-replay.command.js';
@@ -37,21 +32,7 @@ export class CliModule {
   static forRoot(): DynamicModule {
     return {
       module: CliModule,
-      imports: [
-        ConfigModule.forRoot({
-          isGlobal: true,
-          ignoreEnvFile: true,
-          validate,
-          load: [appConfig, redisConfig, alertsConfig],
-        }),
-        RedisStreamsModule.forRootAsync({
-          isGlobal: true,
-          inject: [redisConfig.KEY, appConfig.KEY],
-          useFactory: (redis: RedisConfig, app: AppConfig) =>
-            cliStreamsOptions(redisStreamsOptions(redis, app)),
-        }),
-        AlertsModule,
-      ],
+      imports: [...coreModules(cliStreamsOptions), AlertsModule],
       providers: [
         RedisReachability,
         StatusCommand,

@@ -1,0 +1,42 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+
+const children = new Set<ChildProcess>();
+
+/** Starts a node child process that is killed when the bench ends, however it ends. */
+export function startChild(
+  script: string,
+  env: Record<string, string>,
+  options: { ipc?: boolean; args?: string[] } = {},
+): ChildProcess {
+  const fullEnv = { ...process.env, ...env };
+  const child = options.ipc
+    ? fork(script, options.args ?? [], { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    : spawn(process.execPath, [script, ...(options.args ?? [])], {
+        env: fullEnv,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4_000);
+  });
+  child.on('exit', (code, signal) => {
+    children.delete(child);
+    if (code && signal === null) process.stderr.write(`${script} exited ${code}: ${stderr}\n`);
+  });
+  children.add(child);
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function killAllChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+}

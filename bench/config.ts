@@ -1,0 +1,74 @@
+/** Sizes of one bench run: `full` for the figures in docs/benchmarks.md, `smoke` to keep the harness working in CI. */
+export interface BenchConfig {
+  mode: 'full' | 'smoke';
+  /** Each figure is the median of this many runs. */
+  runs: number;
+  /** Events per publish variant that waits for each publish (one round trip each). */
+  publishSequential: number;
+  /** Events per publish variant with many in flight or batched. */
+  publishBulk: number;
+  publishInFlight: number;
+  batchSize: number;
+  /** Requests per redis-benchmark run, without and with pipelining. */
+  redisBenchmarkRequests: number;
+  redisBenchmarkPipelinedRequests: number;
+  /** Pre-filled events per consume run. */
+  consumeEvents: number;
+  bullmqConcurrency: number[];
+  latencyRatePerSec: number;
+  latencyDurationMs: number;
+  httpDurationSec: number;
+  httpConnections: number;
+  memoryEvents: number;
+  scalingEvents: number;
+  scalingProcesses: number[];
+  /** Where the report goes. */
+  reportDir: string;
+  command: string;
+}
+
+const shared = {
+  publishInFlight: 100,
+  batchSize: 100,
+  bullmqConcurrency: [1, 10, 100],
+  latencyRatePerSec: 2_000,
+  httpConnections: 50,
+  scalingProcesses: [1, 2, 4],
+};
+
+export function benchConfig(argv: string[]): BenchConfig {
+  if (argv.includes('--smoke')) {
+    return {
+      ...shared,
+      mode: 'smoke',
+      runs: 1,
+      publishSequential: 1_000,
+      publishBulk: 5_000,
+      redisBenchmarkRequests: 20_000,
+      redisBenchmarkPipelinedRequests: 50_000,
+      consumeEvents: 5_000,
+      latencyDurationMs: 2_000,
+      httpDurationSec: 2,
+      memoryEvents: 20_000,
+      scalingEvents: 5_000,
+      reportDir: 'dist-bench/smoke',
+      command: 'npm run bench:smoke',
+    };
+  }
+  return {
+    ...shared,
+    mode: 'full',
+    runs: 3,
+    publishSequential: 10_000,
+    publishBulk: 50_000,
+    redisBenchmarkRequests: 200_000,
+    redisBenchmarkPipelinedRequests: 1_000_000,
+    consumeEvents: 100_000,
+    latencyDurationMs: 10_000,
+    httpDurationSec: 10,
+    memoryEvents: 1_000_000,
+    scalingEvents: 100_000,
+    reportDir: 'docs',
+    command: 'npm run bench',
+  };
+}

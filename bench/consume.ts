@@ -1,0 +1,179 @@
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { BenchConfig } from './config.js';
+import { now, repeat, until, type Spread } from './stats.js';
+import { ALERT, fillStream, startModuleConsumer } from './streams.js';
+
+const STREAM = 'bench-consume';
+const GROUP = 'bench';
+
+/** First and last acknowledgement of a run: throughput is (count - 1) / (last - first). */
+export class AckClock {
+  count = 0;
+  first = 0;
+  last = 0;
+
+  ack = (): void => {
+    const t = now();
+    if (this.count === 0) this.first = t;
+    this.last = t;
+    this.count += 1;
+  };
+
+  perSecond(): number {
+    return (this.count - 1) / ((this.last - this.first) / 1_000);
+  }
+}
+
+export const moduleConfigs = {
+  'module, defaults (batch 16, concurrency 8)': { batchSize: undefined, concurrency: undefined },
+  'module, batch 100, concurrency 100': { batchSize: 100, concurrency: 100 },
+} as const;
+
+export type ConsumeFigure =
+  keyof typeof moduleConfigs | 'raw XREADGROUP COUNT 100 + XACK' | `BullMQ concurrency ${number}`;
+
+/** Redis commands per consumed event, by command, from INFO commandstats (last run). */
+export const commandsPerEvent: Record<string, Record<string, number>> = {};
+
+async function countCommands(redis: Redis, name: string, events: number): Promise<void> {
+  const info = await redis.info('commandstats');
+  const calls: Record<string, number> = {};
+  for (const [, command, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (command !== 'info' && command !== 'config|resetstat')
+      calls[command] = Number(count) / events;
+  }
+  commandsPerEvent[name] = calls;
+}
+
+/** Events per second through a no-op handler, on a stream (or queue) filled beforehand. */
+export async function benchConsume(
+  config: BenchConfig,
+  url: string,
+  port: number,
+  redis: Redis,
+): Promise<Record<ConsumeFigure, Spread>> {
+  const events = config.consumeEvents;
+  const timeoutMs = Math.max(60_000, events);
+  return repeat<ConsumeFigure>(config.runs, async () => {
+    const rates = {} as Record<ConsumeFigure, number>;
+
+    for (const [name, settings] of Object.entries(moduleConfigs)) {
+      await redis.flushall();
+      await fillStream(redis, STREAM, events);
+      await redis.config('RESETSTAT');
+      const clock = new AckClock();
+      const app = await startModuleConsumer({
+        url,
+        stream: STREAM,
+        group: GROUP,
+        consumerName: 'bench-1',
+        ...settings,
+        onAcked: clock.ack,
+      });
+      await until(() => clock.count >= events, timeoutMs, `${name} to consume`);
+      await countCommands(redis, name, events);
+      await app.close();
+      rates[name as ConsumeFigure] = clock.perSecond();
+    }
+
+    await redis.flushall();
+    await fillStream(redis, STREAM, events);
+    await redis.config('RESETSTAT');
+    rates['raw XREADGROUP COUNT 100 + XACK'] = await rawLoop(redis, events);
+    await countCommands(redis, 'raw XREADGROUP COUNT 100 + XACK', events);
+
+    for (const concurrency of config.bullmqConcurrency) {
+      await redis.flushall();
+      rates[`BullMQ concurrency ${concurrency}`] = await bullmq(port, events, concurrency);
+    }
+    await redis.flushall();
+    return rates;
+  });
+}
+
+/**
+ * The least a Redis Streams consumer can do: read 100, run the no-op handler on each decoded
+ * payload, and acknowledge the batch with one XACK sent in the same pipeline as the next read.
+ */
+export async function rawLoop(
+  redis: Redis,
+  events: number,
+  onHandle?: (payload: unknown) => void,
+  stream = STREAM,
+): Promise<number> {
+  const connection = redis.duplicate();
+  try {
+    await connection.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
+    const clock = new AckClock();
+    let toAck: string[] = [];
+    let read = 0;
+    while (clock.count < events) {
+      const pipeline = connection.pipeline();
+      if (toAck.length > 0) pipeline.xack(stream, GROUP, ...toAck);
+      // Once every event is read, the last XACK goes alone instead of waiting behind a blocked read.
+      if (read < events) {
+        pipeline.xreadgroup(
+          'GROUP',
+          GROUP,
+          'raw-1',
+          'COUNT',
+          100,
+          'BLOCK',
+          1_000,
+          'STREAMS',
+          stream,
+          '>',
+        );
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      for (let i = 0; i < toAck.length; i++) clock.ack();
+      toAck = [];
+      if (read >= events) continue;
+      const [error, reply] = replies[replies.length - 1];
+      if (error) throw error;
+      for (const [, entries] of (reply ?? []) as Array<[string, Array<[string, string[]]>]>) {
+        for (const [id, fields] of entries) {
+          const payload: unknown = JSON.parse(fields[fields.indexOf('payload') + 1]);
+          onHandle?.(payload);
+          toAck.push(id);
+          read += 1;
+        }
+      }
+    }
+    return clock.perSecond();
+  } finally {
+    connection.disconnect();
+  }
+}
+
+/** BullMQ with a no-op processor; jobs added with addBulk and removed on completion. */
+async function bullmq(port: number, events: number, concurrency: number): Promise<number> {
+  const connection = bullmqConnection(port);
+  const queue = new Queue('bench', { connection });
+  try {
+    for (let start = 0; start < events; start += 1_000) {
+      const count = Math.min(1_000, events - start);
+      await queue.addBulk(
+        Array.from({ length: count }, () => ({
+          name: 'alert',
+          data: ALERT,
+          opts: { removeOnComplete: true, removeOnFail: true },
+        })),
+      );
+    }
+    const clock = new AckClock();
+    const worker = new Worker('bench', async () => undefined, { connection, concurrency });
+    worker.on('completed', clock.ack);
+    try {
+      await until(() => clock.count >= events, Math.max(120_000, events * 2), 'BullMQ to consume');
+    } finally {
+      await worker.close();
+    }
+    return clock.perSecond();
+  } finally {
+    await queue.close();
+  }
+}
+
+export const bullmqConnection = (port: number) => ({ host: '127.0.0.1', port });

@@ -1,0 +1,59 @@
+import { now } from './stats.js';
+import { startModuleConsumer } from './streams.js';
+
+/** What a consumer process tells the bench, every SAMPLE_MS and once more when asked to stop. */
+export interface ConsumerReport {
+  type: 'ready' | 'progress';
+  acked: number;
+  first: number;
+  last: number;
+  rss: number;
+  peakRss: number;
+}
+
+/**
+ * One process running the library with a no-op handler (batch 100, concurrency 100), as one
+ * service instance would. Started by the bench with IPC; configured by environment variables.
+ */
+async function main(): Promise<void> {
+  const env = process.env;
+  let acked = 0;
+  let first = 0;
+  let last = 0;
+  let peakRss = process.memoryUsage.rss();
+  const report = (type: ConsumerReport['type']) => {
+    const rss = process.memoryUsage.rss();
+    peakRss = Math.max(peakRss, rss);
+    process.send?.({ type, acked, first, last, rss, peakRss } satisfies ConsumerReport);
+  };
+  const app = await startModuleConsumer({
+    url: env.REDIS_URL ?? '',
+    stream: env.STREAM ?? '',
+    group: env.GROUP ?? '',
+    consumerName: env.CONSUMER_NAME ?? '',
+    batchSize: 100,
+    concurrency: 100,
+    onAcked: () => {
+      const t = now();
+      if (acked === 0) first = t;
+      last = t;
+      acked += 1;
+    },
+  });
+  const timer = setInterval(() => report('progress'), Number(env.SAMPLE_MS ?? 100));
+  process.on('message', (message) => {
+    if (message !== 'stop') return;
+    clearInterval(timer);
+    void app.close().then(() => {
+      report('progress');
+      process.disconnect?.();
+      process.exit(0);
+    });
+  });
+  report('ready');
+}
+
+void main().catch((error: unknown) => {
+  process.stderr.write(`consumer process failed: ${String(error)}\n`);
+  process.exit(1);
+});

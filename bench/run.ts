@@ -1,0 +1,101 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestRedis } from '../test/support/redis-server.js';
+import { renderChart } from './chart.js';
+import { killAllChildren } from './children.js';
+import { benchConfig } from './config.js';
+import { benchConsume, commandsPerEvent } from './consume.js';
+import { benchHttp } from './http-intake.js';
+import { benchLatency } from './latency.js';
+import { describeMachine, quietness } from './machine.js';
+import { benchPublish } from './publish.js';
+import { benchMemory, benchScaling } from './processes.js';
+import { chartPanels, renderMarkdown, summaryLine, type Results } from './report.js';
+
+/**
+ * `npm run bench` / `npm run bench:smoke`: starts a throwaway redis-server, runs every benchmark
+ * against it, writes the report and chart, and ends with the summary line.
+ */
+async function main(): Promise<void> {
+  const config = benchConfig(process.argv.slice(2));
+  const startedAt = new Date();
+  const atStart = quietness();
+  if (atStart.jest) console.warn('bench: a jest process is running; the figures will be noisy');
+  const redis = await TestRedis.start({ appendOnly: false });
+  redisServer = redis;
+  const client = redis.client();
+  const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    console.log(`bench: ${name}...`);
+    const result = await run();
+    console.log(`bench: ${name} done in ${((Date.now() - t) / 1_000).toFixed(1)} s`);
+    return result;
+  };
+  try {
+    const results: Results = {
+      publish: await step('publish', () => benchPublish(config, redis.url, redis.port, client)),
+      consume: await step('consume', () => benchConsume(config, redis.url, redis.port, client)),
+      latency: await step('latency', () => benchLatency(config, redis.url, redis.port, client)),
+      http: await step('http', () => benchHttp(config, redis.url, () => client.flushall())),
+      memory: await step('memory', () => benchMemory(config, redis.url, client)),
+      scaling: await step('scaling', () => benchScaling(config, redis.url, client)),
+      commandsPerEvent,
+    };
+    const atEnd = quietness();
+    const summary = summaryLine(results);
+    mkdirSync(config.reportDir, { recursive: true });
+    writeFileSync(join(config.reportDir, 'benchmarks.svg'), renderChart(chartPanels(results)));
+    const markdown = await renderMarkdown(
+      results,
+      {
+        config,
+        machine: describeMachine(),
+        startedAt,
+        durationSec: (Date.now() - startedAt.getTime()) / 1_000,
+        quiet: {
+          jestAtStart: atStart.jest,
+          jestAtEnd: atEnd.jest,
+          loadAtStart: atStart.load,
+          loadAtEnd: atEnd.load,
+        },
+      },
+      'benchmarks.svg',
+      summary,
+    );
+    writeFileSync(join(config.reportDir, 'benchmarks.md'), markdown);
+    const { commandsPerEvent: perEvent, ...figures } = results;
+    for (const [consumer, calls] of Object.entries(perEvent)) {
+      console.log(`commands per event: ${consumer}: ${JSON.stringify(calls)}`);
+    }
+    for (const [section, named] of Object.entries(figures)) {
+      for (const [name, s] of Object.entries(named)) {
+        const show = (n: number) => n.toFixed(2);
+        console.log(`${section}: ${name}: ${show(s.median)} [${show(s.min)}..${show(s.max)}]`);
+      }
+    }
+    console.log(`bench: report in ${join(config.reportDir, 'benchmarks.md')}`);
+    console.log(summary);
+  } finally {
+    client.disconnect();
+    killAllChildren();
+    await redis.destroy();
+  }
+}
+
+let redisServer: TestRedis | undefined;
+
+const abort = (): void => {
+  killAllChildren();
+  void (redisServer?.destroy() ?? Promise.resolve()).finally(() => process.exit(130));
+};
+process.on('SIGINT', abort);
+process.on('SIGTERM', abort);
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error('bench failed:', error);
+    killAllChildren();
+    process.exit(1);
+  },
+);
