@@ -8,6 +8,7 @@ import { validatePayload } from './payload-validator.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { decodeEntry, toRawEntry, type RawEntry } from './stream-codec.js';
 import type { DtoClass, GroupStart } from './stream-handler.interface.js';
+import { AckBatcher } from './ack-batcher.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
 import { withHandleSpan } from './trace-context.js';
@@ -60,6 +61,9 @@ export class StreamConsumer implements ConsumerStateSource {
   /** Entry ids this instance has claimed and not yet finished. */
   private readonly owned = new Set<string>();
   private readonly tasks = new Set<Promise<void>>();
+  /** First-attempt successes, the hot path, are acknowledged in batches. */
+  private readonly acks: AckBatcher;
+  private readonly readLowWater: number;
   /** For idempotent handlers: entry id to the eventId whose running-marker this instance holds. */
   private readonly runningEvents = new Map<string, string>();
   /** Due retries of entries whose previous attempt is still finishing here. */
@@ -91,6 +95,12 @@ export class StreamConsumer implements ConsumerStateSource {
   ) {
     const { stream, group } = definition;
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
+    this.acks = new AckBatcher(() => this.redis, stream, group);
+    // Read again once half a batch of slots is free, not after each handler: fewer, fuller reads.
+    this.readLowWater = Math.max(
+      1,
+      Math.floor(Math.min(definition.batchSize, definition.concurrency) / 2),
+    );
     this.tickMs = Math.min(Math.max(Math.floor(definition.policy.backoff.baseMs / 4), 25), 500);
     this.keys = {
       retries: streamKeys.retries(stream, group),
@@ -164,7 +174,7 @@ export class StreamConsumer implements ConsumerStateSource {
           await this.connections.whenReady(this.redis, blockMs + 1_000);
           if (!groupReady) groupReady = await this.ensureGroup();
           if (!recovered) recovered = await this.recoverOwnPending();
-          await this.waitForSlot();
+          await this.waitForSlot(this.readLowWater);
           if (this.stopping) break;
           // Old work first: due retries and abandoned entries get free slots before new entries,
           // or a busy consumer would never find a slot for them.
@@ -329,15 +339,19 @@ export class StreamConsumer implements ConsumerStateSource {
         const claim = await this.claimEvent(entry.id, eventId);
         if (claim === 'done') {
           this.logger.log(`Skipping, already handled (${this.where(entry.id, eventId, attempt)})`);
-          await this.persist('acknowledge', this.where(entry.id, eventId, attempt), () =>
-            this.ack(entry.id, attempt),
+          await this.persist(
+            'acknowledge',
+            () => this.where(entry.id, eventId, attempt),
+            () => this.ack(entry.id, attempt),
           );
           return;
         }
         if (claim === 'busy') {
           // Another delivery of the same event is running right now: look again shortly, without spending an attempt.
-          await this.persist('defer', this.where(entry.id, eventId, attempt), () =>
-            this.scheduleRetry(entry.id, attempt - 1, this.busyRetryMs()),
+          await this.persist(
+            'defer',
+            () => this.where(entry.id, eventId, attempt),
+            () => this.scheduleRetry(entry.id, attempt - 1, this.busyRetryMs()),
           );
           return;
         }
@@ -362,8 +376,10 @@ export class StreamConsumer implements ConsumerStateSource {
       await this.handleFailure(entry, attempt, eventId, error);
       return;
     }
-    const acked = await this.persist('acknowledge', this.where(entry.id, eventId, attempt), () =>
-      this.ack(entry.id, attempt, eventId),
+    const acked = await this.persist(
+      'acknowledge',
+      () => this.where(entry.id, eventId, attempt),
+      () => this.ack(entry.id, attempt, eventId),
     );
     if (!acked) return;
     this.events.emit('handled', {
@@ -385,7 +401,7 @@ export class StreamConsumer implements ConsumerStateSource {
         [group, id, idempotencyWindowMs],
       );
     }
-    if (attempt === 1) return this.redis.xack(stream, group, id);
+    if (attempt === 1) return this.acks.ack(id);
     return ACK.run(this.redis, keys, [group, id]);
   }
 
@@ -438,14 +454,24 @@ export class StreamConsumer implements ConsumerStateSource {
     const { stream, group, policy } = this.definition;
     const reason = describeError(error);
     const context = this.where(entry.id, eventId, attempt);
-    await this.persist('release the eventId', context, () => this.releaseEvent(entry.id));
+    await this.persist(
+      'release the eventId',
+      () => context,
+      () => this.releaseEvent(entry.id),
+    );
     if (error instanceof NonRetryableError || policy.exhausted(attempt)) {
       const why =
         error instanceof NonRetryableError
           ? reason
           : `gave up after ${attempt} attempts: ${reason}`;
       this.logger.warn(`Dead-lettering (${context}): ${why}`);
-      if (await this.persist('dead-letter', context, () => this.deadLetter(entry, attempt, why))) {
+      if (
+        await this.persist(
+          'dead-letter',
+          () => context,
+          () => this.deadLetter(entry, attempt, why),
+        )
+      ) {
         this.events.emit('failed', { stream, group, attempt, retrying: false });
         this.events.emit('deadLettered', { stream, group });
       }
@@ -454,8 +480,10 @@ export class StreamConsumer implements ConsumerStateSource {
     const delay = policy.delayMs(attempt);
     this.logger.warn(`Attempt failed (${context}), retrying in ${delay} ms: ${reason}`);
     if (
-      await this.persist('schedule a retry', context, () =>
-        this.scheduleRetry(entry.id, attempt, delay),
+      await this.persist(
+        'schedule a retry',
+        () => context,
+        () => this.scheduleRetry(entry.id, attempt, delay),
       )
     ) {
       this.events.emit('failed', { stream, group, attempt, retrying: true });
@@ -501,7 +529,7 @@ export class StreamConsumer implements ConsumerStateSource {
    */
   private async persist(
     what: string,
-    context: string,
+    context: () => string,
     write: () => Promise<unknown>,
   ): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
@@ -511,7 +539,7 @@ export class StreamConsumer implements ConsumerStateSource {
       } catch (error) {
         if (attempt >= 6) {
           this.logger.error(
-            `Could not ${what} (${context}): ${(error as Error).message}; the entry stays pending and will be redelivered`,
+            `Could not ${what} (${context()}): ${(error as Error).message}; the entry stays pending and will be redelivered`,
           );
           return false;
         }
@@ -650,9 +678,14 @@ export class StreamConsumer implements ConsumerStateSource {
     return this.definition.concurrency - this.owned.size - this.reserved;
   }
 
-  /** Resolves once a slot is free (or on stop): woken on every release, it checks again. */
-  private async waitForSlot(): Promise<void> {
-    while (this.available() <= 0 && !this.stopping) {
+  /**
+   * Resolves once `minimum` slots are free, or one while nothing runs (or on stop): woken on every
+   * release, it checks again.
+   */
+  private async waitForSlot(minimum = 1): Promise<void> {
+    const enough = (): boolean =>
+      this.available() >= minimum || (this.owned.size === 0 && this.available() > 0);
+    while (!enough() && !this.stopping) {
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     }
   }
