@@ -1,9 +1,13 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { NonRetryableError, StreamEvents, StreamPublisher } from '../src/redis-streams/index.js';
+import {
+  compareStreamIds,
+  NonRetryableError,
+  StreamEvents,
+  StreamPublisher,
+} from '../src/redis-streams/index.js';
 import { TestRedis } from './support/redis-server.js';
 import {
-  compareIds,
   FirstHandler,
   OrderDto,
   PROBE,
@@ -258,7 +262,7 @@ describe('RedisStreamsModule against a real redis-server', () => {
     // Handlers run concurrently, so dead letters may arrive in any order: sort by original id.
     const reasons = (await client.xrange('orders:dlq', '-', '+'))
       .map(([, f]) => toRecord(f))
-      .sort((a, b) => compareIds(a['dlq-original-id'], b['dlq-original-id']));
+      .sort((a, b) => compareStreamIds(a['dlq-original-id'], b['dlq-original-id']));
     expect(reasons.map((r) => r['dlq-attempts'])).toEqual(['1', '1', '1']);
     expect(reasons[0]['dlq-error']).toMatch(/message.*(empty|should not be empty)/);
     expect(reasons[0]['dlq-error']).toMatch(/priority/);

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { compareStreamIds } from '../../src/redis-streams/index.js';
 import { sleep, waitFor } from '../support/wait-for.js';
 import type { WebhookRequest } from './recording-webhook.js';
 import {
@@ -7,7 +8,6 @@ import {
   check,
   STREAM,
   WEBHOOK_GROUP,
-  compareIds,
   formatTable,
   toRecord,
   type ScenarioRow,
@@ -432,12 +432,13 @@ describe('no accepted alert is lost', () => {
           number,
           string | null,
         ];
-        if (Number(count) > 0 && oldest && compareIds(head, oldest) > 0) {
+        if (Number(count) > 0 && oldest && compareStreamIds(head, oldest) > 0) {
           violations.push(`${group.name}: head ${head} is past its oldest pending entry ${oldest}`);
         }
         const unread = [...l.traffic.accepted.values()].find(
           (a) =>
-            compareIds(a.entryId, group.lastDeliveredId) > 0 && compareIds(a.entryId, head) < 0,
+            compareStreamIds(a.entryId, group.lastDeliveredId) > 0 &&
+            compareStreamIds(a.entryId, head) < 0,
         );
         if (unread) {
           violations.push(

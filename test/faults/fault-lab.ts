@@ -457,14 +457,6 @@ export function formatTable(rows: ScenarioRow[]): string {
   );
 }
 
-/** Orders stream entry ids (`<ms>-<seq>`) numerically. */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt);
-  const [bm, bs] = b.split('-').map(BigInt);
-  if (am !== bm) return am < bm ? -1 : 1;
-  return as === bs ? 0 : as < bs ? -1 : 1;
-}
-
 /** `message` when `ok` is false: a scenario's own check, for `verify({ problems })`. */
 export function check(ok: boolean, message: string): string | undefined {
   return ok ? undefined : message;

@@ -52,13 +52,6 @@ export class SecondHandler {
   }
 }
 
-/** Orders stream entry ids numerically. */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt);
-  const [bm, bs] = b.split('-').map(BigInt);
-  return am === bm ? Number(as - bs) : Number(am - bm);
-}
-
 /** `[f1, v1, f2, v2]` as an object. */
 export function toRecord(flat: string[]): Record<string, string> {
   const record: Record<string, string> = {};
