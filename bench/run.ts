@@ -32,6 +32,25 @@ async function main(): Promise<void> {
     return result;
   };
   try {
+    const only = onlySections(process.argv.slice(2));
+    if (only) {
+      // `--only=publish,consume`: a quick look at some sections while working on them; no report.
+      const runners: Record<string, () => Promise<unknown>> = {
+        publish: () => benchPublish(config, redis.url, redis.port, client),
+        consume: () => benchConsume(config, redis.url, redis.port, client),
+        latency: () => benchLatency(config, redis.url, redis.port, client),
+        http: () => benchHttp(config, redis.url, () => client.flushall()),
+        memory: () => benchMemory(config, redis.url, client),
+        scaling: () => benchScaling(config, redis.url, client),
+      };
+      for (const name of only) {
+        const figures = (await step(name, runners[name])) as Record<string, { median: number }>;
+        for (const [figure, s] of Object.entries(figures)) {
+          console.log(`${name}: ${figure}: ${JSON.stringify(s)}`);
+        }
+      }
+      return;
+    }
     const results: Results = {
       publish: await step('publish', () => benchPublish(config, redis.url, redis.port, client)),
       consume: await step('consume', () => benchConsume(config, redis.url, redis.port, client)),
@@ -80,6 +99,17 @@ async function main(): Promise<void> {
     killAllChildren();
     await redis.destroy();
   }
+}
+
+const SECTIONS = ['publish', 'consume', 'latency', 'http', 'memory', 'scaling'];
+
+function onlySections(argv: string[]): string[] | undefined {
+  const flag = argv.find((arg) => arg.startsWith('--only='));
+  if (!flag) return undefined;
+  const names = flag.slice('--only='.length).split(',');
+  const unknown = names.filter((name) => !SECTIONS.includes(name));
+  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}; use ${SECTIONS}`);
+  return names;
 }
 
 let redisServer: TestRedis | undefined;

@@ -95,6 +95,56 @@ describe('RedisStreamsModule against a real redis-server', () => {
     expect(entries[0][1].join(' ')).toContain('"message":"hello"');
   });
 
+  it('sends concurrent publishes to Redis together, and still answers each caller with its own entry', async () => {
+    const app = await start(new Probe(), []);
+    const publisher = app.get(StreamPublisher);
+    await publisher.publish('orders', { message: 'warm-up' });
+    const scriptCalls = async (): Promise<number> => {
+      const stats = await client.info('commandstats');
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    const before = await scriptCalls();
+
+    const results = await Promise.all(
+      Array.from({ length: 450 }, (_, i) =>
+        publisher.publish('orders', { message: `m${i}` }, { eventId: `concurrent-${i % 300}` }),
+      ),
+    );
+
+    // 450 publishes of one turn of the event loop: 3 script calls of up to 200, not 450.
+    expect((await scriptCalls()) - before).toBe(3);
+    expect(await client.xlen('orders')).toBe(1 + 300);
+    // Only eventIds the callers chose get a de-duplication key; the generated one of the warm-up
+    // cannot come back, so it has none.
+    expect(await client.keys('orders:dedup:*')).toHaveLength(300);
+    const entries = await client.xrange('orders', '-', '+');
+    const byEventId = new Map(entries.map(([id, fields]) => [fields[1], { id, fields }]));
+    results.forEach((result, i) => {
+      expect(result.eventId).toBe(`concurrent-${i % 300}`);
+      // The first publish of an eventId appended it; a later one in the same batch is a duplicate.
+      expect(result.duplicate).toBe(i >= 300);
+      const entry = byEventId.get(result.eventId)!;
+      expect(result.id).toBe(entry.id);
+      expect(entry.fields.join(' ')).toContain(`"message":"m${i % 300}"`);
+    });
+  });
+
+  it('fails every caller of a batch that Redis refuses, and appends nothing for them', async () => {
+    const app = await start(new Probe(), []);
+    const publisher = app.get(StreamPublisher);
+    await client.set('orders', 'not a stream');
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => publisher.publish('orders', { message: `m${i}` })),
+    );
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect(String((outcome as PromiseRejectedResult).reason)).toMatch(
+        /Could not publish to stream "orders": .*WRONGTYPE/,
+      );
+    }
+    expect(await client.keys('orders:dedup:*')).toEqual([]);
+  });
+
   it('reports what happens to listeners: published, handled with latency, failed, dead-lettered', async () => {
     const probe = new Probe();
     probe.behaviour = (call) => {

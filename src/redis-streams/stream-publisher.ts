@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { v7 as uuidv7 } from 'uuid';
 import { DEFAULTS } from './redis-streams.constants.js';
 import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisConnections } from './redis-connections.js';
+import { newEventId } from './event-id.js';
 import { encodeEntry } from './stream-codec.js';
 import { StreamEvents } from './stream-events.js';
 import { withPublishSpan } from './trace-context.js';
@@ -41,9 +41,38 @@ export class PublishFailedError extends Error {
   }
 }
 
-/** Appends events to streams. Resolves only once Redis has the entry; fails fast when it cannot. */
+/** How many events one script call appends at most: bounds the time Redis spends in one call. */
+const EVENTS_PER_CALL = 200;
+
+interface Prepared {
+  eventId: string;
+  /**
+   * Whether the caller chose the eventId. Only such events are de-duplicated: a generated eventId
+   * is new, and a caller whose publish failed never learnt it, so it cannot come back.
+   */
+  dedup: boolean;
+  /** Field/value strings of the entry. */
+  fields: string[];
+}
+
+interface Waiting extends Prepared {
+  resolve: (result: PublishResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Appends events to streams. Resolves only once Redis has the entry; fails fast when it cannot.
+ *
+ * `publish` calls made in the same turn of the event loop (concurrent HTTP requests, say) go to
+ * Redis together, as one script call per stream, and `publishMany` sends its events in calls of
+ * up to 200: Redis then runs one command per batch, not one per event, and each caller still
+ * learns about its own event only once Redis has it.
+ */
 @Injectable()
 export class StreamPublisher {
+  private readonly waiting = new Map<string, { stream: string; maxLen?: number; items: Waiting[] }>();
+  private flushScheduled = false;
+
   constructor(
     private readonly connections: RedisConnections,
     private readonly events: StreamEvents,
@@ -55,12 +84,14 @@ export class StreamPublisher {
     payload: unknown,
     options: PublishOptions = {},
   ): Promise<PublishResult> {
-    const [result] = await this.publishMany(
-      stream,
-      [{ payload, eventId: options.eventId }],
-      options,
-    );
-    return result;
+    assertValidName('stream', stream);
+    assertValidMaxLen(options.maxLen);
+    return withPublishSpan(stream, 1, (traceFields) => {
+      const item = this.prepare({ payload, eventId: options.eventId }, traceFields);
+      return new Promise<PublishResult>((resolve, reject) =>
+        this.enqueue(stream, options.maxLen, { ...item, resolve, reject }),
+      );
+    });
   }
 
   /** Publishes a batch in one round trip; results are in the order of `items`. */
@@ -70,43 +101,113 @@ export class StreamPublisher {
     options: Pick<PublishOptions, 'maxLen'> = {},
   ): Promise<PublishResult[]> {
     assertValidName('stream', stream);
+    assertValidMaxLen(options.maxLen);
     if (items.length === 0) return [];
-    return withPublishSpan(stream, items.length, (traceFields) =>
-      this.append(stream, items, options.maxLen, traceFields),
+    return withPublishSpan(stream, items.length, async (traceFields) => {
+      const prepared = items.map((item) => this.prepare(item, traceFields));
+      const outcomes = await this.send(stream, options.maxLen, prepared);
+      return outcomes.map((outcome) => {
+        if (outcome instanceof Error) throw outcome;
+        return outcome;
+      });
+    });
+  }
+
+  private prepare(item: PublishItem, traceFields: string[]): Prepared {
+    const dedup = item.eventId !== undefined;
+    const eventId = item.eventId ?? newEventId();
+    if (dedup) assertValidEventId(eventId);
+    return { eventId, dedup, fields: encodeEntry(eventId, item.payload, Date.now(), traceFields) };
+  }
+
+  private enqueue(stream: string, maxLen: number | undefined, item: Waiting): void {
+    const key = maxLen === undefined ? stream : `${stream}\u0000${maxLen}`;
+    let queue = this.waiting.get(key);
+    if (!queue) {
+      queue = { stream, maxLen, items: [] };
+      this.waiting.set(key, queue);
+    }
+    queue.items.push(item);
+    if (queue.items.length >= EVENTS_PER_CALL) {
+      this.waiting.delete(key);
+      this.sendWaiting(queue.stream, queue.maxLen, queue.items);
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const queues = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const queue of queues) this.sendWaiting(queue.stream, queue.maxLen, queue.items);
+  }
+
+  private sendWaiting(stream: string, maxLen: number | undefined, items: Waiting[]): void {
+    this.send(stream, maxLen, items).then(
+      (outcomes) =>
+        outcomes.forEach((outcome, i) =>
+          outcome instanceof Error ? items[i].reject(outcome) : items[i].resolve(outcome),
+        ),
+      (error: unknown) => items.forEach((item) => item.reject(error)),
     );
   }
 
-  private async append(
+  /**
+   * Sends events in script calls of up to EVENTS_PER_CALL, all in one pipeline. Each event's
+   * outcome is its result or the PublishFailedError of its call; the promise itself rejects only
+   * when nothing could be confirmed at all (Redis unreachable, replicas missing).
+   */
+  private async send(
     stream: string,
-    items: PublishItem[],
     maxLen: number | undefined,
-    traceFields: string[],
-  ): Promise<PublishResult[]> {
-    const prepared = items.map((item) => {
-      const eventId = item.eventId ?? uuidv7();
-      assertValidEventId(eventId);
-      return { eventId, args: this.scriptArgs(eventId, item.payload, maxLen, traceFields) };
-    });
+    items: Prepared[],
+  ): Promise<Array<PublishResult | PublishFailedError>> {
     try {
       await this.connections.whenReady(
         this.connections.command,
         this.options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
       );
-      let replies = await this.runPipeline(stream, prepared);
-      if (replies.some(([error]) => isNoScript(error))) {
-        // Redis lost its script cache (restart): load once, then run again; the eventId makes it safe.
-        await this.connections.command.script('LOAD', PUBLISH.source);
-        replies = await this.runPipeline(stream, prepared);
+      const window = String(this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs);
+      const calls: Array<{ keys: string[]; args: string[]; items: Prepared[] }> = [];
+      for (let from = 0; from < items.length; from += EVENTS_PER_CALL) {
+        const chunk = items.slice(from, from + EVENTS_PER_CALL);
+        const keys = [stream];
+        const args = [window, maxLen === undefined ? '' : String(maxLen)];
+        for (const { eventId, dedup, fields } of chunk) {
+          if (dedup) keys.push(streamKeys.dedup(stream, eventId));
+          args.push(dedup ? String(keys.length) : '0', String(fields.length), ...fields);
+        }
+        calls.push({ keys, args, items: chunk });
       }
-      const results = replies.map(([error, reply], i) => {
-        if (error) throw error;
-        const [id, duplicate] = reply as [Buffer, number];
-        return { id: id.toString(), eventId: prepared[i].eventId, duplicate: duplicate === 1 };
+      let replies = await this.runPipeline(calls, false);
+      if (replies.some(([error]) => isNoScript(error))) {
+        // Redis lost its script cache (restart): send the source; the eventIds make a resend safe.
+        replies = await this.runPipeline(calls, true);
+      }
+      const outcomes: Array<PublishResult | PublishFailedError> = [];
+      let confirmed = 0;
+      let duplicates = 0;
+      replies.forEach(([error, reply], c) => {
+        const chunk = calls[c].items;
+        if (error) {
+          for (let i = 0; i < chunk.length; i++) outcomes.push(new PublishFailedError(stream, error));
+          return;
+        }
+        const flat = reply as Array<Buffer | number>;
+        for (let i = 0; i < chunk.length; i++) {
+          const duplicate = flat[2 * i + 1] === 1;
+          if (duplicate) duplicates++;
+          else confirmed++;
+          outcomes.push({ id: String(flat[2 * i]), eventId: chunk[i].eventId, duplicate });
+        }
       });
       await this.waitForReplicas();
-      const duplicates = results.filter((r) => r.duplicate).length;
-      this.events.emit('published', { stream, count: results.length - duplicates, duplicates });
-      return results;
+      if (confirmed + duplicates > 0) {
+        this.events.emit('published', { stream, count: confirmed, duplicates });
+      }
+      return outcomes;
     } catch (error) {
       throw new PublishFailedError(stream, error);
     }
@@ -125,33 +226,20 @@ export class StreamPublisher {
     }
   }
 
-  private scriptArgs(
-    eventId: string,
-    payload: unknown,
-    maxLen: number | undefined,
-    traceFields: string[],
-  ): string[] {
-    if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1)) {
-      throw new RangeError('maxLen must be a positive integer');
-    }
-    const window = this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs;
-    return [
-      String(window),
-      maxLen === undefined ? '' : String(maxLen),
-      ...encodeEntry(eventId, payload, Date.now(), traceFields),
-    ];
-  }
-
   private async runPipeline(
-    stream: string,
-    prepared: Array<{ eventId: string; args: string[] }>,
+    calls: Array<{ keys: string[]; args: string[] }>,
+    withSource: boolean,
   ): Promise<Array<[Error | null, unknown]>> {
     const pipeline = this.connections.command.pipeline();
-    for (const { eventId, args } of prepared) {
-      PUBLISH.queue(pipeline, [stream, streamKeys.dedup(stream, eventId)], args);
-    }
+    for (const { keys, args } of calls) PUBLISH.queue(pipeline, keys, args, withSource);
     const replies = await pipeline.exec();
     if (!replies) throw new Error('pipeline was discarded');
     return replies;
+  }
+}
+
+function assertValidMaxLen(maxLen: number | undefined): void {
+  if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1)) {
+    throw new RangeError('maxLen must be a positive integer');
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis-connections.js';
 
 /**
  * The module's Lua scripts. Each does one multi-step change atomically, and touches only keys
@@ -17,7 +18,11 @@ export class StreamScript {
   }
 
   /** EVALSHA, loading the script when Redis does not know it (after a restart or SCRIPT FLUSH). */
-  async run<T>(redis: Redis, keys: string[], args: Array<string | number | Buffer>): Promise<T> {
+  async run<T>(
+    redis: RedisClient,
+    keys: string[],
+    args: Array<string | number | Buffer>,
+  ): Promise<T> {
     try {
       return (await redis.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args)) as T;
     } catch (error) {
@@ -26,9 +31,19 @@ export class StreamScript {
     }
   }
 
-  /** Queues the script on a pipeline as EVALSHA; see `isNoScript` for the reply to retry on. */
-  queue(pipeline: ChainableCommander, keys: string[], args: Array<string | number | Buffer>): void {
-    pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+  /**
+   * Queues the script on a pipeline: as EVALSHA, or with `withSource` as EVAL, which also puts
+   * it back in the script cache (see `isNoScript` for the reply that asks for it). EVAL rather than
+   * SCRIPT LOAD: on Cluster, LOAD reaches one node, EVAL the node that owns the keys.
+   */
+  queue(
+    pipeline: ChainableCommander,
+    keys: string[],
+    args: Array<string | number | Buffer>,
+    withSource = false,
+  ): void {
+    if (withSource) pipeline.eval(this.source, keys.length, ...keys, ...args);
+    else pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
   }
 }
 
@@ -37,27 +52,49 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /**
- * Publish with de-duplication by eventId: an eventId seen within the window returns the entry id
- * of its first publish instead of appending again.
- * KEYS: stream, dedup key. ARGV: window ms, max length ('' for none), field, value, ...
- * Returns [entry id, 1 if it was a duplicate else 0].
+ * Publishes a batch, with de-duplication by eventId for the events that carry a dedup key: an
+ * eventId seen within the window (also earlier in the same batch) returns the entry id of its
+ * first publish instead of appending again. One call appends many events, so a batch costs the
+ * client one command to build and parse and Redis one command to read, not one per event.
+ * KEYS: stream, then the dedup keys. ARGV: window ms, max length ('' for none), then for each
+ * event: the index in KEYS of its dedup key (0 for none), its number of field/value strings,
+ * field, value, ...
+ * Returns a flat list: entry id, 1 if it was a duplicate else 0, for each event in order.
  */
 export const PUBLISH = new StreamScript(
   'publish',
   `
-local existing = redis.call('GET', KEYS[2])
-if existing then return {existing, 1} end
-local args = {'XADD', KEYS[1]}
-if ARGV[2] ~= '' then
-  args[#args + 1] = 'MAXLEN'
-  args[#args + 1] = '~'
-  args[#args + 1] = ARGV[2]
+local window, maxLen = ARGV[1], ARGV[2]
+local head = {'XADD', KEYS[1]}
+if maxLen ~= '' then
+  head[3] = 'MAXLEN'
+  head[4] = '~'
+  head[5] = maxLen
 end
-args[#args + 1] = '*'
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-local id = redis.call(unpack(args))
-redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
-return {id, 0}
+head[#head + 1] = '*'
+local base = #head
+local out = {}
+local a = 3
+while a <= #ARGV do
+  local k = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  local existing = false
+  if k > 0 then existing = redis.call('GET', KEYS[k]) end
+  if existing then
+    out[#out + 1] = existing
+    out[#out + 1] = 1
+  else
+    local args = {}
+    for i = 1, base do args[i] = head[i] end
+    for i = 1, n do args[base + i] = ARGV[a + 1 + i] end
+    local id = redis.call(unpack(args))
+    if k > 0 then redis.call('SET', KEYS[k], id, 'PX', window) end
+    out[#out + 1] = id
+    out[#out + 1] = 0
+  end
+  a = a + n + 2
+end
+return out
 `,
 );
 

@@ -18,10 +18,9 @@ const COMMANDS = [
   'ping',
   'info',
   'client|setname',
-  // Lua scripts: EVALSHA, EVAL when Redis lost its script cache, SCRIPT LOAD before a pipeline.
+  // Lua scripts: EVALSHA, and EVAL when Redis lost its script cache.
   'evalsha',
   'eval',
-  'script|load',
   // Publishing, consuming, retries, dead letters, recovery of pending work.
   'xadd',
   'xreadgroup',
