@@ -39,6 +39,12 @@ export default {
     },
     {
       ...common,
+      displayName: 'cluster',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/cluster/**/*.cluster-spec.ts'],
+    },
+    {
+      ...common,
       displayName: 'container',
       rootDir: '.',
       testMatch: ['<rootDir>/test/container/**/*.container-spec.ts'],

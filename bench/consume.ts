@@ -26,8 +26,17 @@ export class AckClock {
 }
 
 export const moduleConfigs = {
-  'module, defaults (batch 16, concurrency 8)': { batchSize: undefined, concurrency: undefined },
-  'module, batch 100, concurrency 100': { batchSize: 100, concurrency: 100 },
+  'module, defaults (batch 16, concurrency 8)': {
+    batchSize: undefined,
+    concurrency: undefined,
+    prefetch: undefined,
+  },
+  'module, batch 100, concurrency 100': { batchSize: 100, concurrency: 100, prefetch: 0 },
+  'module, batch 100, concurrency 100, prefetch 100': {
+    batchSize: 100,
+    concurrency: 100,
+    prefetch: 100,
+  },
 } as const;
 
 export type ConsumeFigure =

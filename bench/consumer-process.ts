@@ -1,18 +1,28 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { now } from './stats.js';
 import { startModuleConsumer } from './streams.js';
 
 /** What a consumer process tells the bench, every SAMPLE_MS and once more when asked to stop. */
 export interface ConsumerReport {
-  type: 'ready' | 'progress';
+  type: 'ready' | 'progress' | 'collected';
   acked: number;
   first: number;
   last: number;
   rss: number;
   peakRss: number;
+  /** V8 heap in use; after a full collection in a `collected` report. */
+  heapUsed: number;
+}
+
+/** A full garbage collection, to tell memory still in use from memory V8 has not given back. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
 }
 
 /**
- * One process running the library with a no-op handler (batch 100, concurrency 100), as one
+ * One process running the library with a no-op handler (batch 100, concurrency 100, prefetch 100), as one
  * service instance would. Started by the bench with IPC; configured by environment variables.
  */
 async function main(): Promise<void> {
@@ -24,7 +34,8 @@ async function main(): Promise<void> {
   const report = (type: ConsumerReport['type']) => {
     const rss = process.memoryUsage.rss();
     peakRss = Math.max(peakRss, rss);
-    process.send?.({ type, acked, first, last, rss, peakRss } satisfies ConsumerReport);
+    const heapUsed = process.memoryUsage().heapUsed;
+    process.send?.({ type, acked, first, last, rss, peakRss, heapUsed } satisfies ConsumerReport);
   };
   const app = await startModuleConsumer({
     url: env.REDIS_URL ?? '',
@@ -33,6 +44,7 @@ async function main(): Promise<void> {
     consumerName: env.CONSUMER_NAME ?? '',
     batchSize: 100,
     concurrency: 100,
+    prefetch: 100,
     onAcked: () => {
       const t = now();
       if (acked === 0) first = t;
@@ -42,6 +54,11 @@ async function main(): Promise<void> {
   });
   const timer = setInterval(() => report('progress'), Number(env.SAMPLE_MS ?? 100));
   process.on('message', (message) => {
+    if (message === 'collect') {
+      collectGarbage();
+      report('collected');
+      return;
+    }
     if (message !== 'stop') return;
     clearInterval(timer);
     void app.close().then(() => {

@@ -16,7 +16,7 @@ interface Timed {
 
 /**
  * Milliseconds from the publish call to the handler call, at a fixed rate, for the module
- * (publish + batch 100, concurrency 100), a raw XADD / XREADGROUP COUNT 100 loop, and BullMQ
+ * (publish + batch 100, concurrency 100, prefetch 100), a raw XADD / XREADGROUP COUNT 100 loop, and BullMQ
  * (add + worker at concurrency 100).
  */
 export async function benchLatency(
@@ -46,6 +46,7 @@ export async function benchLatency(
         consumerName: 'bench-1',
         batchSize: 100,
         concurrency: 100,
+        prefetch: 100,
         onHandle,
         onAcked: () => undefined,
       });

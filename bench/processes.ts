@@ -24,6 +24,20 @@ class ConsumerProcess {
     this.child.on('message', (report: ConsumerReport) => (this.latest = report));
   }
 
+  /** Runs a full garbage collection in the process and returns its report from right after. */
+  async collect(): Promise<ConsumerReport> {
+    const collected = new Promise<ConsumerReport>((resolve) => {
+      const onMessage = (report: ConsumerReport): void => {
+        if (report.type !== 'collected') return;
+        this.child.off('message', onMessage);
+        resolve(report);
+      };
+      this.child.on('message', onMessage);
+    });
+    this.child.send('collect');
+    return collected;
+  }
+
   get acked(): number {
     return this.latest?.acked ?? 0;
   }
@@ -81,7 +95,15 @@ export async function benchScaling(
   });
 }
 
-export type MemoryFigure = 'rss start MB' | 'rss peak MB' | 'rss end MB' | 'rss growth MB';
+export type MemoryFigure =
+  | 'rss start MB'
+  | 'rss after 10% MB'
+  | 'rss peak MB'
+  | 'rss end MB'
+  | 'rss growth MB'
+  | 'rss growth after 10% MB'
+  | 'heap after GC start MB'
+  | 'heap after GC end MB';
 
 /**
  * RSS of one consumer process while config.memoryEvents flow through it. Events are appended
@@ -102,8 +124,11 @@ export async function benchMemory(
       await until(() => consumer.latest !== undefined, 60_000, 'the consumer process to start');
       await sleep(1_000);
       const start = consumer.latest!.rss;
+      const heapStart = (await consumer.collect()).heapUsed;
       let appended = 0;
+      let warm: number | undefined;
       while (appended < events) {
+        if (warm === undefined && consumer.acked >= events / 10) warm = consumer.latest!.rss;
         if (appended - consumer.acked > 20_000) {
           await sleep(20);
           continue;
@@ -115,11 +140,17 @@ export async function benchMemory(
       await until(() => consumer.acked >= events, Math.max(120_000, events / 2), 'memory run');
       await sleep(1_000);
       const { rss: end, peakRss } = consumer.latest!;
+      const heapEnd = (await consumer.collect()).heapUsed;
+      warm ??= end;
       return {
         'rss start MB': mb(start),
+        'rss after 10% MB': mb(warm),
         'rss peak MB': mb(peakRss),
         'rss end MB': mb(end),
         'rss growth MB': mb(end - start),
+        'rss growth after 10% MB': mb(end - warm),
+        'heap after GC start MB': mb(heapStart),
+        'heap after GC end MB': mb(heapEnd),
       };
     } finally {
       await consumer.stop();

@@ -24,7 +24,7 @@ export interface RunInfo {
   quiet: { jestAtStart: boolean; jestAtEnd: boolean; loadAtStart: number; loadAtEnd: number };
 }
 
-const MODULE_TUNED = 'module, batch 100, concurrency 100';
+const MODULE_TUNED = 'module, batch 100, concurrency 100, prefetch 100';
 const RAW_CONSUME = 'raw XREADGROUP COUNT 100 + XACK';
 
 /** The ratios of the summary line, from the medians. */
@@ -162,7 +162,8 @@ throughput from the first to the last acknowledgement. The handler does nothing;
 the raw loop both decode the JSON payload. The raw loop reads with \`XREADGROUP COUNT 100\` and
 acknowledges each batch with one XACK sent in the same pipeline as the next read. BullMQ jobs are
 added with \`addBulk\` and removed on completion. The comparable pair for the summary is the
-module at batch 100, concurrency 100 and the raw loop at COUNT 100.
+module at batch 100, concurrency 100, prefetch 100 (it reads the next batch while handlers run;
+the row without prefetch shows what that brings) and the raw loop at COUNT 100.
 
 ${table(['consumer', 'events/s'], results.consume, rate, runs)}
 
@@ -175,7 +176,7 @@ ${commandTable(results.commandsPerEvent)}
 
 ${config.latencyRatePerSec.toLocaleString('en-US')} events/s for ${config.latencyDurationMs / 1_000} s,
 publisher and consumer in one process; from the publish call to the handler call. Module:
-\`publish\` (not awaited one by one) and a handler at batch 100, concurrency 100. Raw: XADD and the
+\`publish\` (not awaited one by one) and a handler at batch 100, concurrency 100, prefetch 100. Raw: XADD and the
 raw loop above. BullMQ: \`queue.add\` and a worker at concurrency 100.
 
 ${table(['system, percentile', 'ms'], results.latency, ms, runs)}
@@ -192,7 +193,7 @@ ${table(['server, figure', 'value'], results.http, (n) => (n > 1_000 ? rate(n) :
 
 ## 5. Memory of one consumer process (MB)
 
-RSS of one process running the module (batch 100, concurrency 100, no-op handler) while
+RSS of one process running the module (batch 100, concurrency 100, prefetch 100, no-op handler) while
 ${config.memoryEvents.toLocaleString('en-US')} events flow through it, appended as it consumes with
 at most 20,000 waiting. Start: idle after startup; peak: highest sample (every 100 ms); end: 1 s
 after the last event. Growth = end - start.
@@ -203,7 +204,7 @@ ${table(['figure', 'MB'], results.memory, mb, runs)}
 
 ${config.scalingEvents.toLocaleString('en-US')} events appended once all processes are up and idle
 (the group exists first, so none starts early); throughput over all processes from the first to
-the last acknowledgement. Each process: batch 100, concurrency 100. The machine has
+the last acknowledgement. Each process: batch 100, concurrency 100, prefetch 100. The machine has
 ${machine.cores} cores, shared with Redis and the bench.
 
 ${table(['processes', 'events/s'], results.scaling, rate, runs)}

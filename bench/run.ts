@@ -108,7 +108,8 @@ function onlySections(argv: string[]): string[] | undefined {
   if (!flag) return undefined;
   const names = flag.slice('--only='.length).split(',');
   const unknown = names.filter((name) => !SECTIONS.includes(name));
-  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}; use ${SECTIONS}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown section(s) ${unknown.join(', ')}; use ${SECTIONS}`);
   return names;
 }
 

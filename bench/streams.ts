@@ -48,6 +48,7 @@ export interface ModuleConsumerOptions {
   consumerName: string;
   batchSize?: number;
   concurrency?: number;
+  prefetch?: number;
   /** Called for each handler call, with the payload. */
   onHandle?: (payload: unknown) => void;
   /** Called once per acknowledged entry (StreamEvents `handled`). */
@@ -58,7 +59,7 @@ export interface ModuleConsumerOptions {
 export async function startModuleConsumer(
   options: ModuleConsumerOptions,
 ): Promise<INestApplication> {
-  const { stream, group, batchSize, concurrency, onHandle, onAcked } = options;
+  const { stream, group, batchSize, concurrency, prefetch, onHandle, onAcked } = options;
 
   @Injectable()
   class BenchHandler implements OnModuleInit {
@@ -69,7 +70,7 @@ export async function startModuleConsumer(
       this.events.subscribe({ handled: (event) => event.group === group && onAcked() });
     }
 
-    @StreamHandler(stream, { group, batchSize, concurrency })
+    @StreamHandler(stream, { group, batchSize, concurrency, prefetch })
     handle(payload: unknown, _message: StreamMessage): void {
       onHandle?.(payload);
     }

@@ -44,6 +44,25 @@ describe('startup with an invalid configuration', () => {
     expect(main.stdout).toBe('');
   });
 
+  it('exits 1 when REDIS_MODE lacks its variables or has those of another mode', async () => {
+    const sentinelPassword = 'sentinel-password-that-must-not-leak';
+    const main = start({
+      REDIS_MODE: 'sentinel',
+      REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001',
+      REDIS_SENTINEL_PASSWORD: sentinelPassword,
+    });
+    const exit = await main.exit(EXIT_BOUND_MS);
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(main.stderr).toContain('3 environment variable(s) have a problem');
+    expect(main.stderr).toMatch(/^ {2}- REDIS_SENTINELS: is required with REDIS_MODE=sentinel: /m);
+    expect(main.stderr).toMatch(/^ {2}- REDIS_SENTINEL_NAME: .*required with REDIS_MODE=sentinel/m);
+    expect(main.stderr).toMatch(
+      /^ {2}- REDIS_CLUSTER_NODES: is only used with REDIS_MODE=cluster \(REDIS_MODE is sentinel\)/m,
+    );
+    expect(main.stderr + main.stdout).not.toContain(sentinelPassword);
+    expect(main.stdout).toBe('');
+  });
+
   it('never prints the password of REDIS_URL or the API key', async () => {
     const password = 'p4ssw0rd-that-must-not-leak';
     const apiKey = 'short-api-key';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-streams/index.js';
 
 /**
  * Updates one alert record atomically. The recorder, the webhook handler and the dead-letter
@@ -44,8 +44,15 @@ return redis.call('HGET', key, 'status')
 
 const SHA = createHash('sha1').update(UPSERT_RECORD).digest('hex');
 
-/** Runs the upsert script, loading it when Redis does not know it yet (first use, restart). */
-export async function runUpsertRecord(redis: Redis, key: string, args: string[]): Promise<string> {
+/**
+ * Runs the upsert script, sending its source when Redis does not know it yet (first use, restart):
+ * EVAL rather than SCRIPT LOAD, which on Cluster would reach some node, not the one with the key.
+ */
+export async function runUpsertRecord(
+  redis: RedisClient,
+  key: string,
+  args: string[],
+): Promise<string> {
   try {
     return String(await redis.evalsha(SHA, 1, key, ...args));
   } catch (error) {

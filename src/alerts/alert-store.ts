@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { RedisConnections } from '../redis-streams/index.js';
+import { RedisConnections, type RedisClient } from '../redis-streams/index.js';
 import { ALERT_STORE } from './alerts.constants.js';
 import {
   RECORD_FIELD,
@@ -27,7 +26,7 @@ interface RecordChange {
  */
 @Injectable()
 export class AlertStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(connections: RedisConnections) {
     this.redis = connections.command;
@@ -79,13 +78,14 @@ export class AlertStore {
   async recent(limit: number): Promise<AlertRecord[]> {
     const eventIds = await this.redis.zrevrange(ALERT_STORE.recentKey, 0, limit - 1);
     if (eventIds.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const eventId of eventIds) pipeline.hgetall(recordKey(eventId));
-    const replies = (await pipeline.exec()) ?? [];
+    // One command per record, sent together: on Cluster the records live on different nodes, which
+    // one pipeline cannot reach.
+    const hashes = await Promise.all(
+      eventIds.map((eventId) => this.redis.hgetall(recordKey(eventId))),
+    );
     const records: AlertRecord[] = [];
-    for (const [error, hash] of replies) {
-      if (error) throw error;
-      const record = toAlertRecord(hash as Record<string, string>);
+    for (const hash of hashes) {
+      const record = toAlertRecord(hash);
       if (record) records.push(record);
     }
     return records;

@@ -1,8 +1,14 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { redisConfig, type RedisConfig } from '../config/redis.config.js';
-import { RedisConnections, redactUrl } from '../redis-streams/index.js';
+import { Injectable } from '@nestjs/common';
+import { RedisConnections, type RedisMode } from '../redis-streams/index.js';
 import { CLI_DEFAULTS } from './cli.constants.js';
 import { CommandFailedError } from './cli.errors.js';
+
+/** The variables that say where Redis is, per mode. */
+const SETTINGS: Record<RedisMode, string> = {
+  standalone: 'REDIS_URL (and REDIS_TLS_CA_FILE for rediss://)',
+  cluster: 'REDIS_CLUSTER_NODES',
+  sentinel: 'REDIS_SENTINELS and REDIS_SENTINEL_NAME',
+};
 
 /**
  * Makes a command fail within a few seconds, with the reason, when Redis cannot be reached: the
@@ -11,15 +17,8 @@ import { CommandFailedError } from './cli.errors.js';
 @Injectable()
 export class RedisReachability {
   private readonly deadline = Date.now() + CLI_DEFAULTS.connectTimeoutMs;
-  private lastError?: string;
 
-  constructor(
-    private readonly connections: RedisConnections,
-    @Inject(redisConfig.KEY) private readonly config: RedisConfig,
-  ) {
-    // Listening from construction on: the first error may come before any command runs.
-    connections.command.on('error', (error: Error) => (this.lastError = error.message));
-  }
+  constructor(private readonly connections: RedisConnections) {}
 
   /** Resolves once Redis answers; throws `CommandFailedError` when the time since startup is up. */
   async ensure(): Promise<void> {
@@ -27,10 +26,11 @@ export class RedisReachability {
     try {
       await this.connections.whenReady(this.connections.command, timeoutMs);
     } catch (error) {
-      const reason = (this.lastError ?? (error as Error).message).replace(/\.+$/, '');
+      // The connection records its errors from the start: the first may come before any command.
+      const reason = (this.connections.lastError ?? (error as Error).message).replace(/\.+$/, '');
       throw new CommandFailedError(
-        `Cannot reach Redis at ${redactUrl(this.config.url)} within ${CLI_DEFAULTS.connectTimeoutMs} ms: ${reason}. ` +
-          'Check REDIS_URL (and REDIS_TLS_CA_FILE for rediss://) and that Redis is running.',
+        `Cannot reach Redis at ${this.connections.description} within ${CLI_DEFAULTS.connectTimeoutMs} ms: ${reason}. ` +
+          `Check ${SETTINGS[this.connections.mode]} and that Redis is running.`,
       );
     }
   }

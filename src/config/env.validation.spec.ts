@@ -190,6 +190,123 @@ describe('validate', () => {
     });
   });
 
+  describe('REDIS_MODE', () => {
+    const nodes = '10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000';
+    const sentinels = '10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379';
+
+    it('is standalone by default, and reads the variables of each mode', () => {
+      expect(validate({}).REDIS_MODE).toBe('standalone');
+      expect(validate({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: nodes })).toMatchObject({
+        REDIS_MODE: 'cluster',
+        REDIS_CLUSTER_NODES: nodes,
+      });
+      expect(
+        validate({
+          REDIS_MODE: 'sentinel',
+          REDIS_SENTINELS: sentinels,
+          REDIS_SENTINEL_NAME: 'alerts-master',
+          REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+        }),
+      ).toMatchObject({ REDIS_MODE: 'sentinel', REDIS_SENTINEL_NAME: 'alerts-master' });
+    });
+
+    it('keeps the default REDIS_URL of .env.example in the other modes, but no other URL', () => {
+      expect(() =>
+        validate({
+          REDIS_MODE: 'cluster',
+          REDIS_CLUSTER_NODES: nodes,
+          REDIS_URL: 'redis://127.0.0.1:6379',
+        }),
+      ).not.toThrow();
+      const problems = problemsOf({
+        REDIS_MODE: 'cluster',
+        REDIS_CLUSTER_NODES: nodes,
+        REDIS_URL: 'redis://alerts:hunter2@redis.internal:6379',
+      });
+      expect(problems).toEqual([
+        'REDIS_URL: is only used with REDIS_MODE=standalone; unset it (REDIS_MODE is cluster, which finds Redis through REDIS_CLUSTER_NODES)',
+      ]);
+    });
+
+    it('requires the node list in cluster mode', () => {
+      expect(problemsOf({ REDIS_MODE: 'cluster' })).toEqual([
+        'REDIS_CLUSTER_NODES: is required with REDIS_MODE=cluster: a comma-separated list of host:port such as 10.0.0.1:7000,10.0.0.2:7000',
+      ]);
+    });
+
+    it('requires the Sentinels and the master name in sentinel mode, both at once', () => {
+      const problems = problemsOf({ REDIS_MODE: 'sentinel' });
+      expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual([
+        'REDIS_SENTINELS',
+        'REDIS_SENTINEL_NAME',
+      ]);
+      expect(problems.find((p) => p.startsWith('REDIS_SENTINELS'))).toContain(
+        'is required with REDIS_MODE=sentinel',
+      );
+      expect(problems.find((p) => p.startsWith('REDIS_SENTINEL_NAME'))).toContain(
+        'required with REDIS_MODE=sentinel',
+      );
+    });
+
+    it('refuses variables of another mode, and lists them with the other problems', () => {
+      const problems = problemsOf({
+        REDIS_CLUSTER_NODES: nodes,
+        REDIS_SENTINELS: sentinels,
+        REDIS_SENTINEL_NAME: 'alerts-master',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+        PORT: 'abc',
+      });
+      expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual([
+        'PORT',
+        'REDIS_CLUSTER_NODES',
+        'REDIS_SENTINELS',
+        'REDIS_SENTINEL_NAME',
+        'REDIS_SENTINEL_PASSWORD',
+      ]);
+      expect(problems).toContain(
+        'REDIS_CLUSTER_NODES: is only used with REDIS_MODE=cluster (REDIS_MODE is standalone): unset it or set REDIS_MODE=cluster',
+      );
+      expect(problems.join('\n')).not.toContain('sentinel-secret');
+    });
+
+    it('refuses an unknown mode', () => {
+      expect(problemsOf({ REDIS_MODE: 'clustered' })).toEqual([
+        'REDIS_MODE: must be one of standalone, cluster, sentinel (got "clustered")',
+      ]);
+    });
+
+    it('names the entry that is not host:port, but never one that holds a password', () => {
+      const [bad] = problemsOf({
+        REDIS_MODE: 'cluster',
+        REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis-2',
+      });
+      expect(bad).toBe(
+        'REDIS_CLUSTER_NODES: must be a comma-separated list of host:port such as 10.0.0.1:7000,10.0.0.2:7000 ("redis-2" is not host:port)',
+      );
+      const [url] = problemsOf({
+        REDIS_MODE: 'sentinel',
+        REDIS_SENTINELS: 'redis://:hunter2@10.0.0.1:26379',
+        REDIS_SENTINEL_NAME: 'alerts-master',
+      });
+      expect(url).toMatch(/^REDIS_SENTINELS: .*without a scheme, user or password/);
+      expect(url).not.toContain('hunter2');
+    });
+
+    it('refuses what does not work on Cluster: WAIT for replicas and a TLS CA file', () => {
+      const problems = problemsOf({
+        REDIS_MODE: 'cluster',
+        REDIS_CLUSTER_NODES: nodes,
+        REDIS_WAIT_REPLICAS: '1',
+        REDIS_TLS_CA_FILE: new URL(import.meta.url).pathname,
+      });
+      expect(problems).toEqual([
+        'REDIS_TLS_CA_FILE: is only used with REDIS_MODE=standalone: TLS to a Cluster or through Sentinel is not supported yet' +
+          ` (got ${JSON.stringify(new URL(import.meta.url).pathname.slice(0, 80) + (new URL(import.meta.url).pathname.length > 80 ? '...' : ''))})`,
+        'REDIS_WAIT_REPLICAS: must be 0 with REDIS_MODE=cluster: WAIT would go to some master, not the one that took the write (got "1")',
+      ]);
+    });
+  });
+
   it('has every variable documented in .env.example', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     for (const name of ENV_VARIABLE_NAMES) {

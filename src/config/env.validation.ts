@@ -8,10 +8,17 @@ import {
   IsString,
   Matches,
   MinLength,
+  ValidateIf,
   validateSync,
   type ValidationError,
 } from 'class-validator';
-import { IsExistingFile, IsIntegerInRange, IsUrlWithScheme, Satisfies } from './env.validators.js';
+import {
+  IsExistingFile,
+  IsHostPortList,
+  IsIntegerInRange,
+  IsUrlWithScheme,
+  Satisfies,
+} from './env.validators.js';
 
 /** Values of LOG_LEVEL, from the quietest to the most talkative. */
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
@@ -21,7 +28,24 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['json', 'text'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** Values of REDIS_MODE: one server, a Redis Cluster, or the master that Sentinel names. */
+export const REDIS_MODES = ['standalone', 'cluster', 'sentinel'] as const;
+export type RedisModeName = (typeof REDIS_MODES)[number];
+
 const CONSUMER_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const SENTINEL_NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Whether REDIS_MODE is `mode`, or is invalid (then REDIS_MODE itself is the problem reported). */
+function modeIsOrInvalid(env: EnvironmentVariables, mode: RedisModeName): boolean {
+  return env.REDIS_MODE === mode || !REDIS_MODES.includes(env.REDIS_MODE);
+}
+
+/** The message for a variable set in a REDIS_MODE that does not read it. */
+function onlyInMode(mode: RedisModeName): (env: EnvironmentVariables) => string {
+  return (env) =>
+    `is only used with REDIS_MODE=${mode} (REDIS_MODE is ${env.REDIS_MODE}): unset it or set REDIS_MODE=${mode}`;
+}
 
 /** The host name made into a valid consumer name, so the default never fails validation. */
 function defaultConsumerName(): string {
@@ -42,17 +66,87 @@ export class EnvironmentVariables {
   @IsIntegerInRange(0, 65_535)
   PORT: number = 3000;
 
+  @IsIn(REDIS_MODES, { message: `must be one of ${REDIS_MODES.join(', ')}` })
+  REDIS_MODE: RedisModeName = 'standalone';
+
   @IsUrlWithScheme(['redis', 'rediss'], 'redis://user:password@host:6379/0')
-  REDIS_URL: string = 'redis://127.0.0.1:6379';
+  @Satisfies<EnvironmentVariables>(
+    'onlyStandaloneUrl',
+    // The default may stay (it is in .env.example); another URL in another mode is a mistake.
+    (value, env) => modeIsOrInvalid(env, 'standalone') || value === DEFAULT_REDIS_URL,
+    (env) =>
+      `is only used with REDIS_MODE=standalone; unset it (REDIS_MODE is ${env.REDIS_MODE}, which finds Redis through ${env.REDIS_MODE === 'cluster' ? 'REDIS_CLUSTER_NODES' : 'REDIS_SENTINELS'})`,
+  )
+  REDIS_URL: string = DEFAULT_REDIS_URL;
 
   @IsOptional()
   @IsExistingFile()
   @Satisfies<EnvironmentVariables>(
+    'onlyStandaloneTls',
+    (_, env) => modeIsOrInvalid(env, 'standalone'),
+    () =>
+      'is only used with REDIS_MODE=standalone: TLS to a Cluster or through Sentinel is not supported yet',
+  )
+  @Satisfies<EnvironmentVariables>(
     'requiresRediss',
-    (_, env) => typeof env.REDIS_URL !== 'string' || env.REDIS_URL.startsWith('rediss://'),
+    (_, env) =>
+      env.REDIS_MODE !== 'standalone' ||
+      typeof env.REDIS_URL !== 'string' ||
+      env.REDIS_URL.startsWith('rediss://'),
     () => 'is only used with TLS: set REDIS_URL to a rediss:// URL or unset REDIS_TLS_CA_FILE',
   )
   REDIS_TLS_CA_FILE?: string = undefined;
+
+  @ValidateIf(
+    (env: EnvironmentVariables) =>
+      env.REDIS_MODE === 'cluster' || env.REDIS_CLUSTER_NODES !== undefined,
+  )
+  @Satisfies<EnvironmentVariables>(
+    'onlyInClusterMode',
+    (_, env) => env.REDIS_MODE === 'cluster',
+    onlyInMode('cluster'),
+  )
+  @IsHostPortList('10.0.0.1:7000,10.0.0.2:7000', 'is required with REDIS_MODE=cluster')
+  REDIS_CLUSTER_NODES?: string = undefined;
+
+  @ValidateIf(
+    (env: EnvironmentVariables) =>
+      env.REDIS_MODE === 'sentinel' || env.REDIS_SENTINELS !== undefined,
+  )
+  @Satisfies<EnvironmentVariables>(
+    'onlyInSentinelMode',
+    (_, env) => env.REDIS_MODE === 'sentinel',
+    onlyInMode('sentinel'),
+  )
+  @IsHostPortList(
+    '10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379',
+    'is required with REDIS_MODE=sentinel',
+  )
+  REDIS_SENTINELS?: string = undefined;
+
+  @ValidateIf(
+    (env: EnvironmentVariables) =>
+      env.REDIS_MODE === 'sentinel' || env.REDIS_SENTINEL_NAME !== undefined,
+  )
+  @Satisfies<EnvironmentVariables>(
+    'onlyInSentinelMode',
+    (_, env) => env.REDIS_MODE === 'sentinel',
+    onlyInMode('sentinel'),
+  )
+  @Matches(SENTINEL_NAME_PATTERN, {
+    message:
+      'must be the master name of "sentinel monitor <name> ..." (1 to 128 letters, digits, ".", "_" or "-"); required with REDIS_MODE=sentinel',
+  })
+  REDIS_SENTINEL_NAME?: string = undefined;
+
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  @Satisfies<EnvironmentVariables>(
+    'onlyInSentinelMode',
+    (_, env) => env.REDIS_MODE === 'sentinel',
+    onlyInMode('sentinel'),
+  )
+  REDIS_SENTINEL_PASSWORD?: string = undefined;
 
   @IsOptional()
   @IsString({ message: 'must be a string' })
@@ -113,6 +207,12 @@ export class EnvironmentVariables {
   RETENTION_INTERVAL_MS: number = 10_000;
 
   @IsIntegerInRange(0, 100)
+  @Satisfies<EnvironmentVariables>(
+    'noWaitOnCluster',
+    (value, env) => env.REDIS_MODE !== 'cluster' || value === 0,
+    () =>
+      'must be 0 with REDIS_MODE=cluster: WAIT would go to some master, not the one that took the write',
+  )
   REDIS_WAIT_REPLICAS: number = 0;
 
   @IsIntegerInRange(1)
@@ -139,10 +239,16 @@ export const ENV_VARIABLE_NAMES = Object.keys(new EnvironmentVariables()) as Arr
   keyof EnvironmentVariables
 >;
 
-/** Variables whose value is never repeated in an error message (passwords, tokens). */
+/**
+ * Variables whose value is never repeated in an error message (passwords, tokens). The node lists
+ * are among them because a URL with a password pasted there by mistake must not be printed.
+ */
 const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   'API_KEY',
   'REDIS_URL',
+  'REDIS_SENTINEL_PASSWORD',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_SENTINELS',
   'ALERTS_WEBHOOK_URL',
 ]);
 

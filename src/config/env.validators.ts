@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { ValidateBy, type ValidationArguments } from 'class-validator';
+import { parseHostPortList } from './host-port-list.js';
 
 /** A whole number in `[min, max]`, `max` open when omitted; NaN (a non-numeric string) fails. */
 export function IsIntegerInRange(min: number, max?: number): PropertyDecorator {
@@ -83,6 +84,28 @@ export function Satisfies<T extends object>(
     validator: {
       validate: (value: unknown, args?: ValidationArguments) => rule(value, args?.object as T),
       defaultMessage: (args?: ValidationArguments) => message(args?.object as T),
+    },
+  });
+}
+
+/**
+ * A comma-separated list of `host:port` (see `parseHostPortList`). `whenMissing` is the message
+ * for an unset value, for lists that are required in some mode.
+ */
+export function IsHostPortList(example: string, whenMissing: string): PropertyDecorator {
+  const wanted = `must be a comma-separated list of host:port such as ${example}`;
+  return ValidateBy({
+    name: 'isHostPortList',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'string' && Array.isArray(parseHostPortList(value)),
+      defaultMessage: (args?: ValidationArguments) => {
+        const value: unknown = args?.value;
+        if (value === undefined) return `${whenMissing}: ${wanted.replace(/^must be /, '')}`;
+        if (typeof value !== 'string') return wanted;
+        const parsed = parseHostPortList(value);
+        return Array.isArray(parsed) ? wanted : `${wanted} (${parsed.problem})`;
+      },
     },
   });
 }

@@ -6,8 +6,13 @@ import type { RedisConfig } from './redis.config.js';
 import { redisStreamsOptions } from './redis-streams-options.js';
 
 const redis: RedisConfig = {
+  mode: 'standalone',
   url: 'redis://127.0.0.1:6379',
   tlsCaFile: undefined,
+  clusterNodes: [],
+  sentinels: [],
+  sentinelName: undefined,
+  sentinelPassword: undefined,
   consumerName: 'alerts-1',
   claimMinIdleMs: 30_000,
   publishTimeoutMs: 2_000,
@@ -48,6 +53,34 @@ describe('redisStreamsOptions', () => {
         maxAttempts: 5,
         backoff: { baseMs: 1_000, maxMs: 60_000 },
       },
+    });
+  });
+
+  it('describes a Cluster by its nodes and a Sentinel-managed master by its Sentinels and name', () => {
+    const nodes = [
+      { host: '10.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 7000 },
+    ];
+    const cluster = redisStreamsOptions({ ...redis, mode: 'cluster', clusterNodes: nodes }, app);
+    expect(cluster.url).toBeUndefined();
+    expect(cluster.connection).toEqual({ mode: 'cluster', nodes });
+
+    const sentinel = redisStreamsOptions(
+      {
+        ...redis,
+        mode: 'sentinel',
+        sentinels: nodes,
+        sentinelName: 'alerts-master',
+        sentinelPassword: 's3cret',
+      },
+      app,
+    );
+    expect(sentinel.url).toBeUndefined();
+    expect(sentinel.connection).toEqual({
+      mode: 'sentinel',
+      sentinels: nodes,
+      name: 'alerts-master',
+      sentinelPassword: 's3cret',
     });
   });
 

@@ -4,10 +4,30 @@ import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
 import type { AppConfig } from './app.config.js';
 import type { RedisConfig } from './redis.config.js';
 
+/** Where Redis is, from REDIS_MODE and the variables of that mode. */
+function where(redis: RedisConfig): Pick<RedisStreamsModuleOptions, 'url' | 'connection'> {
+  switch (redis.mode) {
+    case 'cluster':
+      return { connection: { mode: 'cluster', nodes: redis.clusterNodes } };
+    case 'sentinel':
+      return {
+        connection: {
+          mode: 'sentinel',
+          sentinels: redis.sentinels,
+          // Validation requires it in this mode.
+          name: redis.sentinelName ?? '',
+          sentinelPassword: redis.sentinelPassword,
+        },
+      };
+    default:
+      return { url: redis.url };
+  }
+}
+
 /** Maps the `redis` and `app` namespaces to the options of `RedisStreamsModule`. */
 export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisStreamsModuleOptions {
   return {
-    url: redis.url,
+    ...where(redis),
     // rediss:// turns TLS on in ioredis; the CA is only needed for a private certificate authority.
     redis: redis.tlsCaFile ? { tls: { ca: readFileSync(redis.tlsCaFile) } } : undefined,
     consumerName: redis.consumerName,

@@ -1,13 +1,26 @@
 import { registerAs, type ConfigType } from '@nestjs/config';
 import { validate } from './env.validation.js';
+import { parseHostPortList, type HostPort } from './host-port-list.js';
+
+/** A node list that `validate` has already checked; empty when unset. */
+function nodes(list: string | undefined): HostPort[] {
+  const parsed = list === undefined ? [] : parseHostPortList(list);
+  return Array.isArray(parsed) ? parsed : [];
+}
 
 /** Connection to Redis and the defaults of every stream consumer. */
 export const redisConfig = registerAs('redis', () => {
   const env = validate(process.env);
   return {
+    /** standalone: `url`; cluster: `clusterNodes`; sentinel: `sentinels` and `sentinelName`. */
+    mode: env.REDIS_MODE,
     /** May contain a password: log it only through `redactUrl`. */
     url: env.REDIS_URL,
     tlsCaFile: env.REDIS_TLS_CA_FILE,
+    clusterNodes: nodes(env.REDIS_CLUSTER_NODES),
+    sentinels: nodes(env.REDIS_SENTINELS),
+    sentinelName: env.REDIS_SENTINEL_NAME,
+    sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
     consumerName: env.CONSUMER_NAME,
     claimMinIdleMs: env.CLAIM_MIN_IDLE_MS,
     publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,

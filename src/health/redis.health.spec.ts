@@ -26,6 +26,17 @@ describe('RedisHealthIndicator', () => {
     expect(timeouts).toEqual([REDIS_PING_TIMEOUT_MS]);
   });
 
+  it('says what was checked when more than one server answered (Cluster)', async () => {
+    const { indicator } = indicatorWith({
+      ok: true,
+      latencyMs: 4,
+      checked: '3 masters, cluster_state ok',
+    });
+    await expect(indicator.isHealthy('redis')).resolves.toEqual({
+      redis: { status: 'up', latencyMs: 4, checked: '3 masters, cluster_state ok' },
+    });
+  });
+
   it('is down with the error, without throwing, when Redis does not answer', async () => {
     const { indicator } = indicatorWith({ ok: false, error: 'no answer within 1000 ms' });
     await expect(indicator.isHealthy('redis')).resolves.toEqual({

@@ -3,7 +3,10 @@ import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/term
 import { RedisStreamsStatus } from '../redis-streams/index.js';
 import { REDIS_PING_TIMEOUT_MS } from './health.constants.js';
 
-/** Up when Redis answers PING within `REDIS_PING_TIMEOUT_MS`; never throws. */
+/**
+ * Up when Redis answers PING within `REDIS_PING_TIMEOUT_MS`; never throws. On Cluster every
+ * master must answer and the cluster must be ok; `checked` then says what was asked.
+ */
 @Injectable()
 export class RedisHealthIndicator {
   constructor(
@@ -14,8 +17,10 @@ export class RedisHealthIndicator {
   async isHealthy<const Key extends string>(key: Key): Promise<HealthIndicatorResult<Key>> {
     const indicator = this.indicators.check(key);
     const ping = await this.status.ping(REDIS_PING_TIMEOUT_MS);
-    return ping.ok
-      ? indicator.up({ latencyMs: ping.latencyMs })
-      : indicator.down({ error: ping.error ?? 'no answer' });
+    if (!ping.ok) return indicator.down({ error: ping.error ?? 'no answer' });
+    return indicator.up({
+      latencyMs: ping.latencyMs,
+      ...(ping.checked ? { checked: ping.checked } : {}),
+    });
   }
 }

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis-connections.js';
 
 interface Waiter {
   id: string;
@@ -11,13 +12,19 @@ interface Waiter {
  * event loop go out as one `XACK stream group id id ...` instead of one command each. Each caller
  * still learns whether its own entry was acknowledged, so an entry is never reported done before
  * Redis has the acknowledgement.
+ *
+ * When the consumer is about to read again, the batch rides on that read instead: the read loop
+ * calls `holdForRead`, then `takeInto` its pipeline, so the XACK and the next XREADGROUP leave in
+ * one write (as a hand-written loop does it). Redis answers the XACK before it blocks on the read,
+ * so the acknowledgement is confirmed just as fast.
  */
 export class AckBatcher {
   private queue: Waiter[] = [];
   private scheduled = false;
+  private heldForRead = false;
 
   constructor(
-    private readonly redis: () => Redis,
+    private readonly redis: () => RedisClient,
     private readonly stream: string,
     private readonly group: string,
     private readonly maxBatch = 500,
@@ -34,15 +41,43 @@ export class AckBatcher {
     });
   }
 
+  /** A read is about to go out: leave the queued acknowledgements for it (see `takeInto`). */
+  holdForRead(): void {
+    this.heldForRead = true;
+  }
+
+  /**
+   * Puts every queued acknowledgement on `pipeline`, ahead of the read the caller adds next, or,
+   * without a pipeline (no read after all), sends them at once. Ends `holdForRead`.
+   */
+  takeInto(pipeline: ChainableCommander | undefined): void {
+    this.heldForRead = false;
+    if (!pipeline) {
+      this.flush();
+      return;
+    }
+    const batch = this.queue.splice(0, this.queue.length);
+    if (batch.length === 0) return;
+    pipeline.xack(this.stream, this.group, ...batch.map((w) => w.id), (error?: Error | null) =>
+      settle(batch, error),
+    );
+  }
+
   private flush(): void {
     this.scheduled = false;
+    if (this.heldForRead) return;
     const batch = this.queue.splice(0, this.queue.length);
     if (batch.length === 0) return;
     this.redis()
       .xack(this.stream, this.group, ...batch.map((w) => w.id))
       .then(
-        () => batch.forEach((w) => w.resolve()),
-        (error: unknown) => batch.forEach((w) => w.reject(error)),
+        () => settle(batch, null),
+        (error: unknown) => settle(batch, error),
       );
   }
+}
+
+function settle(batch: Waiter[], error: unknown): void {
+  if (error) batch.forEach((w) => w.reject(error));
+  else batch.forEach((w) => w.resolve());
 }

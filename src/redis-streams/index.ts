@@ -1,6 +1,8 @@
 export { RedisStreamsModule } from './redis-streams.module.js';
 export type {
   RedisStreamsModuleOptions,
+  RedisConnectionOptions,
+  RedisNodeAddress,
   BackoffOptions,
   HandlerRuntimeDefaults,
   RetentionRule,
@@ -18,6 +20,7 @@ export { NonRetryableError } from './non-retryable.error.js';
 export { RedisStreamsStatus } from './redis-streams.status.js';
 export type { ConsumerState, PingResult } from './redis-streams.status.js';
 export { RedisConnections } from './redis-connections.js';
+export type { RedisClient, RedisMode } from './redis-connections.js';
 export { streamKeys } from './stream-keys.js';
 export { DLQ_FIELD, FIELD } from './redis-streams.constants.js';
 export { redactUrl } from './redact.js';

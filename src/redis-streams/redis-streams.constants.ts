@@ -5,6 +5,7 @@ export const STREAM_HANDLER_METADATA = 'redis-streams:handler';
 export const DEFAULTS = {
   batchSize: 16,
   concurrency: 8,
+  prefetch: 0,
   blockMs: 2_000,
   maxAttempts: 5,
   backoffBaseMs: 1_000,
@@ -22,6 +23,12 @@ export const DEFAULTS = {
   /** Longest wait between two tries of a read loop while Redis is unreachable. */
   reconnectMaxDelayMs: 2_000,
   reconnectBaseDelayMs: 50,
+  /** Longest wait between two reconnects to a Sentinel-managed master: a failover is followed quickly. */
+  failoverReconnectMaxDelayMs: 500,
+  /** Cluster: wait between two tries of a command whose node is gone or whose slot is moving. */
+  clusterRetryDelayMs: 200,
+  /** Cluster: tries (redirections and retries) of one command: with the delay above, about 10 s. */
+  clusterMaxRedirections: 50,
 } as const;
 
 /** Suffix of the dead-letter stream of a stream. */

@@ -6,11 +6,43 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
+/** A host and port of a Redis node or a Sentinel. */
+export interface RedisNodeAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is. `standalone`: one server (or a proxy) at a URL. `cluster`: a Redis Cluster,
+ * found through any of its nodes; every stream needs a hash tag (`app:{alerts}`) so that all its keys
+ * share one slot. `sentinel`: the current master of the group `name`, asked from the Sentinels and
+ * followed across failovers.
+ */
+export type RedisConnectionOptions =
+  | { mode: 'standalone'; url: string }
+  | { mode: 'cluster'; nodes: RedisNodeAddress[] }
+  | {
+      mode: 'sentinel';
+      sentinels: RedisNodeAddress[];
+      /** Name of the master group, as in `sentinel monitor <name> ...`. */
+      name: string;
+      /** Password of the Sentinels themselves (`requirepass` in sentinel.conf), if they have one. */
+      sentinelPassword?: string;
+    };
+
 /** Options of `RedisStreamsModule.forRoot` / `forRootAsync`. */
 export interface RedisStreamsModuleOptions {
-  /** `redis://` or `rediss://` URL; user name and password may be in it. */
-  url: string;
-  /** Extra ioredis options (TLS CA, ...) merged over the module's own. */
+  /**
+   * `redis://` or `rediss://` URL of one server; user name and password may be in it. Short for
+   * `connection: { mode: 'standalone', url }`. Give either `url` or `connection`.
+   */
+  url?: string;
+  /** Where Redis is, for Cluster and Sentinel; give either `url` or `connection`. */
+  connection?: RedisConnectionOptions;
+  /**
+   * Extra ioredis options (TLS CA, ...) merged over the module's own; on Cluster they apply to
+   * each node's connection (`redisOptions`).
+   */
   redis?: Partial<RedisOptions>;
   /** Consumer name of this instance; must stay the same across restarts so own pending work is recovered. */
   consumerName: string;
@@ -41,6 +73,8 @@ export interface RedisStreamsModuleOptions {
 export interface HandlerRuntimeDefaults {
   batchSize: number;
   concurrency: number;
+  /** See `StreamHandlerOptions.prefetch`. */
+  prefetch: number;
   blockMs: number;
   maxAttempts: number;
   backoff: BackoffOptions;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import { DEFAULTS } from './redis-streams.constants.js';
 import { RedisConnections } from './redis-connections.js';
 
@@ -19,6 +20,8 @@ export interface PingResult {
   ok: boolean;
   latencyMs?: number;
   error?: string;
+  /** What answered, when it is more than one server: e.g. `3 masters, cluster_state ok`. */
+  checked?: string;
 }
 
 /** Something that can report consumer state; implemented by the consumer loops. */
@@ -62,7 +65,11 @@ export class RedisStreamsStatus {
     return this.sources.map((source) => source.state());
   }
 
-  /** PINGs Redis on the command connection; never waits longer than `timeoutMs`. */
+  /**
+   * PINGs Redis on the command connection; never waits longer than `timeoutMs`. On Cluster it
+   * PINGs every master and asks for `cluster_state`: one node answering says little about the
+   * slots of another. Through Sentinel it PINGs the current master.
+   */
   async ping(timeoutMs: number = DEFAULTS.pingTimeoutMs): Promise<PingResult> {
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
@@ -73,6 +80,10 @@ export class RedisStreamsStatus {
       const redis = this.connections.command;
       // A probe answers now: while the connection is down, say so rather than wait for it.
       if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
+      if (redis instanceof Cluster) {
+        const checked = await Promise.race([this.pingCluster(redis), timeout]);
+        return { ok: true, latencyMs: Date.now() - started, checked };
+      }
       await Promise.race([redis.ping(), timeout]);
       return { ok: true, latencyMs: Date.now() - started };
     } catch (error) {
@@ -80,5 +91,23 @@ export class RedisStreamsStatus {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private async pingCluster(cluster: Cluster): Promise<string> {
+    const masters = this.connections.dataNodes();
+    if (masters.length === 0) throw new Error('the Cluster client knows no master');
+    const failures: string[] = [];
+    await Promise.all(
+      masters.map(({ address, redis }) =>
+        redis.ping().catch((error: Error) => failures.push(`${address}: ${error.message}`)),
+      ),
+    );
+    if (failures.length > 0) throw new Error(`master not answering: ${failures.join('; ')}`);
+    const info = await cluster.cluster('INFO');
+    const state = /cluster_state:(\w+)/.exec(String(info))?.[1] ?? 'unknown';
+    if (state !== 'ok') {
+      throw new Error(`cluster_state is ${state}: some slots have no reachable master`);
+    }
+    return `${masters.length} masters, cluster_state ok`;
   }
 }

@@ -1,12 +1,15 @@
 import { NonRetryableError } from './non-retryable.error.js';
-import { decodeEntry, encodeEntry, toRawEntry } from './stream-codec.js';
+import {
+  decodeEntry,
+  encodeEntry,
+  fromTextReply,
+  mayHaveLostBytes,
+  toRawEntry,
+} from './stream-codec.js';
 
 const entry = (fields: Record<string, string | Buffer>, id = '1-0') => ({
   id,
-  fields: Object.entries(fields).map(([k, v]): [string, Buffer] => [
-    k,
-    Buffer.isBuffer(v) ? v : Buffer.from(v),
-  ]),
+  fields: Object.entries(fields).flatMap(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)]),
 });
 
 describe('stream codec', () => {
@@ -58,8 +61,28 @@ describe('stream codec', () => {
   it('reads reply entries and reports deleted ones as null', () => {
     expect(toRawEntry([Buffer.from('1-0'), [Buffer.from('a'), Buffer.from('b')]])).toEqual({
       id: '1-0',
-      fields: [['a', Buffer.from('b')]],
+      fields: ['a', Buffer.from('b')],
     });
     expect(toRawEntry(['1-0', null])).toBeNull();
+  });
+
+  it('reads text replies as they are, and tells which may have lost bytes', () => {
+    const text = fromTextReply(['1-0', ['a', 'b', 'c', 'caf\u00e9']]);
+    expect(text).toEqual({ id: '1-0', fields: ['a', 'b', 'c', 'caf\u00e9'] });
+    expect(mayHaveLostBytes(text!)).toBe(false);
+    // What ioredis makes of bytes that are not UTF-8.
+    const lossy = fromTextReply(['1-1', ['a', Buffer.from([0x61, 0xff]).toString()]]);
+    expect(mayHaveLostBytes(lossy!)).toBe(true);
+    expect(fromTextReply(['1-2', null])).toBeNull();
+  });
+
+  it('decodes text and bytes alike, and counts the limit in bytes', () => {
+    const fields = { eventId: 'e1', payload: '{"m":"\u00e9\u00e9"}' };
+    const asText = { id: '1-0', fields: Object.entries(fields).flat() };
+    expect(decodeEntry(asText, 1024)).toEqual(decodeEntry(entry(fields), 1024));
+    // 10 characters, 12 bytes.
+    const wide = { id: '1-0', fields: ['message', '\u00e9\u00e9' + 'x'.repeat(8)] };
+    expect(() => decodeEntry(wide, 11)).toThrow(/12 bytes, over the limit of 11/);
+    expect(decodeEntry(wide, 12).payload).toEqual({ message: '\u00e9\u00e9xxxxxxxx' });
   });
 });

@@ -2,10 +2,14 @@ import { FIELD } from './redis-streams.constants.js';
 import { NonRetryableError } from './non-retryable.error.js';
 import { isValidEventId } from './stream-keys.js';
 
-/** A stream entry as read from Redis, values kept as bytes so nothing is lost on the way to a dead letter. */
+/**
+ * A stream entry as read from Redis. Values are text when they were valid UTF-8 (the fast path:
+ * read as strings), bytes otherwise, so nothing is lost on the way to a dead letter.
+ */
 export interface RawEntry {
   id: string;
-  fields: Array<[string, Buffer]>;
+  /** Field names and values in turn, as Redis returns them: `[name, value, name, value, ...]`. */
+  fields: Array<string | Buffer>;
 }
 
 export interface DecodedEntry {
@@ -53,11 +57,21 @@ export function encodeEntry(
 export function decodeEntry(entry: RawEntry, maxValueBytes: number, raw = false): DecodedEntry {
   if (raw) return decodeRaw(entry);
   const fields: Record<string, string> = {};
-  for (const [name, value] of entry.fields) {
-    if (value.length > maxValueBytes) {
+  const flatFields = entry.fields;
+  for (let i = 0; i + 1 < flatFields.length; i += 2) {
+    const name = flatFields[i].toString();
+    const value = flatFields[i + 1];
+    // A string has at most 3 bytes per UTF-16 unit: count the bytes only when that could be over.
+    const bytes =
+      typeof value === 'string' && value.length * 3 <= maxValueBytes ? 0 : Buffer.byteLength(value);
+    if (bytes > maxValueBytes) {
       throw new NonRetryableError(
-        `field "${name}" is ${value.length} bytes, over the limit of ${maxValueBytes}`,
+        `field "${name}" is ${bytes} bytes, over the limit of ${maxValueBytes}`,
       );
+    }
+    if (typeof value === 'string') {
+      fields[name] = value;
+      continue;
     }
     try {
       fields[name] = utf8.decode(value);
@@ -95,21 +109,45 @@ export function decodeEntry(entry: RawEntry, maxValueBytes: number, raw = false)
  */
 function decodeRaw(entry: RawEntry): DecodedEntry {
   const fields: Record<string, string> = {};
-  for (const [name, value] of entry.fields) fields[name] = value.toString('utf8');
+  for (let i = 0; i + 1 < entry.fields.length; i += 2) {
+    fields[entry.fields[i].toString()] = entry.fields[i + 1].toString();
+  }
   const eventId = isValidEventId(fields[FIELD.eventId] ?? '') ? fields[FIELD.eventId] : entry.id;
   return { eventId, payload: { ...fields }, fields };
+}
+
+/**
+ * Turns a reply entry `[id, [field, value, ...]]` read as strings into a RawEntry, keeping the
+ * reply's own array; null when the entry was deleted. See `mayHaveLostBytes` before using it.
+ */
+export function fromTextReply(reply: unknown): RawEntry | null {
+  const [id, fields] = reply as [string, string[] | null];
+  return fields ? { id, fields } : null;
+}
+
+/**
+ * ioredis turns bytes that are not UTF-8 into U+FFFD when it reads text, so an entry with a value
+ * holding that character must be read again as bytes (`toRawEntry` on a read as Buffers) before it
+ * is decoded or dead-lettered, or its original bytes would be lost.
+ */
+export function mayHaveLostBytes(entry: RawEntry): boolean {
+  for (let i = 1; i < entry.fields.length; i += 2) {
+    const value = entry.fields[i];
+    if (typeof value === 'string' && value.includes('\uFFFD')) return true;
+  }
+  return false;
 }
 
 /** Turns a reply entry `[id, [field, value, ...]]` (values as Buffers) into a RawEntry; null when the entry was deleted. */
 export function toRawEntry(reply: unknown): RawEntry | null {
   const [id, flat] = reply as [Buffer | string, Array<Buffer | string> | null];
   if (!flat) return null;
-  const fields: Array<[string, Buffer]> = [];
+  const fields: Array<string | Buffer> = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    fields.push([
+    fields.push(
       flat[i].toString(),
       Buffer.isBuffer(flat[i + 1]) ? (flat[i + 1] as Buffer) : Buffer.from(flat[i + 1]),
-    ]);
+    );
   }
   return { id: id.toString(), fields };
 }

@@ -1,17 +1,22 @@
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { DEFAULTS, DLQ_FIELD } from './redis-streams.constants.js';
 import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
-import type { RedisConnections } from './redis-connections.js';
+import type { RedisClient, RedisConnections } from './redis-connections.js';
 import { NonRetryableError } from './non-retryable.error.js';
 import { validatePayload } from './payload-validator.js';
 import type { RetryPolicy } from './retry-policy.js';
-import { decodeEntry, toRawEntry, type RawEntry } from './stream-codec.js';
+import {
+  decodeEntry,
+  fromTextReply,
+  mayHaveLostBytes,
+  toRawEntry,
+  type RawEntry,
+} from './stream-codec.js';
 import type { DtoClass, GroupStart } from './stream-handler.interface.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
-import { withHandleSpan } from './trace-context.js';
+import { tracingEnabled, withHandleSpan } from './trace-context.js';
 import type { StreamMessage } from './stream-message.interface.js';
 import {
   ACK,
@@ -31,6 +36,7 @@ export interface ConsumerDefinition {
   startFrom: GroupStart;
   batchSize: number;
   concurrency: number;
+  prefetch: number;
   blockMs: number;
   policy: RetryPolicy;
   dto?: DtoClass;
@@ -69,7 +75,7 @@ export class StreamConsumer implements ConsumerStateSource {
   /** Due retries of entries whose previous attempt is still finishing here. */
   private readonly deferred = new Map<string, { entry: RawEntry; attempt: number }>();
   private slotWaiters: Array<() => void> = [];
-  private blocking?: Redis;
+  private blocking?: RedisClient;
   private readLoop?: Promise<void>;
   private maintenanceTimer?: NodeJS.Timeout;
   private reading = false;
@@ -82,6 +88,10 @@ export class StreamConsumer implements ConsumerStateSource {
   private nextRetryAt = 0;
   /** Slots held for due retries and reclaimed work while they are being fetched. */
   private reserved = 0;
+  /** Owned entries whose handler has finished, waiting for their acknowledgement. */
+  private acking = 0;
+  /** Entries read ahead (`prefetch`), pending under this consumer, not started yet. */
+  private readonly readAhead: RawEntry[] = [];
   private takingOldWork = false;
   /** How often old work is looked for: a quarter of the backoff base, within 25-500 ms. */
   private readonly tickMs: number;
@@ -109,7 +119,7 @@ export class StreamConsumer implements ConsumerStateSource {
     };
   }
 
-  private get redis(): Redis {
+  private get redis(): RedisClient {
     return this.connections.command;
   }
 
@@ -141,6 +151,12 @@ export class StreamConsumer implements ConsumerStateSource {
     clearTimeout(timer);
     this.stopped = true;
     clearTimeout(this.maintenanceTimer);
+    if (this.readAhead.length > 0) {
+      const left = this.readAhead.splice(0, this.readAhead.length);
+      this.logger.log(
+        `Shutdown: ${left.length} entries read ahead and not started stay pending for another consumer (${this.where()})`,
+      );
+    }
     if (outcome === 'timeout' && this.owned.size > 0) {
       this.logger.warn(
         `Shutdown: ${this.owned.size} entries still running after ${timeoutMs} ms stay pending for another consumer (${this.where()}): ${[...this.owned].join(', ')}`,
@@ -169,19 +185,38 @@ export class StreamConsumer implements ConsumerStateSource {
     try {
       while (!this.stopping) {
         try {
+          // On the hot path nothing below waits when it need not: with room to read ahead
+          // (`prefetch`), the next read leaves in the same turn as the entries of the last one
+          // were handed to their handlers, and Redis answers it while they run.
           // Wait quietly for the connections while they come up, instead of failing the first read.
-          await this.connections.whenReady(this.blocking!, blockMs + 1_000);
-          await this.connections.whenReady(this.redis, blockMs + 1_000);
+          if (this.blocking!.status !== 'ready') {
+            await this.connections.whenReady(this.blocking!, blockMs + 1_000);
+          }
+          if (this.redis.status !== 'ready') {
+            await this.connections.whenReady(this.redis, blockMs + 1_000);
+          }
           if (!groupReady) groupReady = await this.ensureGroup();
           if (!recovered) recovered = await this.recoverOwnPending();
-          await this.waitForSlot(this.readLowWater);
+          if (!this.hasRoom(this.readLowWater)) await this.waitForRoom(this.readLowWater);
           if (this.stopping) break;
           // Old work first: due retries and abandoned entries get free slots before new entries,
           // or a busy consumer would never find a slot for them.
-          await this.takeOldWork();
-          const count = Math.min(batchSize, this.available());
-          if (count <= 0) continue;
-          const reply = await this.blocking!.xreadgroupBuffer(
+          if (this.oldWorkMayBeDue()) await this.takeOldWork();
+          if (this.definition.prefetch === 0) {
+            // No read ahead: handlers finishing in this turn of the event loop queue their
+            // acknowledgements first, so that they leave with the read, in one write.
+            this.acks.holdForRead();
+            await yieldTurn();
+          }
+          const count = Math.min(batchSize, this.room());
+          if (count <= 0 || this.stopping) {
+            this.acks.takeInto(undefined);
+            continue;
+          }
+          const pipeline = this.blocking!.pipeline();
+          this.acks.takeInto(pipeline);
+          // Read as text, which costs less than bytes; see fromTextReply for values that are not.
+          pipeline.xreadgroup(
             'GROUP',
             group,
             consumer,
@@ -193,15 +228,26 @@ export class StreamConsumer implements ConsumerStateSource {
             stream,
             '>',
           );
+          const replies = (await pipeline.exec()) ?? [];
+          const [readError, reply] = replies[replies.length - 1] ?? [
+            new Error('pipeline was discarded'),
+          ];
+          if (readError) throw readError;
           failures = 0;
           this.lastError = undefined;
-          for (const [, entries] of (reply ?? []) as Array<[Buffer, unknown[]]>) {
-            for (const reply of entries) {
-              const entry = toRawEntry(reply);
-              if (entry) this.dispatch(entry, 1);
+          for (const [, entries] of (reply ?? []) as Array<[string, unknown[]]>) {
+            for (const item of entries) {
+              const entry = fromTextReply(item);
+              if (!entry) continue;
+              if (mayHaveLostBytes(entry)) void this.dispatchAsBytes(entry);
+              else if (this.readAhead.length === 0 && this.available() > 0) this.dispatch(entry, 1);
+              else this.readAhead.push(entry);
             }
           }
+          this.startReadAhead();
         } catch (error) {
+          // Acknowledgements held for a read that failed before it left go out on their own.
+          this.acks.takeInto(undefined);
           if (this.stopping) break;
           const message = (error as Error).message;
           if (message.includes('NOGROUP')) {
@@ -221,6 +267,7 @@ export class StreamConsumer implements ConsumerStateSource {
         }
       }
     } finally {
+      this.acks.takeInto(undefined);
       this.reading = false;
     }
   }
@@ -308,24 +355,47 @@ export class StreamConsumer implements ConsumerStateSource {
       return;
     }
     this.owned.add(entry.id);
-    const task: Promise<void> = this.process(entry, attempt)
-      .catch((error: unknown) => {
+    const task: Promise<void> = this.process(entry, attempt).then(
+      () => this.finished(entry.id, task),
+      (error: unknown) => {
         this.logger.error(
           `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
         );
-      })
-      .finally(() => {
-        this.owned.delete(entry.id);
-        this.runningEvents.delete(entry.id);
-        this.tasks.delete(task);
-        const next = this.deferred.get(entry.id);
-        if (next) {
-          this.deferred.delete(entry.id);
-          this.dispatch(next.entry, next.attempt);
-        }
-        this.releaseSlot();
-      });
+        this.finished(entry.id, task);
+      },
+    );
     this.tasks.add(task);
+  }
+
+  /**
+   * An entry read as text with a value that is not UTF-8: reads it again as bytes, so that it is
+   * dead-lettered byte for byte. Its slot is reserved meanwhile. If Redis cannot be asked, the
+   * entry stays pending and is reclaimed like abandoned work.
+   */
+  private async dispatchAsBytes(text: RawEntry): Promise<void> {
+    this.reserved += 1;
+    try {
+      const [reply] = await this.redis.xrangeBuffer(this.definition.stream, text.id, text.id);
+      // Deleted in between: the text is all there is.
+      this.dispatch((reply && toRawEntry(reply)) || text, 1);
+    } catch (error) {
+      this.noteError(`could not read ${text.id} again as bytes: ${(error as Error).message}`);
+    } finally {
+      this.reserved -= 1;
+      this.releaseSlot();
+    }
+  }
+
+  private finished(id: string, task: Promise<void>): void {
+    this.owned.delete(id);
+    this.runningEvents.delete(id);
+    this.tasks.delete(task);
+    const next = this.deferred.get(id);
+    if (next) {
+      this.deferred.delete(id);
+      this.dispatch(next.entry, next.attempt);
+    }
+    this.releaseSlot();
   }
 
   private async process(entry: RawEntry, attempt: number): Promise<void> {
@@ -368,19 +438,36 @@ export class StreamConsumer implements ConsumerStateSource {
         fields: decoded.fields,
       };
       const started = performance.now();
-      await withHandleSpan(decoded.fields, message, async () => {
-        await this.definition.handle(payload, message);
-      });
+      if (tracingEnabled()) {
+        await withHandleSpan(decoded.fields, message, () =>
+          this.definition.handle(payload, message),
+        );
+      } else {
+        const returned = this.definition.handle(payload, message);
+        // A handler that returned no promise is done: no need to wait a turn for it.
+        if (isThenable(returned)) await returned;
+      }
       durationMs = performance.now() - started;
     } catch (error) {
       await this.handleFailure(entry, attempt, eventId, error);
       return;
     }
-    const acked = await this.persist(
-      'acknowledge',
-      () => this.where(entry.id, eventId, attempt),
-      () => this.ack(entry.id, attempt, eventId),
-    );
+    // The handler is done: its slot is free for the next entry while the acknowledgement goes
+    // out (with the next read, see AckBatcher). The entry stays owned until Redis confirms.
+    this.acking += 1;
+    this.releaseSlot();
+    let acked = true;
+    try {
+      await this.ack(entry.id, attempt, eventId);
+    } catch {
+      acked = await this.persist(
+        'acknowledge',
+        () => this.where(entry.id, eventId, attempt),
+        () => this.ack(entry.id, attempt, eventId),
+      );
+    } finally {
+      this.acking -= 1;
+    }
     if (!acked) return;
     this.events.emit('handled', {
       stream,
@@ -393,15 +480,16 @@ export class StreamConsumer implements ConsumerStateSource {
   /** XACK alone on the hot path; the script when there is bookkeeping to clear or a handled event to record. */
   private ack(id: string, attempt: number, handledEventId?: string): Promise<unknown> {
     const { stream, group, idempotencyWindowMs } = this.definition;
+    const idempotent = idempotencyWindowMs && handledEventId;
+    if (attempt === 1 && !idempotent) return this.acks.ack(id);
     const keys = [stream, this.keys.retries, this.keys.attempts];
-    if (idempotencyWindowMs && handledEventId) {
+    if (idempotent) {
       return ACK.run(
         this.redis,
         [...keys, streamKeys.done(stream, group, handledEventId)],
         [group, id, idempotencyWindowMs],
       );
     }
-    if (attempt === 1) return this.acks.ack(id);
     return ACK.run(this.redis, keys, [group, id]);
   }
 
@@ -494,9 +582,11 @@ export class StreamConsumer implements ConsumerStateSource {
   private deadLetter(entry: RawEntry, attempt: number, reason: string): Promise<unknown> {
     const { stream, group } = this.definition;
     const dlqNames = new Set<string>(Object.values(DLQ_FIELD));
-    const original = entry.fields
-      .filter(([name]) => !dlqNames.has(name))
-      .flatMap(([name, value]) => [name, value]);
+    const original: Array<string | Buffer> = [];
+    for (let i = 0; i + 1 < entry.fields.length; i += 2) {
+      const name = entry.fields[i];
+      if (!dlqNames.has(name.toString())) original.push(name, entry.fields[i + 1]);
+    }
     return DEAD_LETTER.run(
       this.redis,
       [stream, this.keys.deadLetter, this.keys.retries, this.keys.attempts],
@@ -565,12 +655,12 @@ export class StreamConsumer implements ConsumerStateSource {
   private async maintain(): Promise<void> {
     const { stream, group } = this.definition;
     const now = Date.now();
-    if (now >= this.nextLeaseAt && this.owned.size > 0) {
+    if (now >= this.nextLeaseAt && this.owned.size + this.readAhead.length > 0) {
       this.nextLeaseAt = now + Math.max(Math.floor(this.runtime.claimMinIdleMs / 3), 100);
       await EXTEND_LEASE.run(
         this.redis,
         [stream],
-        [group, this.runtime.consumerName, ...this.owned],
+        [group, this.runtime.consumerName, ...this.owned, ...this.readAhead.map((e) => e.id)],
       );
       await this.renewEventMarkers();
     }
@@ -599,6 +689,7 @@ export class StreamConsumer implements ConsumerStateSource {
       this.noteError(`taking retries or abandoned work failed: ${(error as Error).message}`);
     } finally {
       this.takingOldWork = false;
+      this.startReadAhead();
     }
   }
 
@@ -673,9 +764,35 @@ export class StreamConsumer implements ConsumerStateSource {
     return text;
   }
 
-  /** Slots neither running nor reserved for old work being taken. */
+  /**
+   * Slots neither running a handler nor reserved for old work being taken. Entries waiting only
+   * for their acknowledgement hold no slot, up to one batch of `concurrency` of them, which bounds
+   * what is held in memory at twice `concurrency`.
+   */
   private available(): number {
-    return this.definition.concurrency - this.owned.size - this.reserved;
+    const { concurrency } = this.definition;
+    return concurrency - this.owned.size + Math.min(this.acking, concurrency) - this.reserved;
+  }
+
+  /**
+   * How many entries a read may take now: free slots, plus room left for reading ahead.
+   * Everything held (running, reserved, read ahead) stays within concurrency + prefetch.
+   */
+  private room(): number {
+    return this.available() + this.definition.prefetch - this.readAhead.length;
+  }
+
+  /** Whether a read may take `minimum` entries now, or some while nothing runs. */
+  private hasRoom(minimum: number): boolean {
+    const room = this.room();
+    return room >= minimum || (this.owned.size === 0 && room > 0);
+  }
+
+  /** Like waitForSlot, for the read loop: resolves once a read may take `minimum` entries. */
+  private async waitForRoom(minimum: number): Promise<void> {
+    while (!this.hasRoom(minimum) && !this.stopping) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    }
   }
 
   /**
@@ -691,9 +808,26 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private releaseSlot(): void {
+    this.startReadAhead();
     const waiters = this.slotWaiters;
     this.slotWaiters = [];
     for (const wake of waiters) wake();
+  }
+
+  /**
+   * Starts read-ahead entries in free slots. Old work (due retries, abandoned entries) goes first:
+   * while some may be due, the free slots are left to takeOldWork, which runs before each read.
+   */
+  private startReadAhead(): void {
+    if (this.stopping) return;
+    while (this.readAhead.length > 0 && this.available() > 0 && !this.oldWorkMayBeDue()) {
+      this.dispatch(this.readAhead.shift()!, 1);
+    }
+  }
+
+  private oldWorkMayBeDue(): boolean {
+    const now = Date.now();
+    return this.takingOldWork || now >= this.nextRetryAt || now >= this.nextReclaimAt;
   }
 
   /** Waits, but wakes at once on stop. */
@@ -728,4 +862,13 @@ const sleep = (ms: number): Promise<void> =>
 /** Milliseconds since the epoch at which Redis appended the entry, from its id. */
 function entryTimeMs(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
+}
+
+/** Lets the rest of this turn of the event loop run (I/O callbacks, other handlers) first. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }

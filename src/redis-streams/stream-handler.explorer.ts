@@ -16,7 +16,8 @@ import { StreamEvents } from './stream-events.js';
 import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
 import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
 import type { StreamHandlerFn } from './stream-handler.interface.js';
-import { assertValidName } from './stream-keys.js';
+import { keysOutsideFirstSlot } from './key-slot.js';
+import { assertValidName, streamKeys } from './stream-keys.js';
 
 const MAX_VALUE_BYTES = 1024 * 1024;
 
@@ -44,6 +45,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     if (this.started) return;
     this.started = true;
     const definitions = this.discover();
+    if (this.connections.mode === 'cluster') assertOneSlotPerStream(definitions);
     for (const { stream, group } of definitions) this.status.registerHandler({ stream, group });
     if (this.options.consumersEnabled === false) return;
     assertValidName('consumer', this.options.consumerName);
@@ -105,12 +107,27 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
           baseMs: options.backoff?.baseMs ?? defaults.backoff?.baseMs ?? DEFAULTS.backoffBaseMs,
           maxMs: options.backoff?.maxMs ?? defaults.backoff?.maxMs ?? DEFAULTS.backoffMaxMs,
         };
+        const batchSize = options.batchSize ?? defaults.batchSize ?? DEFAULTS.batchSize;
+        const concurrency = options.concurrency ?? defaults.concurrency ?? DEFAULTS.concurrency;
+        const prefetch = options.prefetch ?? defaults.prefetch ?? DEFAULTS.prefetch;
+        for (const [name, value, least] of [
+          ['batchSize', batchSize, 1],
+          ['concurrency', concurrency, 1],
+          ['prefetch', prefetch, 0],
+        ] as const) {
+          if (!Number.isInteger(value) || value < least) {
+            throw new Error(
+              `@StreamHandler on ${stream}/${group}: ${name} must be an integer of at least ${least}, not ${value}`,
+            );
+          }
+        }
         definitions.push({
           stream,
           group,
           startFrom: options.startFrom ?? 'beginning',
-          batchSize: options.batchSize ?? defaults.batchSize ?? DEFAULTS.batchSize,
-          concurrency: options.concurrency ?? defaults.concurrency ?? DEFAULTS.concurrency,
+          batchSize,
+          concurrency,
+          prefetch,
           blockMs: defaults.blockMs ?? DEFAULTS.blockMs,
           policy: new RetryPolicy(
             options.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts,
@@ -124,6 +141,33 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
       }
     }
     return definitions;
+  }
+}
+
+/**
+ * On Cluster, the scripts of a stream touch the stream and the keys derived from it in one call,
+ * which Redis allows only within one slot: refuse to start rather than fail every call later with
+ * CROSSSLOT. A hash tag in the stream name (`app:{alerts}`) puts all of them in one slot.
+ */
+function assertOneSlotPerStream(definitions: ConsumerDefinition[]): void {
+  const problems: string[] = [];
+  for (const { stream, group } of definitions) {
+    const sample = 'event-id';
+    const outside = keysOutsideFirstSlot([
+      stream,
+      streamKeys.deadLetter(stream),
+      streamKeys.retries(stream, group),
+      streamKeys.attempts(stream, group),
+      streamKeys.dedup(stream, sample),
+      streamKeys.done(stream, group, sample),
+    ]);
+    if (outside.length > 0) problems.push(`"${stream}" (e.g. ${outside[0]})`);
+  }
+  if (problems.length > 0) {
+    throw new Error(
+      'On Redis Cluster all keys of a stream must be in one slot, or its scripts fail with CROSSSLOT: ' +
+        `name each stream with a hash tag, e.g. "app:{orders}" instead of "orders". Keys in another slot than their stream: ${[...new Set(problems)].join(', ')}`,
+    );
   }
 }
 

@@ -70,7 +70,10 @@ interface Waiting extends Prepared {
  */
 @Injectable()
 export class StreamPublisher {
-  private readonly waiting = new Map<string, { stream: string; maxLen?: number; items: Waiting[] }>();
+  private readonly waiting = new Map<
+    string,
+    { stream: string; maxLen?: number; items: Waiting[] }
+  >();
   private flushScheduled = false;
 
   constructor(
@@ -192,7 +195,8 @@ export class StreamPublisher {
       replies.forEach(([error, reply], c) => {
         const chunk = calls[c].items;
         if (error) {
-          for (let i = 0; i < chunk.length; i++) outcomes.push(new PublishFailedError(stream, error));
+          for (let i = 0; i < chunk.length; i++)
+            outcomes.push(new PublishFailedError(stream, error));
           return;
         }
         const flat = reply as Array<Buffer | number>;

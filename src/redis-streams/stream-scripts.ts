@@ -23,11 +23,14 @@ export class StreamScript {
     keys: string[],
     args: Array<string | number | Buffer>,
   ): Promise<T> {
+    // The named methods, not callBuffer('EVALSHA', ...): ioredis 6 drops the command name of
+    // `call`/`callBuffer` when auto-pipelining is on (the command connection has it on).
+    const client = redis as unknown as BufferScripting;
     try {
-      return (await redis.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args)) as T;
+      return (await client.evalshaBuffer(this.sha, keys.length, ...keys, ...args)) as T;
     } catch (error) {
       if (!isNoScript(error)) throw error;
-      return (await redis.callBuffer('EVAL', this.source, keys.length, ...keys, ...args)) as T;
+      return (await client.evalBuffer(this.source, keys.length, ...keys, ...args)) as T;
     }
   }
 
@@ -45,6 +48,12 @@ export class StreamScript {
     if (withSource) pipeline.eval(this.source, keys.length, ...keys, ...args);
     else pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
   }
+}
+
+/** ioredis has Buffer-reply variants of every command; its types leave out these two. */
+interface BufferScripting {
+  evalshaBuffer(...args: Array<string | number | Buffer>): Promise<unknown>;
+  evalBuffer(...args: Array<string | number | Buffer>): Promise<unknown>;
 }
 
 export function isNoScript(error: unknown): boolean {

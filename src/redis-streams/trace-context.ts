@@ -1,6 +1,7 @@
 import {
   context,
   propagation,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -14,6 +15,20 @@ import {
  * OpenTelemetry SDK registered, every call here is a cheap no-op and no field is written.
  */
 const tracer = trace.getTracer('redis-streams');
+
+// What the global tracer provider delegates to while no SDK is registered.
+const NO_SDK = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether an OpenTelemetry SDK is registered. Without one a span is a no-op, so the consumer's hot
+ * path skips the span (and the promise around it) altogether. Asked per call: an SDK may come
+ * after this module was loaded.
+ */
+export function tracingEnabled(): boolean {
+  const provider = trace.getTracerProvider();
+  const active = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+  return active !== NO_SDK;
+}
 
 export const TRACE_FIELDS = ['traceparent', 'tracestate'] as const;
 
@@ -53,7 +68,7 @@ export function withPublishSpan<T>(
 export function withHandleSpan<T>(
   fields: Record<string, string>,
   attributes: { stream: string; group: string; id: string; eventId: string; attempt: number },
-  handle: () => Promise<T>,
+  handle: () => T | Promise<T>,
 ): Promise<T> {
   const parent: Context = fields.traceparent
     ? propagation.extract(ROOT_CONTEXT, fields)

@@ -1,0 +1,158 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { StreamPublisher } from '../src/redis-streams/index.js';
+import { TestRedis } from './support/redis-server.js';
+import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
+import { startStreamsApp } from './support/streams-app.js';
+import { waitFor } from './support/wait-for.js';
+
+/** `prefetch`: entries read ahead while every slot is busy. */
+describe('RedisStreamsModule read-ahead (prefetch)', () => {
+  let redis: TestRedis;
+  let client: Redis;
+  const apps: INestApplication[] = [];
+
+  const start = async (
+    probe: Probe,
+    consumerName: string,
+    overrides: Record<string, unknown> = {},
+  ): Promise<INestApplication> => {
+    const app = await startStreamsApp(
+      {
+        url: redis.url,
+        consumerName,
+        claimMinIdleMs: 60_000,
+        handlerDefaults: { blockMs: 100, concurrency: 2, batchSize: 4, prefetch: 4 },
+        ...overrides,
+      },
+      [{ provide: PROBE, useValue: probe }, SecondHandler],
+    );
+    apps.push(app);
+    return app;
+  };
+
+  /** Resolves the promise a handler call returned, so tests decide when handlers finish. */
+  const gate = (probe: Probe): { open: () => void; running: () => number; peak: () => number } => {
+    let release: () => void = () => undefined;
+    let opened = new Promise<void>((resolve) => (release = resolve));
+    let running = 0;
+    let peak = 0;
+    probe.behaviour = async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await opened;
+      running -= 1;
+    };
+    return {
+      open: () => {
+        release();
+        opened = Promise.resolve();
+      },
+      running: () => running,
+      peak: () => peak,
+    };
+  };
+
+  const pendingOf = async (): Promise<Map<string, number>> => {
+    const summary = (await client.xpending('orders', 'second')) as [
+      number,
+      unknown,
+      unknown,
+      Array<[string, string]> | null,
+    ];
+    return new Map((summary[3] ?? []).map(([consumer, count]) => [consumer, Number(count)]));
+  };
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    client = redis.client();
+  });
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await client.flushall();
+  });
+
+  afterAll(async () => {
+    client.disconnect();
+    await redis.destroy();
+  });
+
+  it('reads ahead up to prefetch, never runs more than concurrency, and handles each entry once', async () => {
+    const probe = new Probe();
+    const handlers = gate(probe);
+    const app = await start(probe, 'c1');
+    const publisher = app.get(StreamPublisher);
+    await publisher.publishMany(
+      'orders',
+      Array.from({ length: 20 }, (_, i) => ({ payload: { message: `m${i}` } })),
+    );
+
+    // Two running, four more read ahead: six pending under this consumer, none beyond.
+    await waitFor(async () => (await pendingOf()).get('c1') === 6, 'the read-ahead');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await pendingOf()).get('c1')).toBe(6);
+    expect(handlers.running()).toBe(2);
+
+    handlers.open();
+    await waitFor(() => probe.calls.length === 20, 'every entry');
+    await waitFor(async () => (await pendingOf()).size === 0, 'the acknowledgements');
+    expect(handlers.peak()).toBe(2);
+    const messages = probe.calls.map((c) => (c.payload as { message: string }).message);
+    expect(new Set(messages).size).toBe(20);
+  });
+
+  it('keeps the lease of entries waiting in the read-ahead, so no other consumer takes them', async () => {
+    const probe = new Probe();
+    // Each call takes 150 ms with one slot: the last of six waits about 750 ms, well over the
+    // 300 ms after which an idle entry counts as abandoned.
+    probe.behaviour = () => new Promise((r) => setTimeout(r, 150));
+    const overrides = {
+      claimMinIdleMs: 300,
+      handlerDefaults: { blockMs: 100, concurrency: 1, batchSize: 6, prefetch: 6 },
+    };
+    const first = await start(probe, 'c1', overrides);
+    await first.get(StreamPublisher).publishMany(
+      'orders',
+      Array.from({ length: 6 }, (_, i) => ({ payload: { message: `${i}` } })),
+    );
+    await waitFor(async () => (await pendingOf()).get('c1') === 6, 'the read-ahead');
+    const other = new Probe();
+    await start(other, 'c2', overrides);
+
+    await waitFor(() => probe.calls.length === 6, 'every entry', 5_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(other.calls).toEqual([]);
+    expect(probe.calls.map((c) => c.message.attempt)).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  it('leaves read-ahead entries pending on shutdown, and another consumer handles them', async () => {
+    const probe = new Probe();
+    const handlers = gate(probe);
+    const overrides = { claimMinIdleMs: 500, shutdownTimeoutMs: 200 };
+    const first = await start(probe, 'c1', overrides);
+    await first.get(StreamPublisher).publishMany(
+      'orders',
+      Array.from({ length: 6 }, (_, i) => ({ payload: { message: `${i}` } })),
+    );
+    await waitFor(async () => (await pendingOf()).get('c1') === 6, 'the read-ahead');
+
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+    handlers.open();
+    // The two that were running outlived the shutdown timeout; none of the four read ahead started.
+    expect(probe.calls).toHaveLength(2);
+    expect((await pendingOf()).get('c1')).toBe(6);
+
+    const other = new Probe();
+    await start(other, 'c2', overrides);
+    await waitFor(() => other.calls.length === 6, 'the other consumer to take them over', 10_000);
+    expect(other.calls.every((c) => c.message.attempt === 2)).toBe(true);
+  });
+
+  it('refuses a negative or fractional prefetch at startup', async () => {
+    await expect(start(new Probe(), 'c1', { handlerDefaults: { prefetch: -1 } })).rejects.toThrow(
+      /prefetch must be an integer of at least 0, not -1/,
+    );
+  });
+});
