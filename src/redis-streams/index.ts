@@ -38,3 +38,4 @@ export type {
 export { StreamEvents } from './stream-events.js';
 export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-events.js';
 export { STREAM_ID_PATTERN, compareStreamIds } from './stream-id.js';
+export { partitionOf, partitionStream, partitionStreams } from './partitions.js';

@@ -6,6 +6,7 @@ export const DEFAULTS = {
   batchSize: 16,
   concurrency: 8,
   prefetch: 0,
+  partitionLeaseMs: 10_000,
   blockMs: 2_000,
   maxAttempts: 5,
   backoffBaseMs: 1_000,

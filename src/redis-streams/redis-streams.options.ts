@@ -67,6 +67,17 @@ export interface RedisStreamsModuleOptions {
   waitForReplicas?: { replicas: number; timeoutMs: number };
   /** Do not start consumers (publish-only instances, tools). */
   consumersEnabled?: boolean;
+  /**
+   * Logical streams split into partitions, by name: `{ alerts: 8 }` makes `alerts` the eight
+   * streams `alerts:{0}` ... `alerts:{7}` (hash-tagged: spread over a Cluster's shards). Publishing
+   * routes each event by its `partitionKey`; handlers of the logical stream consume every partition.
+   */
+  partitions?: Record<string, number>;
+  /**
+   * Ordered handlers: how long a partition lease and a membership last without renewal (default
+   * 10 s). A dead instance's partitions are taken over after about this long.
+   */
+  partitionLeaseMs?: number;
 }
 
 /** Handler settings that the module can default. */

@@ -43,6 +43,8 @@ export interface ConsumerDefinition {
   rawFields?: boolean;
   /** When set, the handler runs at most once per eventId within this many ms. */
   idempotencyWindowMs?: number;
+  /** Partitioned stream, one partition at a time in order (see StreamHandlerOptions.ordered). */
+  ordered?: boolean;
   handle: (payload: unknown, message: StreamMessage) => unknown;
 }
 

@@ -14,6 +14,8 @@ import { RedisConnections } from './redis-connections.js';
 import { RetryPolicy } from './retry-policy.js';
 import { StreamEvents } from './stream-events.js';
 import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
+import { OrderedGroup } from './ordered-consumer.js';
+import { assertValidPartitions, partitionStreams } from './partitions.js';
 import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
 import type { StreamHandlerFn } from './stream-handler.interface.js';
 import { keysOutsideFirstSlot } from './key-slot.js';
@@ -28,7 +30,7 @@ const MAX_VALUE_BYTES = 1024 * 1024;
 @Injectable()
 export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('RedisStreams');
-  private readonly consumers: StreamConsumer[] = [];
+  private readonly consumers: Array<StreamConsumer | OrderedGroup> = [];
   private started = false;
 
   constructor(
@@ -45,8 +47,30 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     if (this.started) return;
     this.started = true;
     const definitions = this.discover();
-    if (this.connections.mode === 'cluster') assertOneSlotPerStream(definitions);
-    for (const { stream, group } of definitions) this.status.registerHandler({ stream, group });
+    const partitions = this.options.partitions ?? {};
+    for (const [stream, count] of Object.entries(partitions)) {
+      assertValidName('stream', stream);
+      assertValidPartitions(stream, count);
+    }
+    // What is read: a partitioned stream is read as its partition streams.
+    const perStream = definitions.flatMap((definition) => {
+      const count = partitions[definition.stream];
+      if (count === undefined) {
+        if (definition.ordered) {
+          throw new Error(
+            `@StreamHandler on ${definition.stream}/${definition.group}: ordered needs a partitioned stream; ` +
+              `list "${definition.stream}" in the module's partitions option`,
+          );
+        }
+        return [definition];
+      }
+      return partitionStreams(definition.stream, count).map((stream) => ({
+        ...definition,
+        stream,
+      }));
+    });
+    if (this.connections.mode === 'cluster') assertOneSlotPerStream(perStream);
+    for (const { stream, group } of perStream) this.status.registerHandler({ stream, group });
     if (this.options.consumersEnabled === false) return;
     assertValidName('consumer', this.options.consumerName);
     const runtime = {
@@ -54,7 +78,21 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
       claimMinIdleMs: this.options.claimMinIdleMs ?? DEFAULTS.claimMinIdleMs,
       maxValueBytes: MAX_VALUE_BYTES,
     };
-    for (const definition of definitions) {
+    for (const definition of definitions.filter((d) => d.ordered)) {
+      const settings = {
+        partitions: partitions[definition.stream],
+        leaseMs: this.options.partitionLeaseMs ?? DEFAULTS.partitionLeaseMs,
+      };
+      const group = new OrderedGroup(definition, settings, runtime, this.connections, this.events);
+      this.consumers.push(group);
+      this.status.register(group);
+      group.start();
+      this.logger.log(
+        `Consuming ${definition.stream} (${settings.partitions} partitions) in group ${definition.group} ` +
+          `as ${runtime.consumerName}, in order: one partition at a time, ${definition.policy.maxAttempts} attempts`,
+      );
+    }
+    for (const definition of perStream.filter((d) => !d.ordered)) {
       const consumer = new StreamConsumer(definition, runtime, this.connections, this.events);
       this.consumers.push(consumer);
       this.status.register(consumer);
@@ -135,6 +173,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
           ),
           dto: options.dto,
           rawFields: options.rawFields,
+          ordered: options.ordered,
           idempotencyWindowMs: idempotencyWindow(options.idempotent, this.options.dedupWindowMs),
           handle: (fn as StreamHandlerFn).bind(instance),
         });

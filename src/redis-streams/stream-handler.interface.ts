@@ -42,6 +42,14 @@ export interface StreamHandlerOptions {
   rawFields?: boolean;
   /** Where a newly created group starts (default `beginning`). */
   startFrom?: GroupStart;
+  /**
+   * On a partitioned stream: handle the events of each partition one at a time, in the order they
+   * were published, on one instance at a time (a lease with a fencing token), so events with the
+   * same partition key are never handled out of order. A failing entry is retried in place and
+   * holds up its partition until it succeeds or is dead-lettered. Without it, every instance reads
+   * every partition, with `concurrency`, as for any stream.
+   */
+  ordered?: boolean;
 }
 
 /** The shape of a handler method. */

@@ -15,6 +15,12 @@ export const streamKeys = {
     `${stream}:done:${group}:${eventId}`,
   /** Hash of entry id to attempts already spent (failures and abandoned deliveries). */
   attempts: (stream: string, group: string): string => `${stream}:attempts:${group}`,
+  /** Ordered handlers: who processes this partition stream, as "consumer|fencing token". */
+  lease: (stream: string, group: string): string => `${stream}:lease:${group}`,
+  /** Ordered handlers: the last fencing token handed out for this partition stream. */
+  fence: (stream: string, group: string): string => `${stream}:fence:${group}`,
+  /** Ordered handlers: live instances of a group on a partitioned stream, scored by expiry. */
+  members: (stream: string, group: string): string => `${stream}:members:${group}`,
 };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9:._{}-]{0,127}$/;

@@ -11,4 +11,12 @@ export interface StreamMessage {
   attempt: number;
   /** The entry's fields as written, decoded as UTF-8. */
   fields: Record<string, string>;
+  /** On a partitioned stream with `ordered: true`: the partition being processed. */
+  partition?: number;
+  /**
+   * With `ordered: true`: the fencing token of this instance's lease on the partition. It grows
+   * with every change of owner; a downstream system that remembers the highest token it has seen
+   * per partition can refuse writes from an owner that lost its lease without knowing it.
+   */
+  fencingToken?: number;
 }

@@ -4,6 +4,7 @@ import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisConnections } from './redis-connections.js';
 import { newEventId } from './event-id.js';
+import { partitionOf, partitionStream } from './partitions.js';
 import { encodeEntry } from './stream-codec.js';
 import { StreamEvents } from './stream-events.js';
 import { withPublishSpan } from './trace-context.js';
@@ -15,6 +16,11 @@ export interface PublishOptions {
   eventId?: string;
   /** Trim the stream to about this many entries (XADD MAXLEN ~). */
   maxLen?: number;
+  /**
+   * On a partitioned stream: events with the same key go to the same partition, and so are
+   * handled in order by `ordered` handlers. Without it, the eventId is the key.
+   */
+  partitionKey?: string;
 }
 
 export interface PublishResult {
@@ -23,11 +29,15 @@ export interface PublishResult {
   eventId: string;
   /** True when this eventId was already published within the de-duplication window: nothing new was appended. */
   duplicate: boolean;
+  /** The Redis stream the entry is in: the stream itself, or a partition of it (`alerts:{3}`). */
+  stream: string;
 }
 
 export interface PublishItem {
   payload: unknown;
   eventId?: string;
+  /** See PublishOptions.partitionKey. */
+  partitionKey?: string;
 }
 
 /** Redis did not confirm the entry: it may be unreachable, slow, or refusing writes. Safe to retry with the same eventId. */
@@ -91,8 +101,9 @@ export class StreamPublisher {
     assertValidMaxLen(options.maxLen);
     return withPublishSpan(stream, 1, (traceFields) => {
       const item = this.prepare({ payload, eventId: options.eventId }, traceFields);
+      const target = this.route(stream, options.partitionKey ?? item.eventId);
       return new Promise<PublishResult>((resolve, reject) =>
-        this.enqueue(stream, options.maxLen, { ...item, resolve, reject }),
+        this.enqueue(target, options.maxLen, { ...item, resolve, reject }),
       );
     });
   }
@@ -108,12 +119,37 @@ export class StreamPublisher {
     if (items.length === 0) return [];
     return withPublishSpan(stream, items.length, async (traceFields) => {
       const prepared = items.map((item) => this.prepare(item, traceFields));
-      const outcomes = await this.send(stream, options.maxLen, prepared);
-      return outcomes.map((outcome) => {
-        if (outcome instanceof Error) throw outcome;
-        return outcome;
+      // One send per target stream (partition), in parallel; results go back in item order.
+      const byTarget = new Map<string, number[]>();
+      prepared.forEach((item, i) => {
+        const target = this.route(stream, items[i].partitionKey ?? item.eventId);
+        const positions = byTarget.get(target) ?? [];
+        positions.push(i);
+        byTarget.set(target, positions);
       });
+      const results = new Array<PublishResult>(items.length);
+      await Promise.all(
+        [...byTarget].map(async ([target, positions]) => {
+          const outcomes = await this.send(
+            target,
+            options.maxLen,
+            positions.map((i) => prepared[i]),
+          );
+          outcomes.forEach((outcome, k) => {
+            if (outcome instanceof Error) throw outcome;
+            results[positions[k]] = outcome;
+          });
+        }),
+      );
+      return results;
     });
+  }
+
+  /** The stream an event goes to: the stream, or the partition its key belongs to. */
+  private route(stream: string, key: string): string {
+    const partitions = this.options.partitions?.[stream];
+    if (partitions === undefined) return stream;
+    return partitionStream(stream, partitionOf(key, partitions));
   }
 
   private prepare(item: PublishItem, traceFields: string[]): Prepared {
@@ -189,6 +225,7 @@ export class StreamPublisher {
         // Redis lost its script cache (restart): send the source; the eventIds make a resend safe.
         replies = await this.runPipeline(calls, true);
       }
+      const waited = this.waitsForReplicas() ? replies.pop() : undefined;
       const outcomes: Array<PublishResult | PublishFailedError> = [];
       let confirmed = 0;
       let duplicates = 0;
@@ -204,10 +241,10 @@ export class StreamPublisher {
           const duplicate = flat[2 * i + 1] === 1;
           if (duplicate) duplicates++;
           else confirmed++;
-          outcomes.push({ id: String(flat[2 * i]), eventId: chunk[i].eventId, duplicate });
+          outcomes.push({ id: String(flat[2 * i]), eventId: chunk[i].eventId, duplicate, stream });
         }
       });
-      await this.waitForReplicas();
+      if (waited) this.checkReplicas(waited);
       if (confirmed + duplicates > 0) {
         this.events.emit('published', { stream, count: confirmed, duplicates });
       }
@@ -217,11 +254,19 @@ export class StreamPublisher {
     }
   }
 
-  /** With `waitForReplicas`, an entry counts as published only once enough replicas have it. */
-  private async waitForReplicas(): Promise<void> {
-    const wanted = this.options.waitForReplicas;
-    if (!wanted || wanted.replicas <= 0) return;
-    const confirmed = await this.connections.command.wait(wanted.replicas, wanted.timeoutMs);
+  private waitsForReplicas(): boolean {
+    return (this.options.waitForReplicas?.replicas ?? 0) > 0;
+  }
+
+  /**
+   * With `waitForReplicas`, an entry counts as published only once enough replicas have it. WAIT
+   * goes in the same pipeline as the appends, so it reaches the server that has them (on Cluster,
+   * the master of the stream's slot) and costs no extra round trip.
+   */
+  private checkReplicas([error, reply]: [Error | null, unknown]): void {
+    const wanted = this.options.waitForReplicas!;
+    if (error) throw error;
+    const confirmed = Number(reply);
     if (confirmed < wanted.replicas) {
       throw new Error(
         `only ${confirmed} of ${wanted.replicas} replicas confirmed the write within ${wanted.timeoutMs} ms ` +
@@ -236,6 +281,8 @@ export class StreamPublisher {
   ): Promise<Array<[Error | null, unknown]>> {
     const pipeline = this.connections.command.pipeline();
     for (const { keys, args } of calls) PUBLISH.queue(pipeline, keys, args, withSource);
+    const wanted = this.options.waitForReplicas;
+    if (wanted && wanted.replicas > 0) pipeline.wait(wanted.replicas, wanted.timeoutMs);
     const replies = await pipeline.exec();
     if (!replies) throw new Error('pipeline was discarded');
     return replies;
