@@ -44,7 +44,7 @@ export class AlertRecorderHandler {
   @StreamHandler(ALERTS_DEAD_LETTER_STREAM, { group: RECORDER_DEAD_LETTER_GROUP, rawFields: true })
   async recordDeadLetter(_fields: unknown, message: StreamMessage): Promise<void> {
     const fields = message.fields;
-    if (fields[DLQ_FIELD.stream] !== ALERTS_STREAM || fields[DLQ_FIELD.group] !== WEBHOOK_GROUP) {
+    if (!isAlertsStream(fields[DLQ_FIELD.stream]) || fields[DLQ_FIELD.group] !== WEBHOOK_GROUP) {
       return;
     }
     const originalId = fields[DLQ_FIELD.originalId] ?? '';
@@ -66,4 +66,9 @@ export class AlertRecorderHandler {
     );
     this.logger.warn(`Dead-lettered ${context} (status ${status}): ${reason}`);
   }
+}
+
+/** The alerts stream, or one of its partitions (`alerts:{3}`) with ALERTS_PARTITIONS. */
+function isAlertsStream(stream: string | undefined): boolean {
+  return stream === ALERTS_STREAM || /^alerts:\{\d+\}$/.test(stream ?? '');
 }

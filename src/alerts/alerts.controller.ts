@@ -74,7 +74,11 @@ export class AlertsController {
       // Without an OpenTelemetry SDK registered, extract finds nothing and this changes nothing.
       const caller = propagation.extract(context.active(), headers);
       published = await context.with(caller, () =>
-        this.publisher.publish(ALERTS_STREAM, payload, { eventId: idempotencyKey }),
+        this.publisher.publish(ALERTS_STREAM, payload, {
+          eventId: idempotencyKey,
+          // With ALERTS_PARTITIONS, the alerts of one source share a partition.
+          partitionKey: body.source,
+        }),
       );
     } catch (error) {
       if (!(error instanceof PublishFailedError)) throw error;

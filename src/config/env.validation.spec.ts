@@ -196,7 +196,9 @@ describe('validate', () => {
 
     it('is standalone by default, and reads the variables of each mode', () => {
       expect(validate({}).REDIS_MODE).toBe('standalone');
-      expect(validate({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: nodes })).toMatchObject({
+      expect(
+        validate({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: nodes, ALERTS_PARTITIONS: '3' }),
+      ).toMatchObject({
         REDIS_MODE: 'cluster',
         REDIS_CLUSTER_NODES: nodes,
       });
@@ -215,12 +217,14 @@ describe('validate', () => {
         validate({
           REDIS_MODE: 'cluster',
           REDIS_CLUSTER_NODES: nodes,
+          ALERTS_PARTITIONS: '3',
           REDIS_URL: 'redis://127.0.0.1:6379',
         }),
       ).not.toThrow();
       const problems = problemsOf({
         REDIS_MODE: 'cluster',
         REDIS_CLUSTER_NODES: nodes,
+        ALERTS_PARTITIONS: '3',
         REDIS_URL: 'redis://alerts:hunter2@redis.internal:6379',
       });
       expect(problems).toEqual([
@@ -229,7 +233,7 @@ describe('validate', () => {
     });
 
     it('requires the node list in cluster mode', () => {
-      expect(problemsOf({ REDIS_MODE: 'cluster' })).toEqual([
+      expect(problemsOf({ REDIS_MODE: 'cluster', ALERTS_PARTITIONS: '3' })).toEqual([
         'REDIS_CLUSTER_NODES: is required with REDIS_MODE=cluster: a comma-separated list of host:port such as 10.0.0.1:7000,10.0.0.2:7000',
       ]);
     });
@@ -279,6 +283,7 @@ describe('validate', () => {
       const [bad] = problemsOf({
         REDIS_MODE: 'cluster',
         REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis-2',
+        ALERTS_PARTITIONS: '3',
       });
       expect(bad).toBe(
         'REDIS_CLUSTER_NODES: must be a comma-separated list of host:port such as 10.0.0.1:7000,10.0.0.2:7000 ("redis-2" is not host:port)',
@@ -292,17 +297,29 @@ describe('validate', () => {
       expect(url).not.toContain('hunter2');
     });
 
-    it('refuses what does not work on Cluster: WAIT for replicas and a TLS CA file', () => {
+    it('asks for alerts partitions on Cluster, where one unpartitioned stream cannot work', () => {
+      expect(problemsOf({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: nodes })).toEqual([
+        'ALERTS_PARTITIONS: must be at least 1 with REDIS_MODE=cluster: the alerts stream must be hash-tagged partitions (alerts:{0}, ...) so that its keys stay in one slot',
+      ]);
+      const env = validate({
+        REDIS_MODE: 'cluster',
+        REDIS_CLUSTER_NODES: nodes,
+        ALERTS_PARTITIONS: '6',
+      });
+      expect(env.ALERTS_PARTITIONS).toBe(6);
+    });
+
+    it('refuses what does not work on Cluster yet: a TLS CA file', () => {
       const problems = problemsOf({
         REDIS_MODE: 'cluster',
         REDIS_CLUSTER_NODES: nodes,
+        ALERTS_PARTITIONS: '3',
         REDIS_WAIT_REPLICAS: '1',
         REDIS_TLS_CA_FILE: new URL(import.meta.url).pathname,
       });
       expect(problems).toEqual([
         'REDIS_TLS_CA_FILE: is only used with REDIS_MODE=standalone: TLS to a Cluster or through Sentinel is not supported yet' +
           ` (got ${JSON.stringify(new URL(import.meta.url).pathname.slice(0, 80) + (new URL(import.meta.url).pathname.length > 80 ? '...' : ''))})`,
-        'REDIS_WAIT_REPLICAS: must be 0 with REDIS_MODE=cluster: WAIT would go to some master, not the one that took the write (got "1")',
       ]);
     });
   });

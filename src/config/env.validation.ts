@@ -160,6 +160,19 @@ export class EnvironmentVariables {
   @IsIntegerInRange(1)
   ALERTS_WEBHOOK_TIMEOUT_MS: number = 5_000;
 
+  /**
+   * 0: one stream, `alerts`. P > 0: the partitions `alerts:{0}` ... `alerts:{P-1}`, alerts routed
+   * by their source; required on Cluster, where they spread over the shards.
+   */
+  @IsIntegerInRange(0, 1024)
+  @Satisfies<EnvironmentVariables>(
+    'partitionsOnCluster',
+    (value, env) => env.REDIS_MODE !== 'cluster' || Number(value) > 0,
+    () =>
+      'must be at least 1 with REDIS_MODE=cluster: the alerts stream must be hash-tagged partitions (alerts:{0}, ...) so that its keys stay in one slot',
+  )
+  ALERTS_PARTITIONS: number = 0;
+
   @Matches(CONSUMER_NAME_PATTERN, {
     message: 'must be 1 to 64 characters, only letters, digits, ".", "_" and "-"',
   })
@@ -206,13 +219,8 @@ export class EnvironmentVariables {
   @IsIntegerInRange(100)
   RETENTION_INTERVAL_MS: number = 10_000;
 
+  /** On Cluster, WAIT goes in the pipeline of the append, so it reaches the master that took it. */
   @IsIntegerInRange(0, 100)
-  @Satisfies<EnvironmentVariables>(
-    'noWaitOnCluster',
-    (value, env) => env.REDIS_MODE !== 'cluster' || value === 0,
-    () =>
-      'must be 0 with REDIS_MODE=cluster: WAIT would go to some master, not the one that took the write',
-  )
   REDIS_WAIT_REPLICAS: number = 0;
 
   @IsIntegerInRange(1)

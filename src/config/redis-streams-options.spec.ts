@@ -17,6 +17,7 @@ const redis: RedisConfig = {
   claimMinIdleMs: 30_000,
   publishTimeoutMs: 2_000,
   retry: { maxAttempts: 5, backoffBaseMs: 1_000, backoffMaxMs: 60_000 },
+  alertsPartitions: 0,
   batchSize: 16,
   concurrency: 8,
   blockMs: 2_000,
@@ -109,5 +110,19 @@ describe('redisStreamsOptions', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('splits the alerts stream into partitions, and keeps each one and its dead letters in bounds', () => {
+    const options = redisStreamsOptions(
+      { ...redis, alertsPartitions: 2, retentionMaxLen: 1_000 },
+      app,
+    );
+    expect(options.partitions).toEqual({ alerts: 2 });
+    expect(options.retention?.map((rule) => rule.stream)).toEqual([
+      'alerts:{0}',
+      'alerts:{0}:dlq',
+      'alerts:{1}',
+      'alerts:{1}:dlq',
+    ]);
   });
 });

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { ALERTS_DEAD_LETTER_STREAM, ALERTS_STREAM } from '../alerts/alerts.constants.js';
-import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
+import {
+  partitionStreams,
+  streamKeys,
+  type RedisStreamsModuleOptions,
+} from '../redis-streams/index.js';
 import type { AppConfig } from './app.config.js';
 import type { RedisConfig } from './redis.config.js';
 
@@ -24,6 +28,15 @@ function where(redis: RedisConfig): Pick<RedisStreamsModuleOptions, 'url' | 'con
   }
 }
 
+/** The Redis streams of the alerts and their dead letters. */
+function alertsStreams(partitions: number): string[] {
+  if (partitions === 0) return [ALERTS_STREAM, ALERTS_DEAD_LETTER_STREAM];
+  return partitionStreams(ALERTS_STREAM, partitions).flatMap((stream) => [
+    stream,
+    streamKeys.deadLetter(stream),
+  ]);
+}
+
 /** Maps the `redis` and `app` namespaces to the options of `RedisStreamsModule`. */
 export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisStreamsModuleOptions {
   return {
@@ -35,9 +48,11 @@ export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisSt
     shutdownTimeoutMs: app.shutdownTimeoutMs,
     publishTimeoutMs: redis.publishTimeoutMs,
     waitForReplicas: redis.waitForReplicas.replicas > 0 ? redis.waitForReplicas : undefined,
+    partitions:
+      redis.alertsPartitions > 0 ? { [ALERTS_STREAM]: redis.alertsPartitions } : undefined,
     retention:
       redis.retentionMaxLen > 0
-        ? [ALERTS_STREAM, ALERTS_DEAD_LETTER_STREAM].map((stream) => ({
+        ? alertsStreams(redis.alertsPartitions).map((stream) => ({
             stream,
             maxLen: redis.retentionMaxLen,
           }))

@@ -29,6 +29,8 @@ export const redisConfig = registerAs('redis', () => {
       backoffBaseMs: env.RETRY_BACKOFF_BASE_MS,
       backoffMaxMs: env.RETRY_BACKOFF_MAX_MS,
     },
+    /** 0: one `alerts` stream; otherwise that many partitions. */
+    alertsPartitions: env.ALERTS_PARTITIONS,
     batchSize: env.CONSUMER_BATCH_SIZE,
     concurrency: env.CONSUMER_CONCURRENCY,
     blockMs: env.CONSUMER_BLOCK_MS,

@@ -6,7 +6,11 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { DEFAULTS, STREAM_HANDLER_METADATA } from './redis-streams.constants.js';
+import {
+  DEAD_LETTER_SUFFIX,
+  DEFAULTS,
+  STREAM_HANDLER_METADATA,
+} from './redis-streams.constants.js';
 import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
@@ -55,6 +59,17 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     // What is read: a partitioned stream is read as its partition streams.
     const perStream = definitions.flatMap((definition) => {
       const count = partitions[definition.stream];
+      // A handler of a partitioned stream's dead letters (`alerts:dlq`) reads those of every
+      // partition (`alerts:{0}:dlq`, ...): each partition keeps its own, in its own slot.
+      const base = definition.stream.endsWith(DEAD_LETTER_SUFFIX)
+        ? definition.stream.slice(0, -DEAD_LETTER_SUFFIX.length)
+        : undefined;
+      if (count === undefined && base !== undefined && partitions[base] !== undefined) {
+        return partitionStreams(base, partitions[base]).map((stream) => ({
+          ...definition,
+          stream: streamKeys.deadLetter(stream),
+        }));
+      }
       if (count === undefined) {
         if (definition.ordered) {
           throw new Error(
@@ -199,6 +214,8 @@ function assertOneSlotPerStream(definitions: ConsumerDefinition[]): void {
       streamKeys.attempts(stream, group),
       streamKeys.dedup(stream, sample),
       streamKeys.done(stream, group, sample),
+      streamKeys.lease(stream, group),
+      streamKeys.fence(stream, group),
     ]);
     if (outside.length > 0) problems.push(`"${stream}" (e.g. ${outside[0]})`);
   }

@@ -203,6 +203,39 @@ export class StreamPublisher {
     maxLen: number | undefined,
     items: Prepared[],
   ): Promise<Array<PublishResult | PublishFailedError>> {
+    // Bounded in time whatever the client does underneath (a Cluster client retries through a
+    // failover for up to about 10 s): the caller gets its answer within the publish timeout.
+    const timeoutMs =
+      (this.options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs) +
+      (this.waitsForReplicas() ? this.options.waitForReplicas!.timeoutMs : 0);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new PublishFailedError(
+              stream,
+              new Error(
+                `Redis did not confirm within ${timeoutMs} ms (the entry may still be appended; ` +
+                  'publishing again with the same eventId does not duplicate it)',
+              ),
+            ),
+          ),
+        timeoutMs + 250,
+      );
+    });
+    try {
+      return await Promise.race([this.sendUnbounded(stream, maxLen, items), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async sendUnbounded(
+    stream: string,
+    maxLen: number | undefined,
+    items: Prepared[],
+  ): Promise<Array<PublishResult | PublishFailedError>> {
     try {
       await this.connections.whenReady(
         this.connections.command,

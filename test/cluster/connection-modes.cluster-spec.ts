@@ -289,7 +289,7 @@ describe('RedisStreamsModule on a 3+3 Redis Cluster', () => {
     await app.close();
   });
 
-  it('says at startup that the alerts service needs hash-tagged streams on Cluster', async () => {
+  it('says at startup that the alerts service needs partitions on Cluster', async () => {
     const main = MainProcess.start({
       REDIS_MODE: 'cluster',
       REDIS_CLUSTER_NODES: cluster.nodeList,
@@ -298,8 +298,48 @@ describe('RedisStreamsModule on a 3+3 Redis Cluster', () => {
     });
     const exit = await main.exit(15_000);
     expect(exit.code).toBe(1);
-    expect(main.stderr + main.stdout).toMatch(/hash tag.*"alerts"/);
+    expect(main.stderr + main.stdout).toMatch(
+      /ALERTS_PARTITIONS: must be at least 1 with REDIS_MODE=cluster/,
+    );
   }, 20_000);
+
+  it('serves the whole alerts service on Cluster with ALERTS_PARTITIONS: accepted, delivered, recorded', async () => {
+    const app = await startReadyApp({
+      REDIS_MODE: 'cluster',
+      REDIS_CLUSTER_NODES: cluster.nodeList,
+      ALERTS_PARTITIONS: '3',
+      CONSUMER_NAME: 'cluster-e2e',
+    });
+    try {
+      const sources = ['db-1', 'web-2', 'queue-3', 'cache-4'];
+      const ids: string[] = [];
+      for (const source of sources) {
+        const accepted = await fetch(`${app.url}/alerts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ message: `${source} is down`, severity: 'critical', source }),
+        });
+        expect(accepted.status).toBe(202);
+        ids.push(((await accepted.json()) as { eventId: string }).eventId);
+      }
+      for (const id of ids) {
+        await waitFor(
+          async () => {
+            const record = await fetch(`${app.url}/alerts/${id}`);
+            return (
+              record.ok && ((await record.json()) as { status: string }).status === 'delivered'
+            );
+          },
+          `alert ${id} to be delivered`,
+          15_000,
+        );
+      }
+      const ready = await fetch(`${app.url}/health/ready`);
+      expect(ready.status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  }, 40_000);
 
   it('keeps consuming by itself after the master of the stream slot is killed', async () => {
     const probe = new Probe();

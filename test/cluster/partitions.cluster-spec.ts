@@ -173,13 +173,19 @@ describe('partitioned streams on a 3+3 Redis Cluster', () => {
           }
         }),
       );
-    /** Microseconds each master spent running commands (INFO commandstats), since the reset. */
-    const busyMicros = async (): Promise<number[]> =>
+    /**
+     * Per master since the reset (INFO commandstats, which counts what scripts call too): the
+     * microseconds spent running commands, and the XADDs it ran.
+     */
+    const work = async (): Promise<Array<{ micros: number; xadds: number }>> =>
       onMasters(async (node) => {
         const stats = await node.info('commandstats');
-        return [...stats.matchAll(/usec=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+        return {
+          micros: [...stats.matchAll(/usec=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0),
+          xadds: Number(/cmdstat_xadd:calls=(\d+)/.exec(stats)?.[1] ?? 0),
+        };
       });
-    const events = 12_000;
+    const events = 24_000;
     const measure = async (stream: string, keyed: boolean) => {
       await onMasters((node) => node.config('RESETSTAT'));
       const started = performance.now();
@@ -193,13 +199,20 @@ describe('partitioned streams on a 3+3 Redis Cluster', () => {
         );
       }
       const perSec = events / ((performance.now() - started) / 1_000);
-      const micros = await busyMicros();
-      return { perSec, busiest: Math.max(...micros), total: micros.reduce((a, b) => a + b, 0) };
+      const shards = await work();
+      return {
+        perSec,
+        busiest: Math.max(...shards.map((s) => s.micros)),
+        busiestXadds: Math.max(...shards.map((s) => s.xadds)),
+        xadds: shards.reduce((sum, s) => sum + s.xadds, 0),
+      };
     };
     // One unpartitioned stream (one hash tag: one slot, one shard) against six partitions.
     const single = await measure('one:{stream}', false);
     const spread = await measure('orders', true);
     const ceilingGain = single.busiest / spread.busiest;
+    // The same in commands, which the other processes on these two cores do not disturb.
+    const workGain = single.busiestXadds / spread.busiestXadds;
     report({
       oneShard: { eventsPerSec: Math.round(single.perSec), busiestShardMs: single.busiest / 1e3 },
       threeShards: {
@@ -207,12 +220,16 @@ describe('partitioned streams on a 3+3 Redis Cluster', () => {
         busiestShardMs: spread.busiest / 1e3,
       },
       ceilingGain: Number(ceilingGain.toFixed(2)),
+      workGain: Number(workGain.toFixed(2)),
       partitionsPerShard: [...placement.values()],
       placementGain: Number(placementGain.toFixed(2)),
     });
     // The busiest shard does a fraction of the work one shard did alone: with the cores to run
     // them (here two, shared with this process), throughput can grow by that factor.
-    expect(ceilingGain).toBeGreaterThan(Math.min(1.5, placementGain * 0.7));
+    expect(single.xadds).toBe(events);
+    expect(spread.xadds).toBe(events);
+    expect(workGain).toBeGreaterThan(1.5);
+    expect(workGain).toBeGreaterThan(placementGain * 0.8);
   }, 90_000);
 
   it('keeps per-key order while instances join, leave and die, and takes over a dead one within the lease', async () => {
@@ -304,4 +321,60 @@ describe('partitioned streams on a 3+3 Redis Cluster', () => {
     expect(takeoverMs).toBeLessThan(3_000);
     void third;
   }, 90_000);
+
+  it('loses no confirmed event when a master dies, with replica acknowledgement; measures the loss without', async () => {
+    const measureLoss = async (waitForReplicas: boolean) => {
+      const app = await start(new Probe(), UnorderedHandler, waitForReplicas ? 'w' : 'n', {
+        consumersEnabled: false,
+        publishTimeoutMs: 10_000,
+        waitForReplicas: waitForReplicas ? { replicas: 1, timeoutMs: 1_000 } : undefined,
+      });
+      const publisher = app.get(StreamPublisher);
+      // A master that still has a replica; it serves some of the partitions.
+      let victim: number | undefined;
+      for (const port of await cluster.masters()) {
+        if (victim === undefined && (await cluster.replicaOf(port).catch(() => undefined))) {
+          victim = port;
+        }
+      }
+      const confirmed: string[] = [];
+      let failed = 0;
+      let running = true;
+      const lanes = Array.from({ length: 8 }, async (_, lane) => {
+        for (let n = 0; running; n++) {
+          const eventId = `${waitForReplicas ? 'w' : 'n'}-${lane}-${n}`;
+          try {
+            await publisher.publish('orders', { key: eventId, seq: n }, { eventId });
+            confirmed.push(eventId);
+          } catch {
+            failed += 1;
+          }
+        }
+      });
+      await sleep(500);
+      const killedAt = Date.now();
+      await cluster.kill(victim!);
+      await cluster.waitForPromotion(victim!, 20_000);
+      const promotedMs = Date.now() - killedAt;
+      await sleep(500);
+      running = false;
+      await Promise.all(lanes);
+      const client = cluster.client();
+      const present = new Set<string>();
+      for (let p = 0; p < PARTITIONS; p++) {
+        const entries = await client.xrange(partitionStream('orders', p), '-', '+');
+        for (const [, fields] of entries) present.add(fields[fields.indexOf('eventId') + 1]);
+      }
+      const lost = confirmed.filter((id) => !present.has(id));
+      return { confirmed: confirmed.length, failed, lost: lost.length, promotedMs };
+    };
+
+    // With WAIT first, while every master has a replica; after a kill, the promoted master has
+    // none, and WAIT for one can only fail there (a refused publish, never a lost one).
+    const withWait = await measureLoss(true);
+    const without = await measureLoss(false);
+    report({ lossWithoutWait: without, lossWithWait: withWait });
+    expect(withWait.confirmed).toBeGreaterThan(100);
+    expect(withWait.lost).toBe(0);
+  }, 120_000);
 });
