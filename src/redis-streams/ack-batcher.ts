@@ -48,9 +48,12 @@ export class AckBatcher {
 
   /**
    * Puts every queued acknowledgement on `pipeline`, ahead of the read the caller adds next, or,
-   * without a pipeline (no read after all), sends them at once. Ends `holdForRead`.
+   * without a pipeline (no read after all), sends them at once. Ends `holdForRead`. Redis answers
+   * an XACK at once; without an answer within `timeoutMs` (a connection that is open but dead, on
+   * which a blocking read only ends by its client-side timeout) the callers learn it failed and
+   * acknowledge again.
    */
-  takeInto(pipeline: ChainableCommander | undefined): void {
+  takeInto(pipeline: ChainableCommander | undefined, timeoutMs = 0): void {
     this.heldForRead = false;
     if (!pipeline) {
       this.flush();
@@ -58,8 +61,19 @@ export class AckBatcher {
     }
     const batch = this.queue.splice(0, this.queue.length);
     if (batch.length === 0) return;
+    let settled = false;
+    const once = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      settle(batch, error);
+    };
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => once(new Error(`no answer to XACK within ${timeoutMs} ms`)), timeoutMs)
+        : undefined;
     pipeline.xack(this.stream, this.group, ...batch.map((w) => w.id), (error?: Error | null) =>
-      settle(batch, error),
+      once(error ?? null),
     );
   }
 

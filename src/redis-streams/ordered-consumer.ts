@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { DLQ_FIELD } from './redis-streams.constants.js';
 import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
 import type { RedisClient, RedisConnections } from './redis-connections.js';
 import { NonRetryableError } from './non-retryable.error.js';
 import { validatePayload } from './payload-validator.js';
 import { ownerOf, partitionStream } from './partitions.js';
 import {
+  deadLetterFields,
   decodeEntry,
   fromTextReply,
   mayHaveLostBytes,
@@ -22,8 +22,6 @@ import {
   RENEW_LEASE,
   TAKE_OVER_PENDING,
 } from './stream-scripts.js';
-
-const MAX_REASON_LENGTH = 2_000;
 
 /** Settings of ordered processing on a partitioned stream. */
 export interface OrderedSettings {
@@ -460,13 +458,6 @@ class OrderedPartition {
 
   private async deadLetter(entry: RawEntry, attempt: number, reason: string): Promise<void> {
     const { group } = this.definition;
-    const dlqNames = new Set<string>(Object.values(DLQ_FIELD));
-    const original: Array<string | Buffer> = [];
-    for (let i = 0; i + 1 < entry.fields.length; i += 2) {
-      if (!dlqNames.has(entry.fields[i].toString())) {
-        original.push(entry.fields[i], entry.fields[i + 1]);
-      }
-    }
     const result = await FENCED_DEAD_LETTER.run<unknown>(
       this.redis,
       [this.stream, streamKeys.deadLetter(this.stream), this.leaseKey],
@@ -474,21 +465,13 @@ class OrderedPartition {
         group,
         entry.id,
         this.holder,
-        ...original,
-        DLQ_FIELD.error,
-        reason.slice(0, MAX_REASON_LENGTH),
-        DLQ_FIELD.attempts,
-        String(attempt),
-        DLQ_FIELD.group,
-        group,
-        DLQ_FIELD.consumer,
-        this.runtime.consumerName,
-        DLQ_FIELD.originalId,
-        entry.id,
-        DLQ_FIELD.stream,
-        this.stream,
-        DLQ_FIELD.failedAt,
-        new Date().toISOString(),
+        ...deadLetterFields(entry, {
+          reason,
+          attempt,
+          group,
+          consumer: this.runtime.consumerName,
+          stream: this.stream,
+        }),
       ],
     );
     if (result === -1) throw this.lostLease();

@@ -1,4 +1,4 @@
-import { FIELD } from './redis-streams.constants.js';
+import { DLQ_FIELD, FIELD } from './redis-streams.constants.js';
 import { NonRetryableError } from './non-retryable.error.js';
 import { isValidEventId } from './stream-keys.js';
 
@@ -150,4 +150,39 @@ export function toRawEntry(reply: unknown): RawEntry | null {
     );
   }
   return { id: id.toString(), fields };
+}
+
+const DLQ_NAMES = new Set<string>(Object.values(DLQ_FIELD));
+const MAX_REASON_LENGTH = 2_000;
+
+/**
+ * The fields of an entry's dead letter: its own fields byte for byte (without `dlq-*` ones left
+ * from an earlier failure), then why and where it failed.
+ */
+export function deadLetterFields(
+  entry: RawEntry,
+  failure: { reason: string; attempt: number; group: string; consumer: string; stream: string },
+): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = [];
+  for (let i = 0; i + 1 < entry.fields.length; i += 2) {
+    if (!DLQ_NAMES.has(entry.fields[i].toString()))
+      fields.push(entry.fields[i], entry.fields[i + 1]);
+  }
+  fields.push(
+    DLQ_FIELD.error,
+    failure.reason.slice(0, MAX_REASON_LENGTH),
+    DLQ_FIELD.attempts,
+    String(failure.attempt),
+    DLQ_FIELD.group,
+    failure.group,
+    DLQ_FIELD.consumer,
+    failure.consumer,
+    DLQ_FIELD.originalId,
+    entry.id,
+    DLQ_FIELD.stream,
+    failure.stream,
+    DLQ_FIELD.failedAt,
+    new Date().toISOString(),
+  );
+  return fields;
 }

@@ -1,11 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { DEFAULTS, DLQ_FIELD } from './redis-streams.constants.js';
+import { DEFAULTS } from './redis-streams.constants.js';
 import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
 import type { RedisClient, RedisConnections } from './redis-connections.js';
 import { NonRetryableError } from './non-retryable.error.js';
 import { validatePayload } from './payload-validator.js';
 import type { RetryPolicy } from './retry-policy.js';
 import {
+  deadLetterFields,
   decodeEntry,
   fromTextReply,
   mayHaveLostBytes,
@@ -53,8 +54,6 @@ export interface ConsumerRuntime {
   claimMinIdleMs: number;
   maxValueBytes: number;
 }
-
-const MAX_REASON_LENGTH = 2_000;
 
 /**
  * One read loop for one handler: reads new entries with XREADGROUP, runs the handler with bounded
@@ -216,7 +215,7 @@ export class StreamConsumer implements ConsumerStateSource {
             continue;
           }
           const pipeline = this.blocking!.pipeline();
-          this.acks.takeInto(pipeline);
+          this.acks.takeInto(pipeline, blockMs + 1_000);
           // Read as text, which costs less than bytes; see fromTextReply for values that are not.
           pipeline.xreadgroup(
             'GROUP',
@@ -230,11 +229,22 @@ export class StreamConsumer implements ConsumerStateSource {
             stream,
             '>',
           );
+          const sentAt = Date.now();
           const replies = (await pipeline.exec()) ?? [];
           const [readError, reply] = replies[replies.length - 1] ?? [
             new Error('pipeline was discarded'),
           ];
           if (readError) throw readError;
+          if (reply === null && Date.now() - sentAt >= blockMs + 900) {
+            // Not even the end of the BLOCK came back: the client's own timeout ended the read,
+            // so the connection is open but dead. Open a new one; later replies on the old one
+            // would no longer match their commands.
+            this.logger.warn(
+              `No answer from Redis on the read connection for ${Date.now() - sentAt} ms; reconnecting it`,
+            );
+            this.blocking!.disconnect(true);
+            continue;
+          }
           failures = 0;
           this.lastError = undefined;
           for (const [, entries] of (reply ?? []) as Array<[string, unknown[]]>) {
@@ -583,33 +593,19 @@ export class StreamConsumer implements ConsumerStateSource {
   /** Copies the entry with its failure to the dead-letter stream and acknowledges it, in one script. */
   private deadLetter(entry: RawEntry, attempt: number, reason: string): Promise<unknown> {
     const { stream, group } = this.definition;
-    const dlqNames = new Set<string>(Object.values(DLQ_FIELD));
-    const original: Array<string | Buffer> = [];
-    for (let i = 0; i + 1 < entry.fields.length; i += 2) {
-      const name = entry.fields[i];
-      if (!dlqNames.has(name.toString())) original.push(name, entry.fields[i + 1]);
-    }
     return DEAD_LETTER.run(
       this.redis,
       [stream, this.keys.deadLetter, this.keys.retries, this.keys.attempts],
       [
         group,
         entry.id,
-        ...original,
-        DLQ_FIELD.error,
-        reason.slice(0, MAX_REASON_LENGTH),
-        DLQ_FIELD.attempts,
-        String(attempt),
-        DLQ_FIELD.group,
-        group,
-        DLQ_FIELD.consumer,
-        this.runtime.consumerName,
-        DLQ_FIELD.originalId,
-        entry.id,
-        DLQ_FIELD.stream,
-        stream,
-        DLQ_FIELD.failedAt,
-        new Date().toISOString(),
+        ...deadLetterFields(entry, {
+          reason,
+          attempt,
+          group,
+          consumer: this.runtime.consumerName,
+          stream,
+        }),
       ],
     );
   }
