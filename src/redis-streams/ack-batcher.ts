@@ -1,17 +1,33 @@
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './redis-connections.js';
 
-interface Waiter {
-  id: string;
-  resolve: () => void;
-  reject: (error: unknown) => void;
+/** One XACK's worth of ids and the promise all their callers wait on. */
+class Batch {
+  readonly ids: string[] = [];
+  readonly done: Promise<void>;
+  private settle!: (error: unknown) => void;
+  private settled = false;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (error) => (error ? reject(error) : resolve());
+    });
+    // Nobody may be waiting when it fails (all callers gone): not an unhandled rejection.
+    this.done.catch(() => undefined);
+  }
+
+  finish(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle(error);
+  }
 }
 
 /**
  * Acknowledges entries of one group in batches: ids whose handlers finish in the same turn of the
- * event loop go out as one `XACK stream group id id ...` instead of one command each. Each caller
- * still learns whether its own entry was acknowledged, so an entry is never reported done before
- * Redis has the acknowledgement.
+ * event loop go out as one `XACK stream group id id ...` instead of one command each, and their
+ * callers share one promise. Each caller still learns whether its own entry was acknowledged, so
+ * an entry is never reported done before Redis has the acknowledgement.
  *
  * When the consumer is about to read again, the batch rides on that read instead: the read loop
  * calls `holdForRead`, then `takeInto` its pipeline, so the XACK and the next XREADGROUP leave in
@@ -19,7 +35,7 @@ interface Waiter {
  * so the acknowledgement is confirmed just as fast.
  */
 export class AckBatcher {
-  private queue: Waiter[] = [];
+  private batch = new Batch();
   private scheduled = false;
   private heldForRead = false;
 
@@ -31,14 +47,14 @@ export class AckBatcher {
   ) {}
 
   ack(id: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ id, resolve, reject });
-      if (this.queue.length >= this.maxBatch) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    const batch = this.batch;
+    batch.ids.push(id);
+    if (batch.ids.length >= this.maxBatch) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return batch.done;
   }
 
   /** A read is about to go out: leave the queued acknowledgements for it (see `takeInto`). */
@@ -59,39 +75,39 @@ export class AckBatcher {
       this.flush();
       return;
     }
-    const batch = this.queue.splice(0, this.queue.length);
-    if (batch.length === 0) return;
-    let settled = false;
-    const once = (error: unknown): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      settle(batch, error);
-    };
+    const batch = this.take();
+    if (!batch) return;
     const timer =
       timeoutMs > 0
-        ? setTimeout(() => once(new Error(`no answer to XACK within ${timeoutMs} ms`)), timeoutMs)
+        ? setTimeout(
+            () => batch.finish(new Error(`no answer to XACK within ${timeoutMs} ms`)),
+            timeoutMs,
+          )
         : undefined;
-    pipeline.xack(this.stream, this.group, ...batch.map((w) => w.id), (error?: Error | null) =>
-      once(error ?? null),
-    );
+    pipeline.xack(this.stream, this.group, ...batch.ids, (error?: Error | null) => {
+      clearTimeout(timer);
+      batch.finish(error ?? null);
+    });
   }
 
   private flush(): void {
     this.scheduled = false;
     if (this.heldForRead) return;
-    const batch = this.queue.splice(0, this.queue.length);
-    if (batch.length === 0) return;
+    const batch = this.take();
+    if (!batch) return;
     this.redis()
-      .xack(this.stream, this.group, ...batch.map((w) => w.id))
+      .xack(this.stream, this.group, ...batch.ids)
       .then(
-        () => settle(batch, null),
-        (error: unknown) => settle(batch, error),
+        () => batch.finish(null),
+        (error: unknown) => batch.finish(error),
       );
   }
-}
 
-function settle(batch: Waiter[], error: unknown): void {
-  if (error) batch.forEach((w) => w.reject(error));
-  else batch.forEach((w) => w.resolve());
+  /** The batch queued so far, if any; later acknowledgements go into a new one. */
+  private take(): Batch | undefined {
+    const batch = this.batch;
+    if (batch.ids.length === 0) return undefined;
+    this.batch = new Batch();
+    return batch;
+  }
 }

@@ -67,7 +67,8 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly stopController = new AbortController();
   /** Entry ids this instance has claimed and not yet finished. */
   private readonly owned = new Set<string>();
-  private readonly tasks = new Set<Promise<void>>();
+  /** Resolved when nothing is owned any more (shutdown waits for it). */
+  private idleWaiters: Array<() => void> = [];
   /** First-attempt successes, the hot path, are acknowledged in batches. */
   private readonly acks: AckBatcher;
   private readonly readLowWater: number;
@@ -148,7 +149,11 @@ export class StreamConsumer implements ConsumerStateSource {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
-    const outcome = await Promise.race([Promise.allSettled([...this.tasks]), timedOut]);
+    const idle = new Promise<'idle'>((resolve) => {
+      if (this.owned.size === 0) resolve('idle');
+      else this.idleWaiters.push(() => resolve('idle'));
+    });
+    const outcome = await Promise.race([idle, timedOut]);
     clearTimeout(timer);
     this.stopped = true;
     clearTimeout(this.maintenanceTimer);
@@ -367,16 +372,8 @@ export class StreamConsumer implements ConsumerStateSource {
       return;
     }
     this.owned.add(entry.id);
-    const task: Promise<void> = this.process(entry, attempt).then(
-      () => this.finished(entry.id, task),
-      (error: unknown) => {
-        this.logger.error(
-          `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
-        );
-        this.finished(entry.id, task);
-      },
-    );
-    this.tasks.add(task);
+    // process() cleans up after itself (finished), so no promise is chained on it here.
+    void this.process(entry, attempt);
   }
 
   /**
@@ -398,95 +395,109 @@ export class StreamConsumer implements ConsumerStateSource {
     }
   }
 
-  private finished(id: string, task: Promise<void>): void {
+  private finished(id: string): void {
     this.owned.delete(id);
     this.runningEvents.delete(id);
-    this.tasks.delete(task);
     const next = this.deferred.get(id);
     if (next) {
       this.deferred.delete(id);
       this.dispatch(next.entry, next.attempt);
     }
     this.releaseSlot();
+    if (this.owned.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   private async process(entry: RawEntry, attempt: number): Promise<void> {
-    const { stream, group, dto } = this.definition;
-    let eventId = entry.id;
-    let durationMs: number;
     try {
-      const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
-      eventId = decoded.eventId;
-      if (this.definition.idempotencyWindowMs) {
-        const claim = await this.claimEvent(entry.id, eventId);
-        if (claim === 'done') {
-          this.logger.log(`Skipping, already handled (${this.where(entry.id, eventId, attempt)})`);
-          await this.persist(
-            'acknowledge',
-            () => this.where(entry.id, eventId, attempt),
-            () => this.ack(entry.id, attempt),
-          );
-          return;
+      const { stream, group, dto } = this.definition;
+      let eventId = entry.id;
+      let durationMs: number;
+      try {
+        const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
+        eventId = decoded.eventId;
+        if (this.definition.idempotencyWindowMs) {
+          const claim = await this.claimEvent(entry.id, eventId);
+          if (claim === 'done') {
+            this.logger.log(
+              `Skipping, already handled (${this.where(entry.id, eventId, attempt)})`,
+            );
+            await this.persist(
+              'acknowledge',
+              () => this.where(entry.id, eventId, attempt),
+              () => this.ack(entry.id, attempt),
+            );
+            return;
+          }
+          if (claim === 'busy') {
+            // Another delivery of the same event is running right now: look again shortly, without spending an attempt.
+            await this.persist(
+              'defer',
+              () => this.where(entry.id, eventId, attempt),
+              () => this.scheduleRetry(entry.id, attempt - 1, this.busyRetryMs()),
+            );
+            return;
+          }
+          this.runningEvents.set(entry.id, eventId);
         }
-        if (claim === 'busy') {
-          // Another delivery of the same event is running right now: look again shortly, without spending an attempt.
-          await this.persist(
-            'defer',
-            () => this.where(entry.id, eventId, attempt),
-            () => this.scheduleRetry(entry.id, attempt - 1, this.busyRetryMs()),
+        const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
+        const message = {
+          id: entry.id,
+          stream,
+          group,
+          consumer: this.runtime.consumerName,
+          eventId,
+          attempt,
+          fields: decoded.fields,
+        };
+        const started = performance.now();
+        if (tracingEnabled()) {
+          await withHandleSpan(decoded.fields, message, () =>
+            this.definition.handle(payload, message),
           );
-          return;
+        } else {
+          const returned = this.definition.handle(payload, message);
+          // A handler that returned no promise is done: no need to wait a turn for it.
+          if (isThenable(returned)) await returned;
         }
-        this.runningEvents.set(entry.id, eventId);
+        durationMs = performance.now() - started;
+      } catch (error) {
+        await this.handleFailure(entry, attempt, eventId, error);
+        return;
       }
-      const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
-      const message = {
-        id: entry.id,
+      // The handler is done: its slot is free for the next entry while the acknowledgement goes
+      // out (with the next read, see AckBatcher). The entry stays owned until Redis confirms.
+      this.acking += 1;
+      this.releaseSlot();
+      let acked = true;
+      try {
+        await this.ack(entry.id, attempt, eventId);
+      } catch {
+        acked = await this.persist(
+          'acknowledge',
+          () => this.where(entry.id, eventId, attempt),
+          () => this.ack(entry.id, attempt, eventId),
+        );
+      } finally {
+        this.acking -= 1;
+      }
+      if (!acked) return;
+      this.events.emit('handled', {
         stream,
         group,
-        consumer: this.runtime.consumerName,
-        eventId,
-        attempt,
-        fields: decoded.fields,
-      };
-      const started = performance.now();
-      if (tracingEnabled()) {
-        await withHandleSpan(decoded.fields, message, () =>
-          this.definition.handle(payload, message),
-        );
-      } else {
-        const returned = this.definition.handle(payload, message);
-        // A handler that returned no promise is done: no need to wait a turn for it.
-        if (isThenable(returned)) await returned;
-      }
-      durationMs = performance.now() - started;
+        durationMs,
+        latencyMs: Date.now() - entryTimeMs(entry.id),
+      });
     } catch (error) {
-      await this.handleFailure(entry, attempt, eventId, error);
-      return;
-    }
-    // The handler is done: its slot is free for the next entry while the acknowledgement goes
-    // out (with the next read, see AckBatcher). The entry stays owned until Redis confirms.
-    this.acking += 1;
-    this.releaseSlot();
-    let acked = true;
-    try {
-      await this.ack(entry.id, attempt, eventId);
-    } catch {
-      acked = await this.persist(
-        'acknowledge',
-        () => this.where(entry.id, eventId, attempt),
-        () => this.ack(entry.id, attempt, eventId),
+      this.logger.error(
+        `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
       );
     } finally {
-      this.acking -= 1;
+      this.finished(entry.id);
     }
-    if (!acked) return;
-    this.events.emit('handled', {
-      stream,
-      group,
-      durationMs,
-      latencyMs: Date.now() - entryTimeMs(entry.id),
-    });
   }
 
   /** XACK alone on the hot path; the script when there is bookkeeping to clear or a handled event to record. */
