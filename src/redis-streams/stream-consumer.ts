@@ -92,6 +92,8 @@ export class StreamConsumer implements ConsumerStateSource {
   private reserved = 0;
   /** Owned entries whose handler has finished, waiting for their acknowledgement. */
   private acking = 0;
+  /** Entries asked for by reads whose reply is not in yet. */
+  private requested = 0;
   /** Entries read ahead (`prefetch`), pending under this consumer, not started yet. */
   private readonly readAhead: RawEntry[] = [];
   private takingOldWork = false;
@@ -182,63 +184,51 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private async runReadLoop(): Promise<void> {
-    const { stream, group, batchSize, blockMs } = this.definition;
-    const consumer = this.runtime.consumerName;
+    const { batchSize, blockMs } = this.definition;
     let groupReady = false;
     let recovered = false;
     let failures = 0;
+    // A read sent ahead (with `prefetch`), before the entries of the last one were dispatched.
+    let ahead: SentRead | undefined;
     this.reading = true;
     try {
       while (!this.stopping) {
         try {
-          // On the hot path nothing below waits when it need not: with room to read ahead
-          // (`prefetch`), the next read leaves in the same turn as the entries of the last one
-          // were handed to their handlers, and Redis answers it while they run.
-          // Wait quietly for the connections while they come up, instead of failing the first read.
-          if (this.blocking!.status !== 'ready') {
-            await this.connections.whenReady(this.blocking!, blockMs + 1_000);
+          let read = ahead;
+          ahead = undefined;
+          if (!read) {
+            // On the hot path nothing below waits when it need not: with room to read ahead
+            // (`prefetch`), the next read leaves in the same turn as the entries of the last one
+            // were handed to their handlers, and Redis answers it while they run.
+            // Wait quietly for the connections while they come up, instead of failing the first read.
+            if (this.blocking!.status !== 'ready') {
+              await this.connections.whenReady(this.blocking!, blockMs + 1_000);
+            }
+            if (this.redis.status !== 'ready') {
+              await this.connections.whenReady(this.redis, blockMs + 1_000);
+            }
+            if (!groupReady) groupReady = await this.ensureGroup();
+            if (!recovered) recovered = await this.recoverOwnPending();
+            if (!this.hasRoom(this.readLowWater)) await this.waitForRoom(this.readLowWater);
+            if (this.stopping) break;
+            // Old work first: due retries and abandoned entries get free slots before new entries,
+            // or a busy consumer would never find a slot for them.
+            if (this.oldWorkMayBeDue()) await this.takeOldWork();
+            if (this.definition.prefetch === 0) {
+              // No read ahead: handlers finishing in this turn of the event loop queue their
+              // acknowledgements first, so that they leave with the read, in one write.
+              this.acks.holdForRead();
+              await yieldTurn();
+            }
+            const count = Math.min(batchSize, this.room());
+            if (count <= 0 || this.stopping) {
+              this.acks.takeInto(undefined);
+              continue;
+            }
+            read = this.sendRead(count);
           }
-          if (this.redis.status !== 'ready') {
-            await this.connections.whenReady(this.redis, blockMs + 1_000);
-          }
-          if (!groupReady) groupReady = await this.ensureGroup();
-          if (!recovered) recovered = await this.recoverOwnPending();
-          if (!this.hasRoom(this.readLowWater)) await this.waitForRoom(this.readLowWater);
-          if (this.stopping) break;
-          // Old work first: due retries and abandoned entries get free slots before new entries,
-          // or a busy consumer would never find a slot for them.
-          if (this.oldWorkMayBeDue()) await this.takeOldWork();
-          if (this.definition.prefetch === 0) {
-            // No read ahead: handlers finishing in this turn of the event loop queue their
-            // acknowledgements first, so that they leave with the read, in one write.
-            this.acks.holdForRead();
-            await yieldTurn();
-          }
-          const count = Math.min(batchSize, this.room());
-          if (count <= 0 || this.stopping) {
-            this.acks.takeInto(undefined);
-            continue;
-          }
-          const pipeline = this.blocking!.pipeline();
-          this.acks.takeInto(pipeline, blockMs + 1_000);
-          // Read as text, which costs less than bytes; see fromTextReply for values that are not.
-          pipeline.xreadgroup(
-            'GROUP',
-            group,
-            consumer,
-            'COUNT',
-            count,
-            'BLOCK',
-            blockMs,
-            'STREAMS',
-            stream,
-            '>',
-          );
-          const sentAt = Date.now();
-          const replies = (await pipeline.exec()) ?? [];
-          const [readError, reply] = replies[replies.length - 1] ?? [
-            new Error('pipeline was discarded'),
-          ];
+          const { sentAt } = read;
+          const [readError, reply] = await read.reply;
           if (readError) throw readError;
           if (reply === null && Date.now() - sentAt >= blockMs + 900) {
             // Not even the end of the BLOCK came back: the client's own timeout ended the read,
@@ -252,7 +242,22 @@ export class StreamConsumer implements ConsumerStateSource {
           }
           failures = 0;
           this.lastError = undefined;
-          for (const [, entries] of (reply ?? []) as Array<[string, unknown[]]>) {
+          const received = (reply ?? []) as Array<[string, unknown[]]>;
+          const count = received.reduce((sum, [, entries]) => sum + entries.length, 0);
+          // With room to read ahead, the next read leaves before these entries are handled, so
+          // Redis answers it while they run. Room counts these entries as already taken.
+          const next = Math.min(batchSize, this.room() - count);
+          if (
+            this.definition.prefetch > 0 &&
+            count > 0 &&
+            next >= this.readLowWater &&
+            !this.stopping &&
+            this.blocking!.status === 'ready' &&
+            !this.oldWorkMayBeDue()
+          ) {
+            ahead = this.sendRead(next);
+          }
+          for (const [, entries] of received) {
             for (const item of entries) {
               const entry = fromTextReply(item);
               if (!entry) continue;
@@ -265,6 +270,9 @@ export class StreamConsumer implements ConsumerStateSource {
         } catch (error) {
           // Acknowledgements held for a read that failed before it left go out on their own.
           this.acks.takeInto(undefined);
+          // A read sent ahead of one that failed fails too, or delivers: let it finish either way.
+          if (ahead) await ahead.reply;
+          ahead = undefined;
           if (this.stopping) break;
           const message = (error as Error).message;
           if (message.includes('NOGROUP')) {
@@ -287,6 +295,39 @@ export class StreamConsumer implements ConsumerStateSource {
       this.acks.takeInto(undefined);
       this.reading = false;
     }
+  }
+
+  /**
+   * Sends one read (with the queued acknowledgements ahead of it) on the read connection. Until
+   * its reply is in, its entries count against the room for more reads (`requested`).
+   */
+  private sendRead(count: number): SentRead {
+    const { stream, group, blockMs } = this.definition;
+    const pipeline = this.blocking!.pipeline();
+    this.acks.takeInto(pipeline, blockMs + 1_000);
+    // Read as text, which costs less than bytes; see fromTextReply for values that are not.
+    pipeline.xreadgroup(
+      'GROUP',
+      group,
+      this.runtime.consumerName,
+      'COUNT',
+      count,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      stream,
+      '>',
+    );
+    this.requested += count;
+    const reply = pipeline.exec().then(
+      (replies): [Error | null, unknown] =>
+        replies?.[replies.length - 1] ?? [new Error('pipeline was discarded'), null],
+      (error: unknown): [Error | null, unknown] => [error as Error, null],
+    );
+    return {
+      sentAt: Date.now(),
+      reply: reply.finally(() => (this.requested -= count)),
+    };
   }
 
   private async ensureGroup(): Promise<boolean> {
@@ -788,7 +829,7 @@ export class StreamConsumer implements ConsumerStateSource {
    * Everything held (running, reserved, read ahead) stays within concurrency + prefetch.
    */
   private room(): number {
-    return this.available() + this.definition.prefetch - this.readAhead.length;
+    return this.available() + this.definition.prefetch - this.readAhead.length - this.requested;
   }
 
   /** Whether a read may take `minimum` entries now, or some while nothing runs. */
@@ -880,4 +921,10 @@ function yieldTurn(): Promise<void> {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}
+
+interface SentRead {
+  sentAt: number;
+  /** The read's error or reply (never rejects). */
+  reply: Promise<[Error | null, unknown]>;
 }
