@@ -11,6 +11,7 @@ import {
 import { TestRedis } from './support/redis-server.js';
 import { PROBE, Probe } from './support/stream-probe.js';
 import { startStreamsApp } from './support/streams-app.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
 @Injectable()
@@ -25,17 +26,15 @@ class IdempotentHandler {
 
 /** Idempotency, safe retention, the durability check and replica acknowledgement. */
 describe('RedisStreamsModule hardening', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed({ args: ['--appendfsync', 'always'] });
   let client: Redis;
-  const apps: INestApplication[] = [];
 
-  const start = async (
+  const start = (
     overrides: Record<string, unknown>,
     providers: unknown[] = [],
-  ): Promise<INestApplication> => {
-    const app = await startStreamsApp(
+  ): Promise<INestApplication> =>
+    bed.start(
       {
-        url: redis.url,
         consumerName: 'c1',
         claimMinIdleMs: 60_000,
         handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 200 } },
@@ -43,23 +42,9 @@ describe('RedisStreamsModule hardening', () => {
       },
       providers as never[],
     );
-    apps.push(app);
-    return app;
-  };
 
-  beforeAll(async () => {
-    redis = await TestRedis.start({ args: ['--appendfsync', 'always'] });
-    client = redis.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    client.disconnect();
-    await redis.destroy();
+  beforeAll(() => {
+    client = bed.client;
   });
 
   it('runs an idempotent handler once per eventId, even when the event is in the stream twice', async () => {
@@ -156,12 +141,14 @@ describe('RedisStreamsModule hardening', () => {
     expect(always).toEqual({ appendFsync: 'always' });
 
     const volatile = await TestRedis.start({ appendOnly: false });
+    // Apps on this other Redis, closed before it goes.
+    const others: INestApplication[] = [];
     try {
       const other = await startStreamsApp(
         { url: volatile.url, consumerName: 'c1', consumersEnabled: false },
         [],
       );
-      apps.push(other);
+      others.push(other);
       const report = await other.get(DurabilityCheck).check();
       expect(report.appendFsync).toBe('off');
       expect(report.warning).toMatch(/appendonly yes/);
@@ -186,12 +173,12 @@ describe('RedisStreamsModule hardening', () => {
         },
         [],
       );
-      apps.push(limited);
+      others.push(limited);
       const denied = await limited.get(DurabilityCheck).check();
       expect(denied.appendFsync).toBe('unknown');
       expect(denied.warning).toMatch(/may not run CONFIG GET/);
     } finally {
-      await Promise.all(apps.splice(1).map((a) => a.close()));
+      await Promise.all(others.map((a) => a.close()));
       await volatile.destroy();
     }
   });
@@ -199,7 +186,7 @@ describe('RedisStreamsModule hardening', () => {
   it('waits for replicas when asked, and fails the publish when they do not confirm', async () => {
     await client.config('SET', 'repl-diskless-sync-delay', '0');
     const replica = await TestRedis.start({
-      args: ['--replicaof', '127.0.0.1', String(redis.port)],
+      args: ['--replicaof', '127.0.0.1', String(bed.redis.port)],
     });
     try {
       await waitFor(async () => {

@@ -6,9 +6,9 @@ import {
   streamKeys,
   type StreamMessage,
 } from '../src/redis-streams/index.js';
-import { TestRedis } from './support/redis-server.js';
 import { PROBE, Probe, toRecord } from './support/stream-probe.js';
 import { startStreamsApp } from './support/streams-app.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
 @Injectable()
@@ -23,15 +23,13 @@ class InOrder {
 
 /** `ordered: true` on one Redis: the same scripts as on Cluster, without the shards. */
 describe('RedisStreamsModule ordered handlers', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed();
   let client: Redis;
-  const apps: INestApplication[] = [];
   const LEASE = streamKeys.lease('orders:{0}', 'in-order');
 
-  const start = async (probe: Probe, consumerName: string): Promise<INestApplication> => {
-    const app = await startStreamsApp(
+  const start = (probe: Probe, consumerName: string): Promise<INestApplication> =>
+    bed.start(
       {
-        url: redis.url,
         consumerName,
         partitions: { orders: 1 },
         partitionLeaseMs: 600,
@@ -39,23 +37,9 @@ describe('RedisStreamsModule ordered handlers', () => {
       },
       [{ provide: PROBE, useValue: probe }, InOrder],
     );
-    apps.push(app);
-    return app;
-  };
 
-  beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    client.disconnect();
-    await redis.destroy();
+  beforeAll(() => {
+    client = bed.client;
   });
 
   it('retries a failing entry in place, holding back the next ones, then dead-letters it', async () => {
@@ -122,7 +106,7 @@ describe('RedisStreamsModule ordered handlers', () => {
 
   it('refuses ordered on a stream that is not partitioned', async () => {
     await expect(
-      startStreamsApp({ url: redis.url, consumerName: 'a' }, [
+      startStreamsApp({ url: bed.redis.url, consumerName: 'a' }, [
         { provide: PROBE, useValue: new Probe() },
         InOrder,
       ]),

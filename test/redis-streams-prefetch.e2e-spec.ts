@@ -1,25 +1,22 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamPublisher } from '../src/redis-streams/index.js';
-import { TestRedis } from './support/redis-server.js';
 import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
-import { startStreamsApp } from './support/streams-app.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { waitFor } from './support/wait-for.js';
 
 /** `prefetch`: entries read ahead while every slot is busy. */
 describe('RedisStreamsModule read-ahead (prefetch)', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed();
   let client: Redis;
-  const apps: INestApplication[] = [];
 
-  const start = async (
+  const start = (
     probe: Probe,
     consumerName: string,
     overrides: Record<string, unknown> = {},
-  ): Promise<INestApplication> => {
-    const app = await startStreamsApp(
+  ): Promise<INestApplication> =>
+    bed.start(
       {
-        url: redis.url,
         consumerName,
         claimMinIdleMs: 60_000,
         handlerDefaults: { blockMs: 100, concurrency: 2, batchSize: 4, prefetch: 4 },
@@ -27,9 +24,6 @@ describe('RedisStreamsModule read-ahead (prefetch)', () => {
       },
       [{ provide: PROBE, useValue: probe }, SecondHandler],
     );
-    apps.push(app);
-    return app;
-  };
 
   /** Resolves the promise a handler call returned, so tests decide when handlers finish. */
   const gate = (probe: Probe): { open: () => void; running: () => number; peak: () => number } => {
@@ -63,19 +57,8 @@ describe('RedisStreamsModule read-ahead (prefetch)', () => {
     return new Map((summary[3] ?? []).map(([consumer, count]) => [consumer, Number(count)]));
   };
 
-  beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    client.disconnect();
-    await redis.destroy();
+  beforeAll(() => {
+    client = bed.client;
   });
 
   it('reads ahead up to prefetch, never runs more than concurrency, and handles each entry once', async () => {
@@ -137,8 +120,7 @@ describe('RedisStreamsModule read-ahead (prefetch)', () => {
     );
     await waitFor(async () => (await pendingOf()).get('c1') === 6, 'the read-ahead');
 
-    await first.close();
-    apps.splice(apps.indexOf(first), 1);
+    await bed.close(first);
     handlers.open();
     // The two that were running outlived the shutdown timeout; none of the four read ahead started.
     expect(probe.calls).toHaveLength(2);
