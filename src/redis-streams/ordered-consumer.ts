@@ -15,6 +15,8 @@ import {
 import type { ConsumerDefinition, ConsumerRuntime } from './stream-consumer.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
+import { streamIdTimeMs } from './stream-id.js';
+import { pauseUnlessAborted, sleep } from './waits.js';
 import {
   ACQUIRE_LEASE,
   FENCED_ACK,
@@ -429,7 +431,7 @@ class OrderedPartition {
           stream: logical,
           group,
           durationMs,
-          latencyMs: Date.now() - Number(entry.id.slice(0, entry.id.indexOf('-'))),
+          latencyMs: Date.now() - streamIdTimeMs(entry.id),
         });
         return;
       }
@@ -484,20 +486,8 @@ class OrderedPartition {
 
   /** Waits, but wakes at once on stop. */
   private pause(ms: number): Promise<void> {
-    const signal = this.abort.signal;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done);
-    });
+    return pauseUnlessAborted(ms, this.abort.signal);
   }
 }
 
 class LostLeaseError extends Error {}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -17,6 +17,8 @@ import type { DtoClass, GroupStart } from './stream-handler.interface.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
+import { streamIdTimeMs } from './stream-id.js';
+import { pauseUnlessAborted, sleep } from './waits.js';
 import { tracingEnabled, withHandleSpan } from './trace-context.js';
 import type { StreamMessage } from './stream-message.interface.js';
 import {
@@ -530,7 +532,7 @@ export class StreamConsumer implements ConsumerStateSource {
         stream,
         group,
         durationMs,
-        latencyMs: Date.now() - entryTimeMs(entry.id),
+        latencyMs: Date.now() - streamIdTimeMs(entry.id),
       });
     } catch (error) {
       this.logger.error(
@@ -882,16 +884,7 @@ export class StreamConsumer implements ConsumerStateSource {
 
   /** Waits, but wakes at once on stop. */
   private pause(ms: number): Promise<void> {
-    const signal = this.stopController.signal;
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      signal.addEventListener('abort', wake);
-    });
+    return pauseUnlessAborted(ms, this.stopController.signal);
   }
 
   private noteError(message: string): void {
@@ -903,15 +896,6 @@ export class StreamConsumer implements ConsumerStateSource {
 function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
-}
-
-/** A wait that does not keep the process alive on its own. */
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-/** Milliseconds since the epoch at which Redis appended the entry, from its id. */
-function entryTimeMs(id: string): number {
-  return Number(id.slice(0, id.indexOf('-')));
 }
 
 /** Lets the rest of this turn of the event loop run (I/O callbacks, other handlers) first. */

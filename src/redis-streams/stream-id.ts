@@ -20,3 +20,8 @@ function parse(id: string): [bigint, bigint] {
   const [ms, seq = '0'] = id.split('-');
   return [BigInt(ms), BigInt(seq)];
 }
+
+/** Milliseconds since the epoch at which Redis appended the entry, from its id. */
+export function streamIdTimeMs(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
