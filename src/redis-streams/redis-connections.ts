@@ -141,6 +141,11 @@ export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
       // A dead TCP connection must not hold a blocked read forever.
       blockingTimeout: blockMs + 1_000,
       blockingTimeoutGrace: 1_000,
+      // Every other command on it too (the acknowledgements sent with a read, the handshake): a
+      // read's pipeline settles only when each of its commands has, and ioredis 6 (without
+      // autoResendUnfulfilledCommands) drops the commands in flight when a connection closes
+      // and reconnects at once, without ever settling them.
+      commandTimeout: blockMs + 1_500,
     });
     this.blocking.add(connection);
     return connection;
