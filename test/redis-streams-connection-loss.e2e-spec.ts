@@ -52,8 +52,7 @@ describe('RedisStreamsModule when a connection dies with commands in flight', ()
     const probe = new Probe();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    probe.behaviour = (call) =>
-      (call.payload as { n: string }).n === 'held' ? gate : undefined;
+    probe.behaviour = (call) => ((call.payload as { n: string }).n === 'held' ? gate : undefined);
     app = await startStreamsApp(
       {
         url: proxy.url,
