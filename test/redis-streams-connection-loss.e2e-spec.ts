@@ -13,7 +13,7 @@ class OneAtATimeHandler {
 
   // One slot: while the handler runs, no read is in flight; when it ends, its acknowledgement
   // leaves together with the next read, on the read connection.
-  @StreamHandler('orders', { group: 'single', concurrency: 1, batchSize: 1, blockMs: 200 })
+  @StreamHandler('orders', { group: 'single', concurrency: 1, batchSize: 1 })
   handle(payload: unknown, message: StreamMessage): unknown {
     return this.probe.record('single', payload, message);
   }
@@ -58,7 +58,7 @@ describe('RedisStreamsModule when a connection dies with commands in flight', ()
         url: proxy.url,
         consumerName: 'c1',
         claimMinIdleMs: 60_000,
-        handlerDefaults: { backoff: { baseMs: 50, maxMs: 200 } },
+        handlerDefaults: { blockMs: 200, backoff: { baseMs: 50, maxMs: 200 } },
       },
       [{ provide: PROBE, useValue: probe }, OneAtATimeHandler],
     );

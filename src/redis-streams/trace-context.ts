@@ -38,6 +38,9 @@ export function withPublishSpan<T>(
   count: number,
   publish: (traceFields: string[]) => Promise<T>,
 ): Promise<T> {
+  // Without an SDK the span would be a no-op that only passes on the active context: pass that on
+  // directly (a traceparent taken from upstream still travels), without a span and its promises.
+  if (!tracingEnabled()) return publish(activeTraceFields());
   return tracer.startActiveSpan(
     `${stream} publish`,
     {
@@ -49,11 +52,8 @@ export function withPublishSpan<T>(
       },
     },
     async (span) => {
-      const carrier: Record<string, string> = {};
-      propagation.inject(context.active(), carrier);
-      const fields = TRACE_FIELDS.flatMap((name) => (carrier[name] ? [name, carrier[name]] : []));
       try {
-        return await publish(fields);
+        return await publish(activeTraceFields());
       } catch (error) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
         throw error;
@@ -62,6 +62,15 @@ export function withPublishSpan<T>(
       }
     },
   );
+}
+
+/** The fields that carry the active context (`traceparent`, `tracestate`), if it has one. */
+function activeTraceFields(): string[] {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  const fields: string[] = [];
+  for (const name of TRACE_FIELDS) if (carrier[name]) fields.push(name, carrier[name]);
+  return fields;
 }
 
 /** Runs `handle` inside a consumer span whose parent is the context found in the entry's fields. */
