@@ -17,6 +17,10 @@ export interface BenchConfig {
   bullmqConcurrency: number[];
   latencyRatePerSec: number;
   latencyDurationMs: number;
+  /** Runs of the latency section: its p99 moves most from run to run. */
+  latencyRuns: number;
+  /** Events at the same rate before the measured ones, not measured. */
+  latencyWarmUpMs: number;
   httpDurationSec: number;
   httpConnections: number;
   memoryEvents: number;
@@ -48,6 +52,8 @@ export function benchConfig(argv: string[]): BenchConfig {
       redisBenchmarkPipelinedRequests: 50_000,
       consumeEvents: 5_000,
       latencyDurationMs: 2_000,
+      latencyRuns: 1,
+      latencyWarmUpMs: 500,
       httpDurationSec: 2,
       memoryEvents: 20_000,
       scalingEvents: 5_000,
@@ -65,6 +71,8 @@ export function benchConfig(argv: string[]): BenchConfig {
     redisBenchmarkPipelinedRequests: 1_000_000,
     consumeEvents: 100_000,
     latencyDurationMs: 10_000,
+    latencyRuns: 5,
+    latencyWarmUpMs: 2_000,
     httpDurationSec: 10,
     memoryEvents: 1_000_000,
     scalingEvents: 100_000,

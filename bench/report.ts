@@ -174,12 +174,16 @@ ${commandTable(results.commandsPerEvent)}
 
 ## 3. End-to-end latency (ms)
 
-${config.latencyRatePerSec.toLocaleString('en-US')} events/s for ${config.latencyDurationMs / 1_000} s,
-publisher and consumer in one process; from the publish call to the handler call. Module:
-\`publish\` (not awaited one by one) and a handler at batch 100, concurrency 100, prefetch 100. Raw: XADD and the
-raw loop above. BullMQ: \`queue.add\` and a worker at concurrency 100.
+${config.latencyRatePerSec.toLocaleString('en-US')} events/s for ${config.latencyDurationMs / 1_000} s, after
+${config.latencyWarmUpMs / 1_000} s at the same rate that are not measured (the processes compile
+their hot code and size their heaps); from the publish call to the handler call, on the machine's
+monotonic clock. Each system runs in a fresh producer process and a fresh consumer process
+(\`bench/latency-process.ts\`), so none inherits another's heap or the bench's. Module:
+\`publish\` (not awaited one by one) and a handler at batch 100, concurrency 100, prefetch 100.
+Raw: XADD and the raw loop above. BullMQ: \`queue.add\` and a worker at concurrency 100. Median
+of ${config.latencyRuns} runs, the three systems one after the other in each.
 
-${table(['system, percentile', 'ms'], results.latency, ms, runs)}
+${table(['system, percentile', 'ms'], results.latency, ms, config.latencyRuns)}
 
 ## 4. HTTP intake
 

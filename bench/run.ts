@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       const runners: Record<string, () => Promise<unknown>> = {
         publish: () => benchPublish(config, redis.url, redis.port, client),
         consume: () => benchConsume(config, redis.url, redis.port, client),
-        latency: () => benchLatency(config, redis.url, redis.port, client),
+        latency: () => benchLatency(config, redis.url, client),
         http: () => benchHttp(config, redis.url, () => client.flushall()),
         memory: () => benchMemory(config, redis.url, client),
         scaling: () => benchScaling(config, redis.url, client),
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     const results: Results = {
       publish: await step('publish', () => benchPublish(config, redis.url, redis.port, client)),
       consume: await step('consume', () => benchConsume(config, redis.url, redis.port, client)),
-      latency: await step('latency', () => benchLatency(config, redis.url, redis.port, client)),
+      latency: await step('latency', () => benchLatency(config, redis.url, client)),
       http: await step('http', () => benchHttp(config, redis.url, () => client.flushall())),
       memory: await step('memory', () => benchMemory(config, redis.url, client)),
       scaling: await step('scaling', () => benchScaling(config, redis.url, client)),

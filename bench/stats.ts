@@ -55,3 +55,9 @@ export async function until(
     await sleep(5);
   }
 }
+
+/**
+ * Milliseconds on the machine's monotonic clock (CLOCK_MONOTONIC), the same in every process on
+ * it: for times taken in one process and compared in another.
+ */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
