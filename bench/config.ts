@@ -24,6 +24,8 @@ export interface BenchConfig {
   httpDurationSec: number;
   httpConnections: number;
   memoryEvents: number;
+  /** Events through the memory section's fresh process before its measured ones. */
+  memoryWarmUpEvents: number;
   scalingEvents: number;
   scalingProcesses: number[];
   /** Where the report goes. */
@@ -56,6 +58,7 @@ export function benchConfig(argv: string[]): BenchConfig {
       latencyWarmUpMs: 500,
       httpDurationSec: 2,
       memoryEvents: 20_000,
+      memoryWarmUpEvents: 5_000,
       scalingEvents: 5_000,
       reportDir: 'dist-bench/smoke',
       command: 'npm run bench:smoke',
@@ -75,6 +78,7 @@ export function benchConfig(argv: string[]): BenchConfig {
     latencyWarmUpMs: 2_000,
     httpDurationSec: 10,
     memoryEvents: 1_000_000,
+    memoryWarmUpEvents: 100_000,
     scalingEvents: 100_000,
     reportDir: 'docs',
     command: 'npm run bench',

@@ -96,26 +96,29 @@ export async function benchScaling(
 }
 
 export type MemoryFigure =
+  | 'rss cold MB'
   | 'rss start MB'
-  | 'rss after 10% MB'
   | 'rss peak MB'
   | 'rss end MB'
   | 'rss growth MB'
-  | 'rss growth after 10% MB'
+  | 'rss trend MB per 100k events'
+  | 'heap after GC cold MB'
   | 'heap after GC start MB'
   | 'heap after GC end MB';
 
 /**
  * RSS of one consumer process while config.memoryEvents flow through it. Events are appended
  * while it consumes, keeping at most 20,000 waiting, so the stream stays small and the process
- * works at its own pace throughout. Start: once idle after startup; end: 1 s after the last event.
+ * works at its own pace throughout. A fresh process first takes config.memoryWarmUpEvents, as a
+ * service does in its first minutes: V8 sizes its heap to the load then, once. Cold: idle after
+ * startup; start: idle after the warm-up; end: 1 s after the last event; trend: the slope of the
+ * RSS samples (every 100 ms) against events handled, over the measured events.
  */
 export async function benchMemory(
   config: BenchConfig,
   url: string,
   redis: Redis,
 ): Promise<Record<MemoryFigure, Spread>> {
-  const events = config.memoryEvents;
   const mb = (bytes: number) => bytes / 1024 / 1024;
   return repeat<MemoryFigure>(config.runs, async () => {
     await redis.flushall();
@@ -123,32 +126,29 @@ export async function benchMemory(
     try {
       await until(() => consumer.latest !== undefined, 60_000, 'the consumer process to start');
       await sleep(1_000);
+      const cold = consumer.latest!.rss;
+      const heapCold = (await consumer.collect()).heapUsed;
+      await flowThrough(consumer, redis, config.memoryWarmUpEvents);
+      await sleep(1_000);
       const start = consumer.latest!.rss;
       const heapStart = (await consumer.collect()).heapUsed;
-      let appended = 0;
-      let warm: number | undefined;
-      while (appended < events) {
-        if (warm === undefined && consumer.acked >= events / 10) warm = consumer.latest!.rss;
-        if (appended - consumer.acked > 20_000) {
-          await sleep(20);
-          continue;
-        }
-        const count = Math.min(5_000, events - appended);
-        await fillStream(redis, STREAM, count);
-        appended += count;
-      }
-      await until(() => consumer.acked >= events, Math.max(120_000, events / 2), 'memory run');
+      const samples: Array<[number, number]> = [];
+      const sample = (report: ConsumerReport) => samples.push([report.acked, report.rss]);
+      consumer.child.on('message', sample);
+      await flowThrough(consumer, redis, config.memoryEvents);
+      consumer.child.off('message', sample);
       await sleep(1_000);
-      const { rss: end, peakRss } = consumer.latest!;
+      const end = consumer.latest!.rss;
+      const peak = Math.max(...samples.map(([, rss]) => rss), end);
       const heapEnd = (await consumer.collect()).heapUsed;
-      warm ??= end;
       return {
+        'rss cold MB': mb(cold),
         'rss start MB': mb(start),
-        'rss after 10% MB': mb(warm),
-        'rss peak MB': mb(peakRss),
+        'rss peak MB': mb(peak),
         'rss end MB': mb(end),
         'rss growth MB': mb(end - start),
-        'rss growth after 10% MB': mb(end - warm),
+        'rss trend MB per 100k events': mb(slope(samples)) * 100_000,
+        'heap after GC cold MB': mb(heapCold),
         'heap after GC start MB': mb(heapStart),
         'heap after GC end MB': mb(heapEnd),
       };
@@ -157,4 +157,35 @@ export async function benchMemory(
       await redis.flushall();
     }
   });
+}
+
+/** Appends `events` more and waits until the consumer has handled them, at most 20,000 ahead. */
+async function flowThrough(consumer: ConsumerProcess, redis: Redis, events: number): Promise<void> {
+  const target = consumer.acked + events;
+  let appended = consumer.acked;
+  while (appended < target) {
+    if (appended - consumer.acked > 20_000) {
+      await sleep(20);
+      continue;
+    }
+    const count = Math.min(5_000, target - appended);
+    await fillStream(redis, STREAM, count);
+    appended += count;
+  }
+  await until(() => consumer.acked >= target, Math.max(120_000, events / 2), 'memory run');
+}
+
+/** Least-squares slope of y against x. */
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let covariance = 0;
+  let variance = 0;
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return variance === 0 ? 0 : covariance / variance;
 }

@@ -199,8 +199,12 @@ ${table(['server, figure', 'value'], results.http, (n) => (n > 1_000 ? rate(n) :
 
 RSS of one process running the module (batch 100, concurrency 100, prefetch 100, no-op handler) while
 ${config.memoryEvents.toLocaleString('en-US')} events flow through it, appended as it consumes with
-at most 20,000 waiting. Start: idle after startup; peak: highest sample (every 100 ms); end: 1 s
-after the last event. Growth = end - start.
+at most 20,000 waiting. The fresh process first takes ${config.memoryWarmUpEvents.toLocaleString('en-US')}
+events, as a service does in its first minutes (V8 sizes its heap to the load then, once). Cold:
+idle after startup; start: idle after the warm-up; peak: highest sample (every 100 ms) during the
+measured events; end: 1 s after the last event. Growth = end - start; trend: least-squares slope
+of the RSS samples against events handled (0 = flat). Heap after GC: V8 heap in use after a full
+collection, what the process really keeps.
 
 ${table(['figure', 'MB'], results.memory, mb, runs)}
 
