@@ -38,6 +38,7 @@ export class AckBatcher {
   private batch = new Batch();
   private scheduled = false;
   private heldForRead = false;
+  private holdTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly redis: () => RedisClient,
@@ -57,9 +58,20 @@ export class AckBatcher {
     return batch.done;
   }
 
-  /** A read is about to go out: leave the queued acknowledgements for it (see `takeInto`). */
-  holdForRead(): void {
+  /**
+   * A read is about to go out: leave the queued acknowledgements for it (see `takeInto`). With
+   * `maxMs`, they go out on their own if no read has taken them by then (a read sent ahead that
+   * is still in flight, whose reply may take until its BLOCK ends).
+   */
+  holdForRead(maxMs?: number): void {
     this.heldForRead = true;
+    if (maxMs !== undefined && this.holdTimer === undefined) {
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = undefined;
+        this.heldForRead = false;
+        this.flush();
+      }, maxMs);
+    }
   }
 
   /**
@@ -71,6 +83,10 @@ export class AckBatcher {
    */
   takeInto(pipeline: ChainableCommander | undefined, timeoutMs = 0): void {
     this.heldForRead = false;
+    if (this.holdTimer !== undefined) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
     if (!pipeline) {
       this.flush();
       return;

@@ -269,6 +269,9 @@ export class StreamConsumer implements ConsumerStateSource {
             }
           }
           this.startReadAhead();
+          // Handlers finishing now acknowledge with the next read sent ahead, in its write (as
+          // without prefetch), instead of in one more write of their own.
+          if (ahead) this.acks.holdForRead(ACK_HOLD_MS);
         } catch (error) {
           // Acknowledgements held for a read that failed before it left go out on their own.
           this.acks.takeInto(undefined);
@@ -860,7 +863,8 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private releaseSlot(): void {
-    this.startReadAhead();
+    if (this.readAhead.length > 0) this.startReadAhead();
+    if (this.slotWaiters.length === 0) return;
     const waiters = this.slotWaiters;
     this.slotWaiters = [];
     for (const wake of waiters) wake();
@@ -897,6 +901,13 @@ function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }
+
+/**
+ * How long acknowledgements wait for the next read sent ahead to carry them: under load that read
+ * leaves within a millisecond or two; when the stream is drained it may not leave until its BLOCK
+ * ends, and the acknowledgements go out alone.
+ */
+const ACK_HOLD_MS = 5;
 
 /** Lets the rest of this turn of the event loop run (I/O callbacks, other handlers) first. */
 function yieldTurn(): Promise<void> {

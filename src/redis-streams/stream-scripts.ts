@@ -74,33 +74,36 @@ export const PUBLISH = new StreamScript(
   'publish',
   `
 local window, maxLen = ARGV[1], ARGV[2]
-local head = {'XADD', KEYS[1]}
+-- One XADD argument table for every event: its head stays, each event's fields overwrite the
+-- tail, and unpack takes only this event's part.
+local args = {'XADD', KEYS[1]}
 if maxLen ~= '' then
-  head[3] = 'MAXLEN'
-  head[4] = '~'
-  head[5] = maxLen
+  args[3] = 'MAXLEN'
+  args[4] = '~'
+  args[5] = maxLen
 end
-head[#head + 1] = '*'
-local base = #head
+args[#args + 1] = '*'
+local base = #args
 local out = {}
+local o = 0
 local a = 3
-while a <= #ARGV do
+local last = #ARGV
+while a <= last do
   local k = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
   local existing = false
   if k > 0 then existing = redis.call('GET', KEYS[k]) end
   if existing then
-    out[#out + 1] = existing
-    out[#out + 1] = 1
+    out[o + 1] = existing
+    out[o + 2] = 1
   else
-    local args = {}
-    for i = 1, base do args[i] = head[i] end
     for i = 1, n do args[base + i] = ARGV[a + 1 + i] end
-    local id = redis.call(unpack(args))
+    local id = redis.call(unpack(args, 1, base + n))
     if k > 0 then redis.call('SET', KEYS[k], id, 'PX', window) end
-    out[#out + 1] = id
-    out[#out + 1] = 0
+    out[o + 1] = id
+    out[o + 2] = 0
   end
+  o = o + 2
   a = a + n + 2
 end
 return out
