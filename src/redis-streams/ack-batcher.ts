@@ -1,25 +1,39 @@
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './redis-connections.js';
 
-/** One XACK's worth of ids and the promise all their callers wait on. */
-class Batch {
+/**
+ * One XACK's worth of ids, and who learns how it went: callers of `ack` share one promise (made
+ * only when one asks), callers of `ackThen` are told through the batcher's `onSettled`, with
+ * their job, without a promise each.
+ */
+class Batch<J> {
   readonly ids: string[] = [];
-  readonly done: Promise<void>;
-  private settle!: (error: unknown) => void;
+  readonly jobs: J[] = [];
+  private promise?: Promise<void>;
+  private settle?: (error: unknown) => void;
   private settled = false;
+  private error: unknown = null;
 
-  constructor() {
-    this.done = new Promise<void>((resolve, reject) => {
-      this.settle = (error) => (error ? reject(error) : resolve());
-    });
-    // Nobody may be waiting when it fails (all callers gone): not an unhandled rejection.
-    this.done.catch(() => undefined);
+  constructor(private readonly onSettled: (jobs: J[], error: unknown) => void) {}
+
+  get done(): Promise<void> {
+    if (!this.promise) {
+      this.promise = new Promise<void>((resolve, reject) => {
+        this.settle = (error) => (error ? reject(error) : resolve());
+      });
+      if (this.settled) this.settle!(this.error);
+      // Nobody may be waiting when it fails (all callers gone): not an unhandled rejection.
+      this.promise.catch(() => undefined);
+    }
+    return this.promise;
   }
 
   finish(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.settle(error);
+    this.error = error;
+    this.settle?.(error);
+    if (this.jobs.length > 0) this.onSettled(this.jobs, error ?? null);
   }
 }
 
@@ -34,8 +48,8 @@ class Batch {
  * one write (as a hand-written loop does it). Redis answers the XACK before it blocks on the read,
  * so the acknowledgement is confirmed just as fast.
  */
-export class AckBatcher {
-  private batch = new Batch();
+export class AckBatcher<J = never> {
+  private batch: Batch<J>;
   private scheduled = false;
   private heldForRead = false;
   private holdTimer?: NodeJS.Timeout;
@@ -44,10 +58,26 @@ export class AckBatcher {
     private readonly redis: () => RedisClient,
     private readonly stream: string,
     private readonly group: string,
+    /** Told how each batch with `ackThen` jobs went: error null when Redis acknowledged it. */
+    private readonly onSettled: (jobs: J[], error: unknown) => void = () => undefined,
     private readonly maxBatch = 500,
-  ) {}
+  ) {
+    this.batch = new Batch(onSettled);
+  }
 
   ack(id: string): Promise<void> {
+    const batch = this.batch;
+    this.add(id);
+    return batch.done;
+  }
+
+  /** Like `ack`, for the hot path: `onSettled` gets `job` once the batch is confirmed or failed. */
+  ackThen(id: string, job: J): void {
+    this.batch.jobs.push(job);
+    this.add(id);
+  }
+
+  private add(id: string): void {
     const batch = this.batch;
     batch.ids.push(id);
     if (batch.ids.length >= this.maxBatch) this.flush();
@@ -55,7 +85,6 @@ export class AckBatcher {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
-    return batch.done;
   }
 
   /**
@@ -120,10 +149,10 @@ export class AckBatcher {
   }
 
   /** The batch queued so far, if any; later acknowledgements go into a new one. */
-  private take(): Batch | undefined {
+  private take(): Batch<J> | undefined {
     const batch = this.batch;
     if (batch.ids.length === 0) return undefined;
-    this.batch = new Batch();
+    this.batch = new Batch(this.onSettled);
     return batch;
   }
 }

@@ -72,7 +72,7 @@ export class StreamConsumer implements ConsumerStateSource {
   /** Resolved when nothing is owned any more (shutdown waits for it). */
   private idleWaiters: Array<() => void> = [];
   /** First-attempt successes, the hot path, are acknowledged in batches. */
-  private readonly acks: AckBatcher;
+  private readonly acks: AckBatcher<Acking>;
   private readonly readLowWater: number;
   /** For idempotent handlers: entry id to the eventId whose running-marker this instance holds. */
   private readonly runningEvents = new Map<string, string>();
@@ -111,7 +111,12 @@ export class StreamConsumer implements ConsumerStateSource {
   ) {
     const { stream, group } = definition;
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
-    this.acks = new AckBatcher(() => this.redis, stream, group);
+    this.acks = new AckBatcher<Acking>(
+      () => this.redis,
+      stream,
+      group,
+      (jobs, error) => this.batchAcknowledged(jobs, error),
+    );
     // Read again once half a batch of slots is free, not after each handler: fewer, fuller reads.
     this.readLowWater = Math.max(
       1,
@@ -458,6 +463,7 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private async process(entry: RawEntry, attempt: number): Promise<void> {
+    let handedOff = false;
     try {
       const { stream, group, dto } = this.definition;
       let eventId = entry.id;
@@ -518,6 +524,13 @@ export class StreamConsumer implements ConsumerStateSource {
       // out (with the next read, see AckBatcher). The entry stays owned until Redis confirms.
       this.acking += 1;
       this.releaseSlot();
+      if (attempt === 1 && !this.definition.idempotencyWindowMs) {
+        // The hot path: the batch's outcome reaches `batchAcknowledged`, without a promise or a
+        // suspended call per entry; the entry is finished there.
+        this.acks.ackThen(entry.id, { id: entry.id, attempt, eventId, durationMs });
+        handedOff = true;
+        return;
+      }
       let acked = true;
       try {
         await this.ack(entry.id, attempt, eventId);
@@ -530,20 +543,56 @@ export class StreamConsumer implements ConsumerStateSource {
       } finally {
         this.acking -= 1;
       }
-      if (!acked) return;
-      this.events.emit('handled', {
-        stream,
-        group,
-        durationMs,
-        latencyMs: Date.now() - streamIdTimeMs(entry.id),
-      });
+      if (acked) this.reportHandled(entry.id, durationMs);
     } catch (error) {
       this.logger.error(
         `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
       );
     } finally {
-      this.finished(entry.id);
+      if (!handedOff) this.finished(entry.id);
     }
+  }
+
+  /** How a batch of hot-path acknowledgements went: each entry is done, or acknowledged again. */
+  private batchAcknowledged(jobs: Acking[], error: unknown): void {
+    for (const job of jobs) {
+      if (error) {
+        void this.acknowledgeAgain(job);
+        continue;
+      }
+      this.acking -= 1;
+      this.reportHandled(job.id, job.durationMs);
+      this.finished(job.id);
+    }
+  }
+
+  /** Its batch's XACK failed: tries again for a while, or leaves the entry pending. */
+  private async acknowledgeAgain({ id, attempt, eventId, durationMs }: Acking): Promise<void> {
+    try {
+      const acked = await this.persist(
+        'acknowledge',
+        () => this.where(id, eventId, attempt),
+        () => this.ack(id, attempt, eventId),
+      );
+      this.acking -= 1;
+      if (acked) this.reportHandled(id, durationMs);
+    } catch (error) {
+      this.logger.error(
+        `Unexpected failure acknowledging (${this.where(id, eventId, attempt)}): ${(error as Error).message}`,
+      );
+    } finally {
+      this.finished(id);
+    }
+  }
+
+  private reportHandled(id: string, durationMs: number): void {
+    const { stream, group } = this.definition;
+    this.events.emit('handled', {
+      stream,
+      group,
+      durationMs,
+      latencyMs: Date.now() - streamIdTimeMs(id),
+    });
   }
 
   /** XACK alone on the hot path; the script when there is bookkeeping to clear or a handled event to record. */
@@ -916,6 +965,14 @@ function yieldTurn(): Promise<void> {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}
+
+/** A handled entry whose acknowledgement is on its way. */
+interface Acking {
+  id: string;
+  attempt: number;
+  eventId: string;
+  durationMs: number;
 }
 
 interface SentRead {
