@@ -51,8 +51,12 @@ export class PublishFailedError extends Error {
   }
 }
 
-/** How many events one script call appends at most: bounds the time Redis spends in one call. */
-const EVENTS_PER_CALL = 200;
+/**
+ * How many events one script call appends at most. Calls of a batch leave one after the other as
+ * they are built, so Redis appends the first while the client builds the next; it also bounds
+ * the time Redis spends in one call.
+ */
+const EVENTS_PER_CALL = 25;
 
 interface Prepared {
   eventId: string;
@@ -74,9 +78,10 @@ interface Waiting extends Prepared {
  * Appends events to streams. Resolves only once Redis has the entry; fails fast when it cannot.
  *
  * `publish` calls made in the same turn of the event loop (concurrent HTTP requests, say) go to
- * Redis together, as one script call per stream, and `publishMany` sends its events in calls of
- * up to 200: Redis then runs one command per batch, not one per event, and each caller still
- * learns about its own event only once Redis has it.
+ * Redis together, as `publishMany` sends its events: in script calls of up to 25 events, each
+ * written as soon as it is built, so Redis appends one call's events while the client builds the
+ * next. Redis runs one command per call, not one per event, and each caller still learns about
+ * its own event only once Redis has it.
  */
 @Injectable()
 export class StreamPublisher {
@@ -194,7 +199,7 @@ export class StreamPublisher {
   }
 
   /**
-   * Sends events in script calls of up to EVENTS_PER_CALL, all in one pipeline. Each event's
+   * Sends events in script calls of up to EVENTS_PER_CALL, each written when built. Each event's
    * outcome is its result or the PublishFailedError of its call; the promise itself rejects only
    * when nothing could be confirmed at all (Redis unreachable, replicas missing).
    */
@@ -243,6 +248,7 @@ export class StreamPublisher {
       );
       const window = String(this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs);
       const calls: Array<{ keys: string[]; args: string[]; items: Prepared[] }> = [];
+      const sent: Array<Promise<Array<[Error | null, unknown]>>> = [];
       for (let from = 0; from < items.length; from += EVENTS_PER_CALL) {
         const chunk = items.slice(from, from + EVENTS_PER_CALL);
         const keys = [stream];
@@ -251,12 +257,16 @@ export class StreamPublisher {
           if (dedup) keys.push(streamKeys.dedup(stream, eventId));
           args.push(dedup ? String(keys.length) : '0', String(fields.length), ...fields);
         }
-        calls.push({ keys, args, items: chunk });
+        const call = { keys, args, items: chunk };
+        calls.push(call);
+        // Each call leaves as soon as it is built, so Redis runs it while the next one is built.
+        // WAIT, if any, goes with the last: it covers every write before it on the connection.
+        sent.push(this.runPipeline([call], false, from + EVENTS_PER_CALL >= items.length));
       }
-      let replies = await this.runPipeline(calls, false);
+      let replies = (await Promise.all(sent)).flat();
       if (replies.some(([error]) => isNoScript(error))) {
         // Redis lost its script cache (restart): send the source; the eventIds make a resend safe.
-        replies = await this.runPipeline(calls, true);
+        replies = await this.runPipeline(calls, true, true);
       }
       const waited = this.waitsForReplicas() ? replies.pop() : undefined;
       const outcomes: Array<PublishResult | PublishFailedError> = [];
@@ -308,17 +318,28 @@ export class StreamPublisher {
     }
   }
 
+  /**
+   * Sends the calls (and WAIT, when replicas are wanted and `withWait`) in one pipeline, written
+   * at once. Never rejects: a pipeline that fails as a whole is that error for each of its calls.
+   */
   private async runPipeline(
     calls: Array<{ keys: string[]; args: string[] }>,
     withSource: boolean,
+    withWait: boolean,
   ): Promise<Array<[Error | null, unknown]>> {
     const pipeline = this.connections.command.pipeline();
     for (const { keys, args } of calls) PUBLISH.queue(pipeline, keys, args, withSource);
     const wanted = this.options.waitForReplicas;
-    if (wanted && wanted.replicas > 0) pipeline.wait(wanted.replicas, wanted.timeoutMs);
-    const replies = await pipeline.exec();
-    if (!replies) throw new Error('pipeline was discarded');
-    return replies;
+    const waits = withWait && wanted !== undefined && wanted.replicas > 0;
+    if (waits) pipeline.wait(wanted.replicas, wanted.timeoutMs);
+    const count = calls.length + (waits ? 1 : 0);
+    try {
+      const replies = await pipeline.exec();
+      if (replies) return replies;
+      throw new Error('pipeline was discarded');
+    } catch (error) {
+      return Array.from({ length: count }, (): [Error | null, unknown] => [error as Error, null]);
+    }
   }
 }
 
