@@ -145,6 +145,23 @@ describe('RedisStreamsModule against a real redis-server', () => {
     expect(await client.keys('orders:dedup:*')).toEqual([]);
   });
 
+  it('sends its script again when Redis lost it, and appends each event once', async () => {
+    const app = await start(new Probe(), []);
+    const publisher = app.get(StreamPublisher);
+    await publisher.publish('orders', { message: 'loads the script' });
+    await client.script('FLUSH');
+    // 60 events with generated eventIds (not de-duplicated): three script calls, all refused
+    // with NOSCRIPT, then sent again with the source.
+    const results = await publisher.publishMany(
+      'orders',
+      Array.from({ length: 60 }, (_, i) => ({ payload: { message: `m${i}` } })),
+    );
+    expect(results).toHaveLength(60);
+    expect(await client.xlen('orders')).toBe(1 + 60);
+    const entries = await client.xrange('orders', '-', '+');
+    expect(entries.slice(1).map(([id]) => id)).toEqual(results.map((r) => r.id));
+  });
+
   it('reports what happens to listeners: published, handled with latency, failed, dead-lettered', async () => {
     const probe = new Probe();
     probe.behaviour = (call) => {

@@ -263,12 +263,21 @@ export class StreamPublisher {
         // WAIT, if any, goes with the last: it covers every write before it on the connection.
         sent.push(this.runPipeline([call], false, from + EVENTS_PER_CALL >= items.length));
       }
-      let replies = (await Promise.all(sent)).flat();
-      if (replies.some(([error]) => isNoScript(error))) {
-        // Redis lost its script cache (restart): send the source; the eventIds make a resend safe.
-        replies = await this.runPipeline(calls, true, true);
+      const replies = (await Promise.all(sent)).flat();
+      let waited = this.waitsForReplicas() ? replies.pop() : undefined;
+      // Redis lost its script cache (restart): those calls again, with the source. Only those:
+      // nothing of a call answered NOSCRIPT was applied, and generated eventIds are not
+      // de-duplicated, so a call that was applied must not go again.
+      const lost = calls.flatMap((_, c) => (isNoScript(replies[c][0]) ? [c] : []));
+      if (lost.length > 0) {
+        const again = await this.runPipeline(
+          lost.map((c) => calls[c]),
+          true,
+          true,
+        );
+        if (waited) waited = again.pop();
+        lost.forEach((c, k) => (replies[c] = again[k]));
       }
-      const waited = this.waitsForReplicas() ? replies.pop() : undefined;
       const outcomes: Array<PublishResult | PublishFailedError> = [];
       let confirmed = 0;
       let duplicates = 0;
