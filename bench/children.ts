@@ -40,3 +40,28 @@ export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<v
 export function killAllChildren(): void {
   for (const child of children) child.kill('SIGKILL');
 }
+
+/**
+ * The child's next IPC message whose `type` is `type`; rejects if the child exits first or sends
+ * none within `timeoutMs`.
+ */
+export function nextReport<R extends { type: string }>(
+  child: ChildProcess,
+  type: R['type'],
+  timeoutMs = 120_000,
+): Promise<R> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`no "${type}" from a child process`)), timeoutMs);
+    const onMessage = (report: R) => report.type === type && done(undefined, report);
+    const onExit = (code: number | null) => done(new Error(`child process exited ${code}`));
+    const done = (error?: Error, report?: R) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve(report!);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}

@@ -10,7 +10,6 @@ export interface ConsumerReport {
   first: number;
   last: number;
   rss: number;
-  peakRss: number;
   /** V8 heap in use; after a full collection in a `collected` report. */
   heapUsed: number;
 }
@@ -30,12 +29,9 @@ async function main(): Promise<void> {
   let acked = 0;
   let first = 0;
   let last = 0;
-  let peakRss = process.memoryUsage.rss();
   const report = (type: ConsumerReport['type']) => {
-    const rss = process.memoryUsage.rss();
-    peakRss = Math.max(peakRss, rss);
-    const heapUsed = process.memoryUsage().heapUsed;
-    process.send?.({ type, acked, first, last, rss, peakRss, heapUsed } satisfies ConsumerReport);
+    const { rss, heapUsed } = process.memoryUsage();
+    process.send?.({ type, acked, first, last, rss, heapUsed } satisfies ConsumerReport);
   };
   const app = await startModuleConsumer({
     url: env.REDIS_URL ?? '',

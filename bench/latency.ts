@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { startChild, stopChild } from './children.js';
+import { nextReport, startChild, stopChild } from './children.js';
 import type { BenchConfig } from './config.js';
 import type { LatencyReport, LatencySystem } from './latency-process.js';
 import { percentile, repeat, type Spread } from './stats.js';
@@ -57,31 +57,13 @@ async function measure(
   const consumer = startChild(SCRIPT, { ...env, ROLE: 'consumer' }, { ipc: true });
   let producer: ChildProcess | undefined;
   try {
-    await next(consumer, 'ready');
-    const received = next(consumer, 'received');
+    await nextReport<LatencyReport>(consumer, 'ready');
+    const received = nextReport<LatencyReport>(consumer, 'received');
     producer = startChild(SCRIPT, { ...env, ROLE: 'producer' }, { ipc: true });
-    await next(producer, 'sent');
+    await nextReport<LatencyReport>(producer, 'sent');
     const report = await received;
     return report.type === 'received' ? report.latenciesMs : [];
   } finally {
     await Promise.all([stopChild(consumer), producer && stopChild(producer)]);
   }
-}
-
-/** The child's next report of `type`; rejects if the child exits first or takes over 2 minutes. */
-function next(child: ChildProcess, type: LatencyReport['type']): Promise<LatencyReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no "${type}" from a latency process`)), 120_000);
-    const onMessage = (report: LatencyReport) => report.type === type && done(undefined, report);
-    const onExit = (code: number | null) => done(new Error(`latency process exited ${code}`));
-    const done = (error?: Error, report?: LatencyReport) => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(report!);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
 }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { startChild, stopChild } from './children.js';
+import { nextReport, startChild, stopChild } from './children.js';
 import type { BenchConfig } from './config.js';
 import type { ConsumerReport } from './consumer-process.js';
 import { repeat, sleep, until, type Spread } from './stats.js';
@@ -26,14 +26,7 @@ class ConsumerProcess {
 
   /** Runs a full garbage collection in the process and returns its report from right after. */
   async collect(): Promise<ConsumerReport> {
-    const collected = new Promise<ConsumerReport>((resolve) => {
-      const onMessage = (report: ConsumerReport): void => {
-        if (report.type !== 'collected') return;
-        this.child.off('message', onMessage);
-        resolve(report);
-      };
-      this.child.on('message', onMessage);
-    });
+    const collected = nextReport<ConsumerReport>(this.child, 'collected');
     this.child.send('collect');
     return collected;
   }
