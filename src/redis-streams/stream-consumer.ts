@@ -524,26 +524,22 @@ export class StreamConsumer implements ConsumerStateSource {
       // out (with the next read, see AckBatcher). The entry stays owned until Redis confirms.
       this.acking += 1;
       this.releaseSlot();
+      const job: Acking = { id: entry.id, attempt, eventId, durationMs };
       if (attempt === 1 && !this.definition.idempotencyWindowMs) {
         // The hot path: the batch's outcome reaches `batchAcknowledged`, without a promise or a
         // suspended call per entry; the entry is finished there.
-        this.acks.ackThen(entry.id, { id: entry.id, attempt, eventId, durationMs });
+        this.acks.ackThen(entry.id, job);
         handedOff = true;
         return;
       }
-      let acked = true;
+      let acknowledged = false;
       try {
         await this.ack(entry.id, attempt, eventId);
+        acknowledged = true;
       } catch {
-        acked = await this.persist(
-          'acknowledge',
-          () => this.where(entry.id, eventId, attempt),
-          () => this.ack(entry.id, attempt, eventId),
-        );
-      } finally {
-        this.acking -= 1;
+        await this.acknowledgeAgain(job);
       }
-      if (acked) this.reportHandled(entry.id, durationMs);
+      if (acknowledged) this.acknowledged(job);
     } catch (error) {
       this.logger.error(
         `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
@@ -556,36 +552,39 @@ export class StreamConsumer implements ConsumerStateSource {
   /** How a batch of hot-path acknowledgements went: each entry is done, or acknowledged again. */
   private batchAcknowledged(jobs: Acking[], error: unknown): void {
     for (const job of jobs) {
-      if (error) {
-        void this.acknowledgeAgain(job);
+      if (!error) {
+        this.acknowledged(job);
+        this.finished(job.id);
         continue;
       }
-      this.acking -= 1;
-      this.reportHandled(job.id, job.durationMs);
-      this.finished(job.id);
+      this.acknowledgeAgain(job)
+        .catch((failure: unknown) =>
+          this.logger.error(
+            `Unexpected failure acknowledging (${this.where(job.id, job.eventId, job.attempt)}): ${(failure as Error).message}`,
+          ),
+        )
+        .finally(() => this.finished(job.id));
     }
   }
 
-  /** Its batch's XACK failed: tries again for a while, or leaves the entry pending. */
-  private async acknowledgeAgain({ id, attempt, eventId, durationMs }: Acking): Promise<void> {
-    try {
-      const acked = await this.persist(
-        'acknowledge',
-        () => this.where(id, eventId, attempt),
-        () => this.ack(id, attempt, eventId),
-      );
-      this.acking -= 1;
-      if (acked) this.reportHandled(id, durationMs);
-    } catch (error) {
-      this.logger.error(
-        `Unexpected failure acknowledging (${this.where(id, eventId, attempt)}): ${(error as Error).message}`,
-      );
-    } finally {
-      this.finished(id);
-    }
+  /**
+   * The acknowledgement failed: tries again for a few seconds (`persist`); if it still fails the
+   * entry stays pending and is delivered again later.
+   */
+  private async acknowledgeAgain(job: Acking): Promise<void> {
+    const { id, attempt, eventId } = job;
+    const acked = await this.persist(
+      'acknowledge',
+      () => this.where(id, eventId, attempt),
+      () => this.ack(id, attempt, eventId),
+    );
+    if (acked) this.acknowledged(job);
+    else this.acking -= 1;
   }
 
-  private reportHandled(id: string, durationMs: number): void {
+  /** Redis has the acknowledgement: the entry no longer waits for it, and it is reported handled. */
+  private acknowledged({ id, durationMs }: Acking): void {
+    this.acking -= 1;
     const { stream, group } = this.definition;
     this.events.emit('handled', {
       stream,
