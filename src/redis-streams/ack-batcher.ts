@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './redis-connections.js';
 
 /**
@@ -44,8 +43,8 @@ class Batch<J> {
  * an entry is never reported done before Redis has the acknowledgement.
  *
  * When the consumer is about to read again, the batch rides on that read instead: the read loop
- * calls `holdForRead`, then `takeInto` its pipeline, so the XACK and the next XREADGROUP leave in
- * one write (as a hand-written loop does it). Redis answers the XACK before it blocks on the read,
+ * calls `holdForRead`, then `takeInto` with its read connection just before it sends the read, so
+ * the XACK and the next XREADGROUP leave in one write (as a hand-written loop does it). Redis answers the XACK before it blocks on the read,
  * so the acknowledgement is confirmed just as fast.
  */
 export class AckBatcher<J = never> {
@@ -104,19 +103,19 @@ export class AckBatcher<J = never> {
   }
 
   /**
-   * Puts every queued acknowledgement on `pipeline`, ahead of the read the caller adds next, or,
-   * without a pipeline (no read after all), sends them at once. Ends `holdForRead`. Redis answers
-   * an XACK at once; without an answer within `timeoutMs` (a connection that is open but dead, on
-   * which a blocking read only ends by its client-side timeout) the callers learn it failed and
-   * acknowledge again.
+   * Sends every queued acknowledgement on `redis`, the connection of the read the caller sends
+   * next, or, without one (no read after all), on the command connection. Ends `holdForRead`.
+   * Redis answers an XACK at once; without an answer within `timeoutMs` (a connection that is
+   * open but dead, on which a blocking read only ends by its client-side timeout) the callers
+   * learn it failed and acknowledge again.
    */
-  takeInto(pipeline: ChainableCommander | undefined, timeoutMs = 0): void {
+  takeInto(redis: RedisClient | undefined, timeoutMs = 0): void {
     this.heldForRead = false;
     if (this.holdTimer !== undefined) {
       clearTimeout(this.holdTimer);
       this.holdTimer = undefined;
     }
-    if (!pipeline) {
+    if (!redis) {
       this.flush();
       return;
     }
@@ -129,10 +128,16 @@ export class AckBatcher<J = never> {
             timeoutMs,
           )
         : undefined;
-    pipeline.xack(this.stream, this.group, ...batch.ids, (error?: Error | null) => {
-      clearTimeout(timer);
-      batch.finish(error ?? null);
-    });
+    redis.xack(this.stream, this.group, ...batch.ids).then(
+      () => {
+        clearTimeout(timer);
+        batch.finish(null);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        batch.finish(error);
+      },
+    );
   }
 
   private flush(): void {

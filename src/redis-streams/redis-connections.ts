@@ -51,9 +51,8 @@ export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
       'command',
       {
         commandTimeout: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
-        // Commands issued in the same turn of the event loop (many requests, many handlers) leave
-        // in one write instead of one each; each still gets its own reply.
-        enableAutoPipelining: true,
+        // No auto-pipelining: the Pipeline it makes for each turn of the event loop outlives
+        // young-generation collections (see write-together.ts), which made every GC pause longer.
       },
       (error) => (this.commandLastError = error),
     );

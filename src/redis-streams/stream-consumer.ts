@@ -15,6 +15,7 @@ import {
 } from './stream-codec.js';
 import type { DtoClass, GroupStart } from './stream-handler.interface.js';
 import { AckBatcher } from './ack-batcher.js';
+import { settled, writeTogether } from './write-together.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
 import { streamIdTimeMs } from './stream-id.js';
@@ -313,30 +314,27 @@ export class StreamConsumer implements ConsumerStateSource {
    */
   private sendRead(count: number): SentRead {
     const { stream, group, blockMs } = this.definition;
-    const pipeline = this.blocking!.pipeline();
-    this.acks.takeInto(pipeline, blockMs + 1_000);
+    const redis = this.blocking!;
     // Read as text, which costs less than bytes; see fromTextReply for values that are not.
-    pipeline.xreadgroup(
-      'GROUP',
-      group,
-      this.runtime.consumerName,
-      'COUNT',
-      count,
-      'BLOCK',
-      blockMs,
-      'STREAMS',
-      stream,
-      '>',
-    );
+    const reply = writeTogether(redis, () => {
+      this.acks.takeInto(redis, blockMs + 1_000);
+      return redis.xreadgroup(
+        'GROUP',
+        group,
+        this.runtime.consumerName,
+        'COUNT',
+        count,
+        'BLOCK',
+        blockMs,
+        'STREAMS',
+        stream,
+        '>',
+      );
+    });
     this.requested += count;
-    const reply = pipeline.exec().then(
-      (replies): [Error | null, unknown] =>
-        replies?.[replies.length - 1] ?? [new Error('pipeline was discarded'), null],
-      (error: unknown): [Error | null, unknown] => [error as Error, null],
-    );
     return {
       sentAt: Date.now(),
-      reply: reply.finally(() => (this.requested -= count)),
+      reply: settled(reply).finally(() => (this.requested -= count)),
     };
   }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import { DEFAULTS } from './redis-streams.constants.js';
 import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
@@ -10,6 +11,7 @@ import { StreamEvents } from './stream-events.js';
 import { withPublishSpan } from './trace-context.js';
 import { assertValidEventId, assertValidName, streamKeys } from './stream-keys.js';
 import { PUBLISH, isNoScript } from './stream-scripts.js';
+import { settled, writeTogether } from './write-together.js';
 
 export interface PublishOptions {
   /** The event's id; generated (UUIDv7: unique and time-ordered) when absent. */
@@ -312,8 +314,9 @@ export class StreamPublisher {
 
   /**
    * With `waitForReplicas`, an entry counts as published only once enough replicas have it. WAIT
-   * goes in the same pipeline as the appends, so it reaches the server that has them (on Cluster,
-   * the master of the stream's slot) and costs no extra round trip.
+   * goes on the same connection as the appends, in the same write, so it reaches the server that
+   * has them (on Cluster, in a pipeline to the master of the stream's slot) and costs no extra
+   * round trip.
    */
   private checkReplicas([error, reply]: [Error | null, unknown]): void {
     const wanted = this.options.waitForReplicas!;
@@ -328,27 +331,40 @@ export class StreamPublisher {
   }
 
   /**
-   * Sends the calls (and WAIT, when replicas are wanted and `withWait`) in one pipeline, written
-   * at once. Never rejects: a pipeline that fails as a whole is that error for each of its calls.
+   * Sends the calls (and WAIT, when replicas are wanted and `withWait`) in one write. Never
+   * rejects: each call's outcome is [error, null] or [null, reply], as a pipeline reports it.
    */
   private async runPipeline(
     calls: Array<{ keys: string[]; args: string[] }>,
     withSource: boolean,
     withWait: boolean,
   ): Promise<Array<[Error | null, unknown]>> {
-    const pipeline = this.connections.command.pipeline();
-    for (const { keys, args } of calls) PUBLISH.queue(pipeline, keys, args, withSource);
+    const redis = this.connections.command;
     const wanted = this.options.waitForReplicas;
     const waits = withWait && wanted !== undefined && wanted.replicas > 0;
-    if (waits) pipeline.wait(wanted.replicas, wanted.timeoutMs);
-    const count = calls.length + (waits ? 1 : 0);
-    try {
-      const replies = await pipeline.exec();
-      if (replies) return replies;
-      throw new Error('pipeline was discarded');
-    } catch (error) {
-      return Array.from({ length: count }, (): [Error | null, unknown] => [error as Error, null]);
+    // WAIT has no key: on a Cluster only a pipeline takes it to the node the appends went to.
+    if (waits && redis instanceof Cluster) {
+      const pipeline = redis.pipeline();
+      for (const { keys, args } of calls) PUBLISH.queue(pipeline, keys, args, withSource);
+      pipeline.wait(wanted.replicas, wanted.timeoutMs);
+      try {
+        const replies = await pipeline.exec();
+        if (replies) return replies;
+        throw new Error('pipeline was discarded');
+      } catch (error) {
+        return Array.from({ length: calls.length + 1 }, (): [Error | null, unknown] => [
+          error as Error,
+          null,
+        ]);
+      }
     }
+    // Without a Pipeline object: see write-together.ts.
+    const sent = writeTogether(redis, () => {
+      const replies = calls.map(({ keys, args }) => PUBLISH.send(redis, keys, args, withSource));
+      if (waits) replies.push(redis.wait(wanted.replicas, wanted.timeoutMs));
+      return replies;
+    });
+    return Promise.all(sent.map(settled));
   }
 }
 

@@ -24,7 +24,7 @@ export class StreamScript {
     args: Array<string | number | Buffer>,
   ): Promise<T> {
     // The named methods, not callBuffer('EVALSHA', ...): ioredis 6 drops the command name of
-    // `call`/`callBuffer` when auto-pipelining is on (the command connection has it on).
+    // `call`/`callBuffer` when auto-pipelining is on, which a caller's own client may have.
     const client = redis as unknown as BufferScripting;
     try {
       return (await client.evalshaBuffer(this.sha, keys.length, ...keys, ...args)) as T;
@@ -32,6 +32,21 @@ export class StreamScript {
       if (!isNoScript(error)) throw error;
       return (await client.evalBuffer(this.source, keys.length, ...keys, ...args)) as T;
     }
+  }
+
+  /**
+   * Sends the script without waiting for it: as EVALSHA, or with `withSource` as EVAL (see
+   * `queue`); the reply is as a pipeline gives it.
+   */
+  send(
+    redis: RedisClient,
+    keys: string[],
+    args: Array<string | number | Buffer>,
+    withSource = false,
+  ): Promise<unknown> {
+    return withSource
+      ? redis.eval(this.source, keys.length, ...keys, ...args)
+      : redis.evalsha(this.sha, keys.length, ...keys, ...args);
   }
 
   /**
