@@ -132,6 +132,36 @@ describe('RedisStreamsModule read-ahead (prefetch)', () => {
     expect(other.calls.every((c) => c.message.attempt === 2)).toBe(true);
   });
 
+  it('publishes, reads and acknowledges without ioredis Pipeline objects (see write-together.ts)', async () => {
+    // Every Pipeline, including those auto-pipelining makes, ends in exec(): count the calls.
+    const pipelineProto = Object.getPrototypeOf(client.pipeline()) as { exec: () => unknown };
+    const exec = pipelineProto.exec;
+    let pipelines = 0;
+    pipelineProto.exec = function (this: unknown, ...args: unknown[]) {
+      pipelines += 1;
+      return (exec as (...a: unknown[]) => unknown).apply(this, args);
+    };
+    try {
+      const probe = new Probe();
+      const app = await start(probe, 'c1', {
+        handlerDefaults: { blockMs: 100, concurrency: 4, batchSize: 10, prefetch: 10 },
+      });
+      const publisher = app.get(StreamPublisher);
+      await publisher.publishMany(
+        'orders',
+        Array.from({ length: 100 }, (_, i) => ({ payload: { message: `batch ${i}` } })),
+      );
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) => publisher.publish('orders', { message: `one ${i}` })),
+      );
+      await waitFor(() => probe.calls.length === 130, 'every entry');
+      await waitFor(async () => (await pendingOf()).size === 0, 'the acknowledgements');
+      expect(pipelines).toBe(0);
+    } finally {
+      pipelineProto.exec = exec;
+    }
+  });
+
   it('refuses a negative or fractional prefetch at startup', async () => {
     await expect(start(new Probe(), 'c1', { handlerDefaults: { prefetch: -1 } })).rejects.toThrow(
       /prefetch must be an integer of at least 0, not -1/,
