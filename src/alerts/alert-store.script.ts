@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { RedisClient } from '../redis-streams/index.js';
+import { StreamScript } from '../redis-streams/index.js';
 
 /**
  * Updates one alert record atomically. The recorder, the webhook handler and the dead-letter
@@ -14,7 +13,9 @@ import type { RedisClient } from '../redis-streams/index.js';
  *       then content field, value, ...
  * Returns the status after the update.
  */
-const UPSERT_RECORD = `
+export const UPSERT_RECORD = new StreamScript(
+  'upsert-record',
+  `
 local key = KEYS[1]
 local now = ARGV[2]
 local before = redis.call('HGET', key, 'status')
@@ -40,23 +41,23 @@ end
 redis.call('HSET', key, 'updatedAt', now)
 redis.call('PEXPIRE', key, ARGV[1])
 return redis.call('HGET', key, 'status')
-`;
-
-const SHA = createHash('sha1').update(UPSERT_RECORD).digest('hex');
+`,
+);
 
 /**
- * Runs the upsert script, sending its source when Redis does not know it yet (first use, restart):
- * EVAL rather than SCRIPT LOAD, which on Cluster would reach some node, not the one with the key.
+ * Adds an alert to the index of recent alerts, a sorted set by received time, and keeps it to the
+ * newest entries within the record TTL: one command, where a MULTI of four would make an ioredis
+ * Pipeline (see write-together.ts in redis-streams for why the hot paths make none).
+ *
+ * KEYS: the index. ARGV: score, eventId, how many to keep, oldest score to keep, ttl ms.
  */
-export async function runUpsertRecord(
-  redis: RedisClient,
-  key: string,
-  args: string[],
-): Promise<string> {
-  try {
-    return String(await redis.evalsha(SHA, 1, key, ...args));
-  } catch (error) {
-    if (!String((error as Error | undefined)?.message).startsWith('NOSCRIPT')) throw error;
-    return String(await redis.eval(UPSERT_RECORD, 1, key, ...args));
-  }
-}
+export const INDEX_RECENT = new StreamScript(
+  'index-recent',
+  `
+redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`,
+);

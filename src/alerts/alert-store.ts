@@ -9,7 +9,7 @@ import {
   type DeliveryChannel,
   type DeliveryStatus,
 } from './alert-record.js';
-import { runUpsertRecord } from './alert-store.script.js';
+import { INDEX_RECENT, UPSERT_RECORD } from './alert-store.script.js';
 
 interface RecordChange {
   status?: Exclude<DeliveryStatus, 'pending'>;
@@ -109,22 +109,24 @@ export class AlertStore {
     ];
     // Two keys, two commands: each is atomic on its own and stays in one Cluster slot.
     const [status] = await Promise.all([
-      runUpsertRecord(this.redis, recordKey(eventId), args),
+      UPSERT_RECORD.run<Buffer>(this.redis, [recordKey(eventId)], args),
       this.index(eventId, receivedTime(content) ?? now, now),
     ]);
-    return status as DeliveryStatus;
+    return String(status) as DeliveryStatus;
   }
 
   private async index(eventId: string, score: number, now: number): Promise<void> {
-    const replies = await this.redis
-      .multi()
-      .zadd(ALERT_STORE.recentKey, 'NX', score, eventId)
-      .zremrangebyrank(ALERT_STORE.recentKey, 0, -(ALERT_STORE.recentMaxEntries + 1))
-      .zremrangebyscore(ALERT_STORE.recentKey, '-inf', now - ALERT_STORE.recordTtlMs)
-      .pexpire(ALERT_STORE.recentKey, ALERT_STORE.recordTtlMs)
-      .exec();
-    const failed = replies?.find(([error]) => error);
-    if (failed) throw failed[0];
+    await INDEX_RECENT.run(
+      this.redis,
+      [ALERT_STORE.recentKey],
+      [
+        score,
+        eventId,
+        ALERT_STORE.recentMaxEntries,
+        now - ALERT_STORE.recordTtlMs,
+        ALERT_STORE.recordTtlMs,
+      ],
+    );
   }
 }
 

@@ -20,6 +20,7 @@ export { NonRetryableError } from './non-retryable.error.js';
 export { RedisStreamsStatus } from './redis-streams.status.js';
 export type { ConsumerState, PingResult } from './redis-streams.status.js';
 export { RedisConnections } from './redis-connections.js';
+export { StreamScript } from './stream-scripts.js';
 export type { RedisClient, RedisMode } from './redis-connections.js';
 export { streamKeys } from './stream-keys.js';
 export { DLQ_FIELD, FIELD } from './redis-streams.constants.js';

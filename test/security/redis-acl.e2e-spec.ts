@@ -49,8 +49,6 @@ const COMMANDS = [
   'zrevrange',
   'zremrangebyrank',
   'zremrangebyscore',
-  'multi',
-  'exec',
 ];
 
 /**
