@@ -1,11 +1,15 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { nextReport, startChild, stopChild } from './children.js';
 import type { BenchConfig } from './config.js';
+import type { ConsumeReport, ConsumeSpec } from './consume-process.js';
 import { now, repeat, until, type Spread } from './stats.js';
-import { ALERT, fillStream, startModuleConsumer } from './streams.js';
+import { ALERT, fillStream } from './streams.js';
 
-const STREAM = 'bench-consume';
-const GROUP = 'bench';
+export const STREAM = 'bench-consume';
+export const GROUP = 'bench';
+export const QUEUE = 'bench';
+const SCRIPT = 'dist-bench/bench/consume-process.js';
 
 /** First and last acknowledgement of a run: throughput is (count - 1) / (last - first). */
 export class AckClock {
@@ -55,7 +59,11 @@ async function countCommands(redis: Redis, name: string, events: number): Promis
   commandsPerEvent[name] = calls;
 }
 
-/** Events per second through a no-op handler, on a stream (or queue) filled beforehand. */
+/**
+ * Events per second through a no-op handler, on a stream (or queue) filled beforehand. Each run of
+ * each system is a fresh process, as a service instance would run it: none inherits the heap of
+ * the bench (which has just published hundreds of thousands of events) or of another system.
+ */
 export async function benchConsume(
   config: BenchConfig,
   url: string,
@@ -63,7 +71,6 @@ export async function benchConsume(
   redis: Redis,
 ): Promise<Record<ConsumeFigure, Spread>> {
   const events = config.consumeEvents;
-  const timeoutMs = Math.max(60_000, events);
   return repeat<ConsumeFigure>(config.runs, async () => {
     const rates = {} as Record<ConsumeFigure, number>;
 
@@ -71,34 +78,47 @@ export async function benchConsume(
       await redis.flushall();
       await fillStream(redis, STREAM, events);
       await redis.config('RESETSTAT');
-      const clock = new AckClock();
-      const app = await startModuleConsumer({
+      rates[name as ConsumeFigure] = await inProcess(
         url,
-        stream: STREAM,
-        group: GROUP,
-        consumerName: 'bench-1',
-        ...settings,
-        onAcked: clock.ack,
-      });
-      await until(() => clock.count >= events, timeoutMs, `${name} to consume`);
+        { system: 'module', ...settings },
+        events,
+      );
       await countCommands(redis, name, events);
-      await app.close();
-      rates[name as ConsumeFigure] = clock.perSecond();
     }
 
     await redis.flushall();
     await fillStream(redis, STREAM, events);
     await redis.config('RESETSTAT');
-    rates['raw XREADGROUP COUNT 100 + XACK'] = await rawLoop(redis, events);
+    rates['raw XREADGROUP COUNT 100 + XACK'] = await inProcess(url, { system: 'raw' }, events);
     await countCommands(redis, 'raw XREADGROUP COUNT 100 + XACK', events);
 
     for (const concurrency of config.bullmqConcurrency) {
       await redis.flushall();
-      rates[`BullMQ concurrency ${concurrency}`] = await bullmq(port, events, concurrency);
+      await fillQueue(port, events);
+      rates[`BullMQ concurrency ${concurrency}`] = await inProcess(
+        url,
+        { system: 'BullMQ', concurrency },
+        events,
+      );
     }
     await redis.flushall();
     return rates;
   });
+}
+
+/** Runs one consumer in a fresh process until it has taken `events`; its events per second. */
+async function inProcess(url: string, spec: ConsumeSpec, events: number): Promise<number> {
+  const child = startChild(
+    SCRIPT,
+    { REDIS_URL: url, SPEC: JSON.stringify(spec), EVENTS: String(events) },
+    { ipc: true },
+  );
+  try {
+    const report = await nextReport<ConsumeReport>(child, 'done', Math.max(120_000, events * 2));
+    return report.perSecond;
+  } finally {
+    await stopChild(child);
+  }
 }
 
 /**
@@ -156,10 +176,9 @@ export async function rawLoop(
   }
 }
 
-/** BullMQ with a no-op processor; jobs added with addBulk and removed on completion. */
-async function bullmq(port: number, events: number, concurrency: number): Promise<number> {
-  const connection = bullmqConnection(port);
-  const queue = new Queue('bench', { connection });
+/** Adds `events` BullMQ jobs with addBulk, removed on completion. */
+async function fillQueue(port: number, events: number): Promise<void> {
+  const queue = new Queue(QUEUE, { connection: bullmqConnection(port) });
   try {
     for (let start = 0; start < events; start += 1_000) {
       const count = Math.min(1_000, events - start);
@@ -171,18 +190,29 @@ async function bullmq(port: number, events: number, concurrency: number): Promis
         })),
       );
     }
-    const clock = new AckClock();
-    const worker = new Worker('bench', async () => undefined, { connection, concurrency });
-    worker.on('completed', clock.ack);
-    try {
-      await until(() => clock.count >= events, Math.max(120_000, events * 2), 'BullMQ to consume');
-    } finally {
-      await worker.close();
-    }
-    return clock.perSecond();
   } finally {
     await queue.close();
   }
+}
+
+/** A BullMQ worker with a no-op processor on the jobs of `fillQueue`. */
+export async function bullmqWorker(
+  port: number,
+  events: number,
+  concurrency: number,
+): Promise<number> {
+  const clock = new AckClock();
+  const worker = new Worker(QUEUE, async () => undefined, {
+    connection: bullmqConnection(port),
+    concurrency,
+  });
+  worker.on('completed', clock.ack);
+  try {
+    await until(() => clock.count >= events, Math.max(120_000, events * 2), 'BullMQ to consume');
+  } finally {
+    await worker.close();
+  }
+  return clock.perSecond();
 }
 
 export const bullmqConnection = (port: number) => ({ host: '127.0.0.1', port });
