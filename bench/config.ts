@@ -12,8 +12,15 @@ export interface BenchConfig {
   /** Requests per redis-benchmark run, without and with pipelining. */
   redisBenchmarkRequests: number;
   redisBenchmarkPipelinedRequests: number;
-  /** Pre-filled events per consume run. */
+  /** Pre-filled events per consume run, measured after `consumeWarmUpEvents` more. */
   consumeEvents: number;
+  /**
+   * Events each fresh consumer process takes before the measured ones: it compiles its hot code
+   * meanwhile, which takes the module (more code) longer than the raw loop.
+   */
+  consumeWarmUpEvents: number;
+  /** Runs of the consume section: its figures move by up to a quarter from run to run here. */
+  consumeRuns: number;
   bullmqConcurrency: number[];
   latencyRatePerSec: number;
   latencyDurationMs: number;
@@ -57,6 +64,8 @@ export function benchConfig(argv: string[]): BenchConfig {
       redisBenchmarkRequests: 20_000,
       redisBenchmarkPipelinedRequests: 50_000,
       consumeEvents: 5_000,
+      consumeWarmUpEvents: 1_000,
+      consumeRuns: 1,
       latencyDurationMs: 2_000,
       latencyRuns: 1,
       latencyWarmUpMs: 500,
@@ -77,6 +86,8 @@ export function benchConfig(argv: string[]): BenchConfig {
     redisBenchmarkRequests: 200_000,
     redisBenchmarkPipelinedRequests: 1_000_000,
     consumeEvents: 100_000,
+    consumeWarmUpEvents: 30_000,
+    consumeRuns: 5,
     latencyDurationMs: 10_000,
     latencyRuns: 5,
     latencyWarmUpMs: 2_000,

@@ -15,23 +15,25 @@ export interface ConsumeReport {
 }
 
 /**
- * One consumer in its own process, on a stream (or queue) the bench filled: takes EVENTS events
- * with a no-op handler and reports its events per second, from its first acknowledgement to its
- * last. SPEC (JSON) says which consumer; REDIS_URL where Redis is.
+ * One consumer in its own process, on a stream (or queue) the bench filled: takes WARM_UP + EVENTS
+ * events with a no-op handler and reports its events per second over the last EVENTS, from the
+ * first acknowledgement after the warm-up to the last. SPEC (JSON) says which consumer; REDIS_URL
+ * where Redis is.
  */
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.SPEC ?? '{}') as ConsumeSpec;
-  const events = Number(process.env.EVENTS);
+  const warmUp = Number(process.env.WARM_UP ?? 0);
+  const total = warmUp + Number(process.env.EVENTS);
   const url = process.env.REDIS_URL ?? '';
   let perSecond: number;
   if (spec.system === 'raw') {
     const redis = new Redis(url);
-    perSecond = await rawLoop(redis, events);
+    perSecond = await rawLoop(redis, total, undefined, STREAM, warmUp);
     redis.disconnect();
   } else if (spec.system === 'BullMQ') {
-    perSecond = await bullmqWorker(Number(new URL(url).port), events, spec.concurrency);
+    perSecond = await bullmqWorker(Number(new URL(url).port), total, spec.concurrency, warmUp);
   } else {
-    const clock = new AckClock();
+    const clock = new AckClock(warmUp);
     const app = await startModuleConsumer({
       url,
       stream: STREAM,
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
       prefetch: spec.prefetch,
       onAcked: clock.ack,
     });
-    await until(() => clock.count >= events, Math.max(60_000, events), 'the module to consume');
+    await until(() => clock.count >= total, Math.max(60_000, total), 'the module to consume');
     await app.close();
     perSecond = clock.perSecond();
   }

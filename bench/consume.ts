@@ -11,21 +11,26 @@ export const GROUP = 'bench';
 export const QUEUE = 'bench';
 const SCRIPT = 'dist-bench/bench/consume-process.js';
 
-/** First and last acknowledgement of a run: throughput is (count - 1) / (last - first). */
+/**
+ * First and last acknowledgement of a run: throughput is (count - 1) / (last - first), counted
+ * from the acknowledgement after the first `warmUp` ones (the process compiles its hot code then).
+ */
 export class AckClock {
   count = 0;
   first = 0;
   last = 0;
 
+  constructor(private readonly warmUp = 0) {}
+
   ack = (): void => {
     const t = now();
-    if (this.count === 0) this.first = t;
+    if (this.count === this.warmUp) this.first = t;
     this.last = t;
     this.count += 1;
   };
 
   perSecond(): number {
-    return (this.count - 1) / ((this.last - this.first) / 1_000);
+    return (this.count - this.warmUp - 1) / ((this.last - this.first) / 1_000);
   }
 }
 
@@ -71,33 +76,42 @@ export async function benchConsume(
   redis: Redis,
 ): Promise<Record<ConsumeFigure, Spread>> {
   const events = config.consumeEvents;
-  return repeat<ConsumeFigure>(config.runs, async () => {
+  const warmUp = config.consumeWarmUpEvents;
+  const total = warmUp + events;
+  return repeat<ConsumeFigure>(config.consumeRuns, async () => {
     const rates = {} as Record<ConsumeFigure, number>;
 
     for (const [name, settings] of Object.entries(moduleConfigs)) {
       await redis.flushall();
-      await fillStream(redis, STREAM, events);
+      await fillStream(redis, STREAM, total);
       await redis.config('RESETSTAT');
       rates[name as ConsumeFigure] = await inProcess(
         url,
         { system: 'module', ...settings },
+        warmUp,
         events,
       );
-      await countCommands(redis, name, events);
+      await countCommands(redis, name, total);
     }
 
     await redis.flushall();
-    await fillStream(redis, STREAM, events);
+    await fillStream(redis, STREAM, total);
     await redis.config('RESETSTAT');
-    rates['raw XREADGROUP COUNT 100 + XACK'] = await inProcess(url, { system: 'raw' }, events);
-    await countCommands(redis, 'raw XREADGROUP COUNT 100 + XACK', events);
+    rates['raw XREADGROUP COUNT 100 + XACK'] = await inProcess(
+      url,
+      { system: 'raw' },
+      warmUp,
+      events,
+    );
+    await countCommands(redis, 'raw XREADGROUP COUNT 100 + XACK', total);
 
     for (const concurrency of config.bullmqConcurrency) {
       await redis.flushall();
-      await fillQueue(port, events);
+      await fillQueue(port, total);
       rates[`BullMQ concurrency ${concurrency}`] = await inProcess(
         url,
         { system: 'BullMQ', concurrency },
+        warmUp,
         events,
       );
     }
@@ -106,11 +120,19 @@ export async function benchConsume(
   });
 }
 
-/** Runs one consumer in a fresh process until it has taken `events`; its events per second. */
-async function inProcess(url: string, spec: ConsumeSpec, events: number): Promise<number> {
+/**
+ * Runs one consumer in a fresh process until it has taken `warmUp` + `events`; its events per
+ * second over the last `events`.
+ */
+async function inProcess(
+  url: string,
+  spec: ConsumeSpec,
+  warmUp: number,
+  events: number,
+): Promise<number> {
   const child = startChild(
     SCRIPT,
-    { REDIS_URL: url, SPEC: JSON.stringify(spec), EVENTS: String(events) },
+    { REDIS_URL: url, SPEC: JSON.stringify(spec), WARM_UP: String(warmUp), EVENTS: String(events) },
     { ipc: true },
   );
   try {
@@ -130,11 +152,12 @@ export async function rawLoop(
   events: number,
   onHandle?: (payload: unknown) => void,
   stream = STREAM,
+  warmUp = 0,
 ): Promise<number> {
   const connection = redis.duplicate();
   try {
     await connection.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
-    const clock = new AckClock();
+    const clock = new AckClock(warmUp);
     let toAck: string[] = [];
     let read = 0;
     while (clock.count < events) {
@@ -200,8 +223,9 @@ export async function bullmqWorker(
   port: number,
   events: number,
   concurrency: number,
+  warmUp = 0,
 ): Promise<number> {
-  const clock = new AckClock();
+  const clock = new AckClock(warmUp);
   const worker = new Worker(QUEUE, async () => undefined, {
     connection: bullmqConnection(port),
     concurrency,

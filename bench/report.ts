@@ -157,15 +157,19 @@ ${table(['variant', 'events/s'], results.publish, rate, runs)}
 
 ## 2. Consume throughput (events/s)
 
-${config.consumeEvents.toLocaleString('en-US')} events appended before the consumer starts;
-throughput from the first to the last acknowledgement. The handler does nothing; the module and
+${(config.consumeWarmUpEvents + config.consumeEvents).toLocaleString('en-US')} events appended before the consumer starts;
+each run of each consumer is a fresh process (\`bench/consume-process.ts\`), as one service
+instance would run it, and throughput is over its last ${config.consumeEvents.toLocaleString('en-US')}, from the
+first acknowledgement after ${config.consumeWarmUpEvents.toLocaleString('en-US')} to the last (its code is
+compiled and its heap sized by then). The handler does nothing; the module and
 the raw loop both decode the JSON payload. The raw loop reads with \`XREADGROUP COUNT 100\` and
 acknowledges each batch with one XACK sent in the same pipeline as the next read. BullMQ jobs are
 added with \`addBulk\` and removed on completion. The comparable pair for the summary is the
 module at batch 100, concurrency 100, prefetch 100 (it reads the next batch while handlers run;
-the row without prefetch shows what that brings) and the raw loop at COUNT 100.
+the row without prefetch shows what that brings) and the raw loop at COUNT 100. Median of
+${config.consumeRuns} runs, each system one after the other in each.
 
-${table(['consumer', 'events/s'], results.consume, rate, runs)}
+${table(['consumer', 'events/s'], results.consume, rate, config.consumeRuns)}
 
 Redis commands per event while consuming (INFO commandstats, last run; \`evalsha\` is the
 module's retry/reclaim scripts):
