@@ -16,7 +16,7 @@ export interface BenchConfig {
   consumeEvents: number;
   /**
    * Events each fresh consumer process takes before the measured ones: it compiles its hot code
-   * meanwhile, which takes the module (more code) longer than the raw loop.
+   * and sizes its heap meanwhile.
    */
   consumeWarmUpEvents: number;
   /** Runs of the consume section: its figures move by up to a quarter from run to run here. */
