@@ -1,4 +1,5 @@
 import type { RedisClient } from './redis-connections.js';
+import { settled } from './write-together.js';
 
 /**
  * One XACK's worth of ids, and who learns how it went: callers of `ack` share one promise (made
@@ -44,8 +45,8 @@ class Batch<J> {
  *
  * When the consumer is about to read again, the batch rides on that read instead: the read loop
  * calls `holdForRead`, then `takeInto` with its read connection just before it sends the read, so
- * the XACK and the next XREADGROUP leave in one write (as a hand-written loop does it). Redis answers the XACK before it blocks on the read,
- * so the acknowledgement is confirmed just as fast.
+ * the XACK and the next XREADGROUP leave in one write (as a hand-written loop does it). Redis
+ * answers the XACK before it blocks on the read, so the acknowledgement is confirmed just as fast.
  */
 export class AckBatcher<J = never> {
   private batch: Batch<J>;
@@ -120,7 +121,21 @@ export class AckBatcher<J = never> {
       return;
     }
     const batch = this.take();
-    if (!batch) return;
+    if (batch) this.send(batch, redis, timeoutMs);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.heldForRead) return;
+    const batch = this.take();
+    if (batch) this.send(batch, this.redis(), 0);
+  }
+
+  /**
+   * Sends the batch's XACK on `redis`: the batch finishes with Redis's answer, or fails after
+   * `timeoutMs` (0: no limit) without one.
+   */
+  private send(batch: Batch<J>, redis: RedisClient, timeoutMs: number): void {
     const timer =
       timeoutMs > 0
         ? setTimeout(
@@ -128,29 +143,10 @@ export class AckBatcher<J = never> {
             timeoutMs,
           )
         : undefined;
-    redis.xack(this.stream, this.group, ...batch.ids).then(
-      () => {
-        clearTimeout(timer);
-        batch.finish(null);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        batch.finish(error);
-      },
-    );
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    if (this.heldForRead) return;
-    const batch = this.take();
-    if (!batch) return;
-    this.redis()
-      .xack(this.stream, this.group, ...batch.ids)
-      .then(
-        () => batch.finish(null),
-        (error: unknown) => batch.finish(error),
-      );
+    void settled(redis.xack(this.stream, this.group, ...batch.ids)).then(([error]) => {
+      clearTimeout(timer);
+      batch.finish(error);
+    });
   }
 
   /** The batch queued so far, if any; later acknowledgements go into a new one. */

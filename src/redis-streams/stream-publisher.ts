@@ -263,7 +263,7 @@ export class StreamPublisher {
         calls.push(call);
         // Each call leaves as soon as it is built, so Redis runs it while the next one is built.
         // WAIT, if any, goes with the last: it covers every write before it on the connection.
-        sent.push(this.runPipeline([call], false, from + EVENTS_PER_CALL >= items.length));
+        sent.push(this.sendCalls([call], false, from + EVENTS_PER_CALL >= items.length));
       }
       const replies = (await Promise.all(sent)).flat();
       let waited = this.waitsForReplicas() ? replies.pop() : undefined;
@@ -272,7 +272,7 @@ export class StreamPublisher {
       // de-duplicated, so a call that was applied must not go again.
       const lost = calls.flatMap((_, c) => (isNoScript(replies[c][0]) ? [c] : []));
       if (lost.length > 0) {
-        const again = await this.runPipeline(
+        const again = await this.sendCalls(
           lost.map((c) => calls[c]),
           true,
           true,
@@ -334,7 +334,7 @@ export class StreamPublisher {
    * Sends the calls (and WAIT, when replicas are wanted and `withWait`) in one write. Never
    * rejects: each call's outcome is [error, null] or [null, reply], as a pipeline reports it.
    */
-  private async runPipeline(
+  private async sendCalls(
     calls: Array<{ keys: string[]; args: string[] }>,
     withSource: boolean,
     withWait: boolean,
