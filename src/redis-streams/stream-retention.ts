@@ -123,21 +123,16 @@ export class StreamRetention implements OnApplicationBootstrap, BeforeApplicatio
     const bounds = maxLen > 0 || maxAgeMs > 0 ? await this.groupBounds(stream) : [];
     const bound = bounds[0]?.minId;
     const ageMinId = maxAgeMs > 0 ? `${Math.max(0, Date.now() - maxAgeMs)}-0` : undefined;
+    // The age limit stops at the bound too; the count cap is reached in steps.
+    let minId = ageMinId && bound && compareStreamIds(bound, ageMinId) < 0 ? bound : ageMinId;
     let trimmed = 0;
-    let step: [number, number, string, number];
-    let ageArg = ageMinId && bound && compareStreamIds(bound, ageMinId) < 0 ? bound : ageMinId;
+    let step: TrimStep;
     do {
-      const reply = await RETENTION_TRIM.run<[number, number, Buffer | string, number]>(
-        this.connections.command,
-        [stream],
-        [ageArg ?? '', maxLen, bound ?? '', DEFAULTS.retentionStepEntries],
-      );
-      step = [Number(reply[0]), Number(reply[1]), String(reply[2]), Number(reply[3])];
-      trimmed += step[0];
-      ageArg = undefined;
-    } while (step[3] === 1 && !this.stopped);
-    const [, length, oldest] = step;
-    const oldestId = oldest === '' ? undefined : oldest;
+      step = await this.step(stream, minId, maxLen, bound);
+      trimmed += step.trimmed;
+      minId = undefined;
+    } while (step.more && !this.stopped);
+    const { length, oldestId } = step;
     const overCap =
       (maxLen > 0 && length > maxLen) ||
       (ageMinId !== undefined &&
@@ -169,6 +164,28 @@ export class StreamRetention implements OnApplicationBootstrap, BeforeApplicatio
     }
     this.states.set(stream, state);
     return state;
+  }
+
+  private async step(
+    stream: string,
+    minId: string | undefined,
+    maxLen: number,
+    bound: string | undefined,
+  ): Promise<TrimStep> {
+    const [trimmed, length, oldest, more] = await RETENTION_TRIM.run<
+      [number, number, Buffer | string, number]
+    >(
+      this.connections.command,
+      [stream],
+      [minId ?? '', maxLen, bound ?? '', DEFAULTS.retentionStepEntries],
+    );
+    const oldestId = String(oldest);
+    return {
+      trimmed: Number(trimmed),
+      length: Number(length),
+      oldestId: oldestId === '' ? undefined : oldestId,
+      more: Number(more) === 1,
+    };
   }
 
   /** Redis's estimate; a user whose ACL does not grant MEMORY USAGE still gets retention. */
@@ -205,6 +222,15 @@ export class StreamRetention implements OnApplicationBootstrap, BeforeApplicatio
     }
     return bounds.sort((a, b) => compareStreamIds(a.minId, b.minId));
   }
+}
+
+/** What one run of the retention script did. */
+interface TrimStep {
+  trimmed: number;
+  length: number;
+  oldestId?: string;
+  /** More is past the count cap than one step takes. */
+  more: boolean;
 }
 
 /** Why an operator should look at a stream after a run, if at all. */
