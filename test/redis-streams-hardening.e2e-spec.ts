@@ -116,21 +116,21 @@ describe('RedisStreamsModule hardening', () => {
     await client.xack('orders', 'slow', ...ids.slice(0, 30));
 
     const retention = app.get(StreamRetention);
-    const first = await retention.trim('orders', 10);
+    const first = await retention.trim({ stream: 'orders', maxLen: 10 });
     expect(first).toMatchObject({ length: 70, trimmed: 30, overCap: true, heldBy: ['slow'] });
     const [[oldest]] = await client.xrange('orders', '-', '+', 'COUNT', 1);
     expect(oldest).toBe(ids[30]);
 
     // Entries never delivered to "slow" are kept too.
     await client.xack('orders', 'slow', ...ids.slice(30, 40));
-    const second = await retention.trim('orders', 10);
+    const second = await retention.trim({ stream: 'orders', maxLen: 10 });
     expect(second).toMatchObject({ length: 60, overCap: true, heldBy: ['slow'] });
     const [[oldestNow]] = await client.xrange('orders', '-', '+', 'COUNT', 1);
     expect(oldestNow).toBe(ids[40]);
 
     await client.xreadgroup('GROUP', 'slow', 's', 'COUNT', 100, 'STREAMS', 'orders', '>');
     await client.xack('orders', 'slow', ...ids);
-    const third = await retention.trim('orders', 10);
+    const third = await retention.trim({ stream: 'orders', maxLen: 10 });
     expect(third).toMatchObject({ length: 10, overCap: false, heldBy: [] });
     expect(retention.report()).toEqual([third]);
   });

@@ -34,6 +34,10 @@ describe('validate', () => {
       PUBLISH_TIMEOUT_MS: 2000,
       HTTP_BODY_LIMIT_BYTES: 65536,
       LOG_LEVEL: 'log',
+      RETENTION_MAX_LEN: 1_000_000,
+      RETENTION_MAX_AGE_MS: 604_800_000,
+      DEAD_LETTER_MAX_AGE_MS: 0,
+      DEAD_LETTER_ALARM_COUNT: 1_000,
     });
     expect(env.CONSUMER_NAME).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
   });
@@ -121,6 +125,26 @@ describe('validate', () => {
     expect(problems.find((p) => p.startsWith('LOG_LEVEL'))).toContain(
       'must be one of error, warn, log, debug, verbose',
     );
+  });
+
+  it('accepts 0 for the retention limits (keep everything), and lists every retention problem at once', () => {
+    expect(
+      validate({ RETENTION_MAX_LEN: '0', RETENTION_MAX_AGE_MS: '0', DEAD_LETTER_MAX_AGE_MS: '0' }),
+    ).toMatchObject({ RETENTION_MAX_LEN: 0, RETENTION_MAX_AGE_MS: 0, DEAD_LETTER_MAX_AGE_MS: 0 });
+    const problems = problemsOf({
+      RETENTION_MAX_LEN: '-1',
+      RETENTION_MAX_AGE_MS: '7',
+      RETENTION_INTERVAL_MS: '10',
+      DEAD_LETTER_MAX_AGE_MS: '30d',
+      DEAD_LETTER_ALARM_COUNT: '1.5',
+    });
+    expect(problems).toEqual([
+      'RETENTION_MAX_LEN: must be a whole number of at least 0 (got "-1")',
+      'RETENTION_MAX_AGE_MS: must be 0 (no age limit) or a whole number of at least 3600000 (got "7")',
+      'RETENTION_INTERVAL_MS: must be a whole number of at least 100 (got "10")',
+      'DEAD_LETTER_MAX_AGE_MS: must be 0 (keep dead letters) or a whole number of at least 3600000 (got "30d")',
+      'DEAD_LETTER_ALARM_COUNT: must be a whole number of at least 0 (got "1.5")',
+    ]);
   });
 
   it('puts all problems in the message of a single error', () => {

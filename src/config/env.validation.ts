@@ -17,6 +17,7 @@ import {
   IsHostPortList,
   IsIntegerInRange,
   IsUrlWithScheme,
+  IsZeroOrAtLeast,
   Satisfies,
 } from './env.validators.js';
 
@@ -35,6 +36,9 @@ export type RedisModeName = (typeof REDIS_MODES)[number];
 const CONSUMER_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const SENTINEL_NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1_000;
+/** Age limits under an hour are refused: they are most likely in the wrong unit. */
+const MIN_AGE_LIMIT_MS = 60 * 60 * 1_000;
 
 /** Whether REDIS_MODE is `mode`, or is invalid (then REDIS_MODE itself is the problem reported). */
 function modeIsOrInvalid(env: EnvironmentVariables, mode: RedisModeName): boolean {
@@ -213,11 +217,26 @@ export class EnvironmentVariables {
   @IsIntegerInRange(1)
   PUBLISH_TIMEOUT_MS: number = 2_000;
 
+  /**
+   * Retention of the alerts stream, by count and by age; 0 turns a limit off. The defaults bound
+   * a fresh install: alerts are kept as long as their records (7 days), and at most a million.
+   */
   @IsIntegerInRange(0)
-  RETENTION_MAX_LEN: number = 0;
+  RETENTION_MAX_LEN: number = 1_000_000;
+
+  @IsZeroOrAtLeast(MIN_AGE_LIMIT_MS, 'no age limit')
+  RETENTION_MAX_AGE_MS: number = SEVEN_DAYS_MS;
 
   @IsIntegerInRange(100)
   RETENTION_INTERVAL_MS: number = 10_000;
+
+  /** Dead letters are never trimmed by count; 0 keeps them until replayed or deleted. */
+  @IsZeroOrAtLeast(MIN_AGE_LIMIT_MS, 'keep dead letters')
+  DEAD_LETTER_MAX_AGE_MS: number = 0;
+
+  /** The storage alarm fires when one dead-letter stream holds this many; 0: never. */
+  @IsIntegerInRange(0)
+  DEAD_LETTER_ALARM_COUNT: number = 1_000;
 
   /** On Cluster, WAIT goes in the pipeline of the append, so it reaches the master that took it. */
   @IsIntegerInRange(0, 100)

@@ -22,6 +22,22 @@ export function IsIntegerInRange(min: number, max?: number): PropertyDecorator {
 }
 
 /**
+ * 0 (the feature is off), or a whole number of at least `min`: a small non-zero value is most
+ * likely a value in the wrong unit, such as days for milliseconds.
+ */
+export function IsZeroOrAtLeast(min: number, meaningOfZero: string): PropertyDecorator {
+  return ValidateBy({
+    name: 'isZeroOrAtLeast',
+    constraints: [min],
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'number' && Number.isInteger(value) && (value === 0 || value >= min),
+      defaultMessage: () => `must be 0 (${meaningOfZero}) or a whole number of at least ${min}`,
+    },
+  });
+}
+
+/**
  * A URL with one of `schemes` (without the colon) and a host. The message names the scheme it
  * got, never the URL itself: it may carry a password or a token.
  */

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { ALERTS_DEAD_LETTER_STREAM, ALERTS_STREAM } from '../alerts/alerts.constants.js';
+import { ALERTS_STREAM } from '../alerts/alerts.constants.js';
 import {
   partitionStreams,
   streamKeys,
   type RedisStreamsModuleOptions,
+  type RetentionRule,
 } from '../redis-streams/index.js';
 import type { AppConfig } from './app.config.js';
 import type { RedisConfig } from './redis.config.js';
@@ -28,13 +29,32 @@ function where(redis: RedisConfig): Pick<RedisStreamsModuleOptions, 'url' | 'con
   }
 }
 
-/** The Redis streams of the alerts and their dead letters. */
+/** The Redis streams of the alerts (each partition, if partitioned). */
 function alertsStreams(partitions: number): string[] {
-  if (partitions === 0) return [ALERTS_STREAM, ALERTS_DEAD_LETTER_STREAM];
-  return partitionStreams(ALERTS_STREAM, partitions).flatMap((stream) => [
-    stream,
-    streamKeys.deadLetter(stream),
-  ]);
+  return partitions === 0 ? [ALERTS_STREAM] : partitionStreams(ALERTS_STREAM, partitions);
+}
+
+/**
+ * Alerts are trimmed by count and age. Dead letters never by count: they are kept until replayed,
+ * deleted or, if asked, too old; they are always watched, so that the storage alarm sees them.
+ */
+function retentionRules(redis: RedisConfig): RetentionRule[] {
+  const streams = alertsStreams(redis.alertsPartitions);
+  const limited = redis.retentionMaxLen > 0 || redis.retentionMaxAgeMs > 0;
+  return [
+    ...(limited
+      ? streams.map((stream) => ({
+          stream,
+          ...(redis.retentionMaxLen > 0 ? { maxLen: redis.retentionMaxLen } : {}),
+          ...(redis.retentionMaxAgeMs > 0 ? { maxAgeMs: redis.retentionMaxAgeMs } : {}),
+        }))
+      : []),
+    ...streams.map((stream) => ({
+      stream: streamKeys.deadLetter(stream),
+      ...(redis.deadLetterMaxAgeMs > 0 ? { maxAgeMs: redis.deadLetterMaxAgeMs } : {}),
+      ...(redis.deadLetterAlarmCount > 0 ? { alarmLength: redis.deadLetterAlarmCount } : {}),
+    })),
+  ];
 }
 
 /** Maps the `redis` and `app` namespaces to the options of `RedisStreamsModule`. */
@@ -50,13 +70,7 @@ export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisSt
     waitForReplicas: redis.waitForReplicas.replicas > 0 ? redis.waitForReplicas : undefined,
     partitions:
       redis.alertsPartitions > 0 ? { [ALERTS_STREAM]: redis.alertsPartitions } : undefined,
-    retention:
-      redis.retentionMaxLen > 0
-        ? alertsStreams(redis.alertsPartitions).map((stream) => ({
-            stream,
-            maxLen: redis.retentionMaxLen,
-          }))
-        : undefined,
+    retention: retentionRules(redis),
     retentionIntervalMs: redis.retentionIntervalMs,
     handlerDefaults: {
       batchSize: redis.batchSize,

@@ -34,9 +34,17 @@ export const redisConfig = registerAs('redis', () => {
     batchSize: env.CONSUMER_BATCH_SIZE,
     concurrency: env.CONSUMER_CONCURRENCY,
     blockMs: env.CONSUMER_BLOCK_MS,
-    /** 0: no trimming. Otherwise the alerts stream and its dead letters are kept near this size, never dropping undelivered entries. */
+    /**
+     * The alerts stream keeps about this many newest entries, none older than the age limit (0:
+     * no such limit); entries some group has not received and acknowledged are never trimmed.
+     */
     retentionMaxLen: env.RETENTION_MAX_LEN,
+    retentionMaxAgeMs: env.RETENTION_MAX_AGE_MS,
     retentionIntervalMs: env.RETENTION_INTERVAL_MS,
+    /** Dead letters have no count cap; 0: kept until replayed or deleted. */
+    deadLetterMaxAgeMs: env.DEAD_LETTER_MAX_AGE_MS,
+    /** The storage alarm fires from this many dead letters in one stream; 0: never. */
+    deadLetterAlarmCount: env.DEAD_LETTER_ALARM_COUNT,
     waitForReplicas: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
   };
 });

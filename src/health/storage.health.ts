@@ -3,10 +3,10 @@ import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/term
 import { DurabilityCheck, StreamRetention } from '../redis-streams/index.js';
 
 /**
- * Reports how safely Redis keeps accepted alerts: its persistence and streams held over their
- * retention cap by lagging groups. Both are alarms for an operator, not reasons to take this
- * instance out of rotation (another instance would see the same Redis), so the check stays up
- * and carries them as details.
+ * Reports how safely Redis keeps accepted alerts: its persistence, how full it is, streams held
+ * over their retention limits by lagging groups, and dead letters piling up. These are alarms for
+ * an operator, not reasons to take this instance out of rotation (another instance would see the
+ * same Redis), so the check stays up and carries them as details.
  */
 @Injectable()
 export class StorageHealthIndicator {
@@ -18,16 +18,13 @@ export class StorageHealthIndicator {
 
   isHealthy<const Key extends string>(key: Key): HealthIndicatorResult<Key> {
     const persistence = this.durability.current();
+    const memory = this.retention.memory();
     const retention = this.retention.report();
     const alarms = [
       ...(persistence.warning ? [persistence.warning] : []),
-      ...retention
-        .filter((state) => state.overCap)
-        .map(
-          (state) =>
-            `${state.stream} holds ${state.length} entries over its cap of ${state.maxLen}: held by ${state.heldBy.join(', ')}`,
-        ),
+      ...(memory?.warning ? [memory.warning] : []),
+      ...retention.flatMap((state) => (state.alarm ? [state.alarm] : [])),
     ];
-    return this.indicators.check(key).up({ persistence, retention, alarms });
+    return this.indicators.check(key).up({ persistence, memory, retention, alarms });
   }
 }

@@ -9,6 +9,7 @@ export type {
 } from './redis-streams.options.js';
 export { StreamRetention } from './stream-retention.js';
 export type { RetentionState } from './stream-retention.js';
+export type { RedisMemoryState } from './redis-memory.js';
 export { DurabilityCheck } from './durability-check.js';
 export type { DurabilityReport } from './durability-check.js';
 export { StreamHandler } from './stream-handler.decorator.js';

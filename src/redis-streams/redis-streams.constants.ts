@@ -17,6 +17,13 @@ export const DEFAULTS = {
   pingTimeoutMs: 1_000,
   dedupWindowMs: 24 * 60 * 60 * 1_000,
   retentionIntervalMs: 10_000,
+  /**
+   * Entries one retention step reads to find where the count cap falls: each step is one short
+   * script, so a large surplus is trimmed in many short steps rather than one long one.
+   */
+  retentionStepEntries: 500,
+  /** Share of Redis `maxmemory` in use from which the storage alarm warns. */
+  memoryAlarmRatio: 0.8,
   /** Longest wait at startup for the first connection to Redis. */
   startupConnectWaitMs: 3_000,
   /** How many pending entries one reclaim pass inspects. */

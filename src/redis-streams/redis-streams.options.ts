@@ -57,8 +57,9 @@ export interface RedisStreamsModuleOptions {
   /** How long `publish` remembers an eventId to drop a second publish of it. */
   dedupWindowMs?: number;
   /**
-   * Streams to keep near a size cap. Entries that some group has not yet received and acknowledged
-   * are never trimmed; a stream held over its cap raises an alarm instead.
+   * Streams to keep within a size cap and/or an age limit, and to watch (length, bytes, alarms).
+   * Entries that some group has not yet received and acknowledged are never trimmed; a stream
+   * held over its limits raises an alarm instead. Each run also reads Redis's memory use.
    */
   retention?: RetentionRule[];
   /** How often the retention rules run. */
@@ -91,7 +92,20 @@ export interface HandlerRuntimeDefaults {
   backoff: BackoffOptions;
 }
 
+/**
+ * What to keep of one stream. An entry is trimmed when it is past the count cap or older than the
+ * age limit, and only once every consumer group has received and acknowledged it. A rule without
+ * limits only watches the stream.
+ */
 export interface RetentionRule {
   stream: string;
-  maxLen: number;
+  /**
+   * Keep about this many newest entries; absent or 0: no count cap. Refused on a dead-letter
+   * stream (`<stream>:dlq`): dead letters are kept until they are replayed, deleted or too old.
+   */
+  maxLen?: number;
+  /** Trim entries older than this (by the time in their id); absent or 0: no age limit. */
+  maxAgeMs?: number;
+  /** Raise a storage alarm while the stream holds at least this many entries; absent or 0: none. */
+  alarmLength?: number;
 }

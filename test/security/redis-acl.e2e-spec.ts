@@ -28,11 +28,12 @@ const COMMANDS = [
   'xgroup|create',
   'xpending',
   'xclaim',
-  // Retention (RETENTION_MAX_LEN > 0).
+  // Retention (on by default) and the storage alarm's size of each stream.
   'xlen',
-  'xrevrange',
+  'xrange',
   'xinfo|groups',
   'xtrim',
+  'memory|usage',
   // Replica acknowledgement (REDIS_WAIT_REPLICAS > 0).
   'wait',
   // Retry bookkeeping, alert records and the recent-alerts index.
