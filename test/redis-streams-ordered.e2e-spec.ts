@@ -21,6 +21,16 @@ class InOrder {
   }
 }
 
+@Injectable()
+class InOrderOnce {
+  constructor(@Inject(PROBE) private readonly probe: Probe) {}
+
+  @StreamHandler('orders', { group: 'once', ordered: true, idempotent: true })
+  handle(payload: unknown, message: StreamMessage): unknown {
+    return this.probe.record('once', payload, message);
+  }
+}
+
 /** `ordered: true` on one Redis: the same scripts as on Cluster, without the shards. */
 describe('RedisStreamsModule ordered handlers', () => {
   const bed = streamsTestbed();
@@ -102,6 +112,72 @@ describe('RedisStreamsModule ordered handlers', () => {
       async () => Number(((await client.xpending('orders:{0}', 'in-order')) as [number])[0]) === 0,
       'the acknowledgement under the new lease',
     );
+  });
+
+  describe('with idempotent', () => {
+    const startOnce = (probe: Probe): Promise<INestApplication> =>
+      bed.start(
+        {
+          consumerName: 'a',
+          partitions: { orders: 1 },
+          partitionLeaseMs: 1_000,
+          handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 50, maxMs: 100 } },
+        },
+        [{ provide: PROBE, useValue: probe }, InOrderOnce],
+      );
+    /** Appended as another producer would, without the publisher's de-duplication. */
+    const append = (eventId: string, n: number): Promise<string | null> =>
+      client.xadd('orders:{0}', '*', 'eventId', eventId, 'payload', JSON.stringify({ n }));
+    const numbers = (probe: Probe): number[] =>
+      probe.calls.map((c) => (c.payload as { n: number }).n);
+    const nothingPending = (): Promise<boolean> =>
+      waitFor(
+        async () => Number(((await client.xpending('orders:{0}', 'once')) as [number])[0]) === 0,
+        'nothing pending',
+      );
+
+    it('runs the handler once per eventId, acknowledging the second entry of an event unhandled', async () => {
+      await append('ev-1', 1);
+      await append('ev-1', 2);
+      await append('ev-3', 3);
+      const probe = new Probe();
+      await startOnce(probe);
+      await waitFor(() => probe.calls.length >= 2, 'two calls');
+      await nothingPending();
+      await sleep(300);
+      expect(numbers(probe)).toEqual([1, 3]);
+      expect(await client.get(streamKeys.done('orders:{0}', 'once', 'ev-3'))).toMatch(/^done:/);
+    });
+
+    it('waits in place while another entry of the same event runs, holding back the next ones', async () => {
+      // A former owner is still running another entry of ev-1: its marker lives for 1.5 s more.
+      await client.set(streamKeys.done('orders:{0}', 'once', 'ev-1'), 'running:1-1', 'PX', 1_500);
+      await append('ev-1', 1);
+      await append('ev-2', 2);
+      const probe = new Probe();
+      const startedAt = Date.now();
+      await startOnce(probe);
+      await waitFor(() => probe.calls.length >= 2, 'both handled', 10_000);
+      expect(probe.calls[0].at - startedAt).toBeGreaterThanOrEqual(1_000);
+      expect(numbers(probe)).toEqual([1, 2]);
+      // Waiting for the other delivery spent no attempt.
+      expect(probe.calls.map((c) => c.message.attempt)).toEqual([1, 1]);
+      await nothingPending();
+    });
+
+    it('lets a later entry of an event run after the first one was dead-lettered', async () => {
+      const probe = new Probe();
+      probe.behaviour = ({ payload }) => {
+        if ((payload as { n: number }).n === 1) throw new Error('the receiver refused it');
+      };
+      await append('ev-1', 1);
+      await append('ev-1', 2);
+      await startOnce(probe);
+      await waitFor(() => probe.calls.length >= 4, 'three attempts, then the second entry');
+      await nothingPending();
+      expect(numbers(probe)).toEqual([1, 1, 1, 2]);
+      expect(await client.xlen('orders:{0}:dlq')).toBe(1);
+    });
   });
 
   it('refuses ordered on a stream that is not partitioned', async () => {

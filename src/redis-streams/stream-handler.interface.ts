@@ -32,6 +32,8 @@ export interface StreamHandlerOptions {
    * Run the handler at most once per eventId (within the window, default 24 h) even when the event
    * is delivered twice (published twice, or redelivered after a crash): the fact that it was
    * handled is recorded atomically with the acknowledgement and checked before each call.
+   * With `ordered`, an entry whose event is still running elsewhere (a former owner's delivery)
+   * waits in place, holding back the entries after it, and no attempt is spent meanwhile.
    */
   idempotent?: boolean | { windowMs: number };
   /**
@@ -46,7 +48,8 @@ export interface StreamHandlerOptions {
    * On a partitioned stream: handle the events of each partition one at a time, in the order they
    * were published, on one instance at a time (a lease with a fencing token), so events with the
    * same partition key are never handled out of order. A failing entry is retried in place and
-   * holds up its partition until it succeeds or is dead-lettered. Without it, every instance reads
+   * holds up its partition until it succeeds or is dead-lettered; while Redis is unavailable (full,
+   * unreachable) it waits in place without spending attempts. Without it, every instance reads
    * every partition, with `concurrency`, as for any stream.
    */
   ordered?: boolean;

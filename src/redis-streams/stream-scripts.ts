@@ -363,15 +363,18 @@ return 1
 );
 
 /**
- * Acknowledges an entry of an ordered partition, only while the caller holds its lease.
- * KEYS: stream, lease. ARGV: group, id, "consumer|token". Returns XACK's count, or -1 when the
- * lease is no longer the caller's (nothing was done).
+ * Acknowledges an entry of an ordered partition, only while the caller holds its lease; for
+ * idempotent handlers it also records, in the same step, that the event was handled (see ACK).
+ * KEYS: stream, lease, [done key]. ARGV: group, id, "consumer|token", [window ms]. Returns XACK's
+ * count, or -1 when the lease is no longer the caller's (nothing was done). Safe to run twice.
  */
 export const FENCED_ACK = new StreamScript(
   'fenced-ack',
   `
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return -1 end
-return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if KEYS[3] then redis.call('SET', KEYS[3], 'done:' .. ARGV[2], 'PX', ARGV[4]) end
+return acked
 `,
 );
 
@@ -393,26 +396,39 @@ return redis.call(unpack(args))
 );
 
 /**
- * For a new owner of an ordered partition: claims the oldest pending entries of the group, whoever
- * had them, so that they are handled again, in order, before anything new. Entries deleted from
- * the stream meanwhile are dropped from the pending list.
+ * For the owner of an ordered partition: claims the oldest pending entries of the group, whoever
+ * had them, so that they are handled again, in order, before anything new. XCLAIM drops ids
+ * deleted from the stream from the pending list; when a whole page was deleted, the next page is
+ * looked at (a few per call, so one call stays short), so an empty claim never hides entries that
+ * are still pending.
  * KEYS: stream, lease. ARGV: group, consumer, "consumer|token", count.
- * Returns {entries, delivery counts}, or -1 when the lease is no longer the caller's.
+ * Returns {entries, delivery counts before this claim, ids dropped as deleted, 1 when nothing
+ * is pending any more else 0}, or -1 when the lease is no longer the caller's.
  */
 export const TAKE_OVER_PENDING = new StreamScript(
   'take-over-pending',
   `
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return -1 end
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', ARGV[4])
-if #pending == 0 then return {{}, {}} end
-local ids, deliveries = {}, {}
-for i, p in ipairs(pending) do
-  ids[i] = p[1]
-  deliveries[p[1]] = p[4]
+local gone = {}
+for page = 1, 10 do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', ARGV[4])
+  if #pending == 0 then return {{}, {}, gone, 1} end
+  local ids, deliveries = {}, {}
+  for i, p in ipairs(pending) do
+    ids[i] = p[1]
+    deliveries[p[1]] = p[4]
+  end
+  local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
+  local seen, counts = {}, {}
+  for i, entry in ipairs(claimed) do
+    seen[entry[1]] = true
+    counts[i] = deliveries[entry[1]]
+  end
+  for _, id in ipairs(ids) do
+    if not seen[id] then gone[#gone + 1] = id end
+  end
+  if #claimed > 0 then return {claimed, counts, gone, 0} end
 end
-local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
-local counts = {}
-for i, entry in ipairs(claimed) do counts[i] = deliveries[entry[1]] end
-return {claimed, counts}
+return {{}, {}, gone, 0}
 `,
 );

@@ -20,6 +20,13 @@ export async function startStreamsApp(
   const app = moduleRef.createNestApplication({
     logger: process.env.TEST_LOGS ? new Logger() : false,
   });
-  await app.init();
+  try {
+    await app.init();
+  } catch (error) {
+    // A startup that fails (a configuration refused) must still close the Redis connections the
+    // module opened, or they keep the test process alive.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }
