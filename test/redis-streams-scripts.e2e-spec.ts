@@ -395,8 +395,10 @@ describe('consumer group lifecycle', () => {
     ]);
   }, 20_000);
 
-  it('deletes consumers long idle with nothing pending, and keeps those with pending entries', async () => {
+  it('deletes consumers long idle with nothing pending, keeps those with pending entries, and sweeps bookkeeping', async () => {
     await bed.client.xgroup('CREATE', 'orders', 'first', '0', 'MKSTREAM');
+    // An attempt count of an entry no longer pending, as a consumer that stopped for good leaves it.
+    await bed.client.hset('orders:attempts:first', '1-1', '1');
     await bed.client.call('XGROUP', 'CREATECONSUMER', 'orders', 'first', 'old-pod');
     await bed.client.xadd('orders', '*', 'message', 'left by a crash');
     await bed.client.xreadgroup('GROUP', 'first', 'crashed-pod', 'STREAMS', 'orders', '>');
@@ -421,5 +423,10 @@ describe('consumer group lifecycle', () => {
       10_000,
     );
     expect(await consumers()).toEqual(['crashed-pod', 'live']);
+    await waitFor(
+      async () => (await bed.client.hlen('orders:attempts:first')) === 0,
+      'the sweep',
+      5_000,
+    );
   }, 20_000);
 });
