@@ -28,6 +28,17 @@ export const DEFAULTS = {
   startupConnectWaitMs: 3_000,
   /** How many pending entries one reclaim pass inspects. */
   reclaimBatch: 100,
+  /**
+   * A consumer of a group idle this long with nothing pending is deleted (XGROUP DELCONSUMER): with
+   * pod-named consumers each rollout leaves some behind. Far above any block time or claimMinIdleMs.
+   */
+  staleConsumerIdleMs: 60 * 60 * 1_000,
+  /** Longest wait between two looks for stale consumers; also at most a quarter of staleConsumerIdleMs. */
+  staleConsumerCheckMs: 10 * 60 * 1_000,
+  /** Most consumers one look deletes. */
+  staleConsumersPerCheck: 100,
+  /** Fields of the attempts hash one sweep step inspects (see SWEEP_BOOKKEEPING). */
+  bookkeepingSweepBatch: 100,
   /** Longest wait between two tries of a read loop while Redis is unreachable. */
   reconnectMaxDelayMs: 2_000,
   reconnectBaseDelayMs: 50,

@@ -50,6 +50,11 @@ export interface RedisStreamsModuleOptions {
   handlerDefaults?: Partial<HandlerRuntimeDefaults>;
   /** Entries pending longer than this on a consumer that stopped are claimed by a live consumer. */
   claimMinIdleMs?: number;
+  /**
+   * Consumers of a group idle this long with nothing pending are deleted, by any live consumer of
+   * the group (default an hour): names that a rollout left behind. Keep it far above `claimMinIdleMs`.
+   */
+  staleConsumerIdleMs?: number;
   /** How long in-flight handlers may run on shutdown before their entries are left pending. */
   shutdownTimeoutMs?: number;
   /** How long a publish may wait for Redis before it fails. */

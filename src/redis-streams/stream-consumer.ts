@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { DEFAULTS } from './redis-streams.constants.js';
 import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
@@ -15,6 +16,7 @@ import {
 } from './stream-codec.js';
 import type { DtoClass, GroupStart } from './stream-handler.interface.js';
 import { AckBatcher } from './ack-batcher.js';
+import { GroupHousekeeping } from './group-housekeeping.js';
 import { settled, writeTogether } from './write-together.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
@@ -26,6 +28,7 @@ import {
   ACK,
   CLAIM_EVENT,
   DEAD_LETTER,
+  ENSURE_GROUP,
   RELEASE_EVENT,
   EXTEND_LEASE,
   RECLAIM,
@@ -56,6 +59,8 @@ export interface ConsumerRuntime {
   consumerName: string;
   claimMinIdleMs: number;
   maxValueBytes: number;
+  /** See RedisStreamsModuleOptions.staleConsumerIdleMs. */
+  staleConsumerIdleMs: number;
 }
 
 /**
@@ -89,6 +94,21 @@ export class StreamConsumer implements ConsumerStateSource {
   private stopped = false;
   private lastError?: string;
   private reclaimStart = '-';
+  /**
+   * The delivery count Redis gave each entry claimed from the pending list (an entry read new is
+   * delivery 1). With the consumer name it names the delivery, for which alone the scripts settle a
+   * failed attempt (see stream-scripts.ts, Ownership).
+   */
+  private readonly deliveries = new WeakMap<RawEntry, number>();
+  /** Names this process's claim keys apart from those of any other, also of an earlier run. */
+  private readonly claimPrefix = randomBytes(6).toString('base64url');
+  private claims = 0;
+  /**
+   * The group's position as far as this consumer knows: its last-delivered-id when the group was
+   * ensured, then each read's last entry. A group that vanishes is created again there.
+   */
+  private groupPosition?: string;
+  private readonly housekeeping: GroupHousekeeping;
   private nextReclaimAt = 0;
   private nextRetryAt = 0;
   /** Slots held for due retries and reclaimed work while they are being fetched. */
@@ -129,6 +149,18 @@ export class StreamConsumer implements ConsumerStateSource {
       attempts: streamKeys.attempts(stream, group),
       deadLetter: streamKeys.deadLetter(stream),
     };
+    this.housekeeping = new GroupHousekeeping(
+      () => this.redis,
+      {
+        stream,
+        group,
+        consumer: runtime.consumerName,
+        ...this.keys,
+        staleConsumerIdleMs: runtime.staleConsumerIdleMs,
+        sweepIntervalMs: Math.max(runtime.claimMinIdleMs, 1_000),
+      },
+      this.logger,
+    );
   }
 
   private get redis(): RedisClient {
@@ -273,6 +305,8 @@ export class StreamConsumer implements ConsumerStateSource {
               else if (this.readAhead.length === 0 && this.available() > 0) this.dispatch(entry, 1);
               else this.readAhead.push(entry);
             }
+            if (entries.length > 0)
+              this.groupPosition = (entries[entries.length - 1] as [string])[0];
           }
           this.startReadAhead();
           // Handlers finishing now acknowledge with the next read sent ahead, in its write (as
@@ -338,16 +372,28 @@ export class StreamConsumer implements ConsumerStateSource {
     };
   }
 
+  /**
+   * Creates the group unless it exists: the first time where the handler asks (`startFrom`); once
+   * it vanished while running, at the position this consumer knew, so that only what came after is
+   * delivered, not everything retained, which would be replayed well past a receiver's dedup window.
+   */
   private async ensureGroup(): Promise<boolean> {
     const { stream, group, startFrom } = this.definition;
-    try {
-      await this.redis.xgroup('CREATE', stream, group, startFrom === 'new' ? '$' : '0', 'MKSTREAM');
+    const recreating = this.groupPosition !== undefined;
+    const start = this.groupPosition ?? (startFrom === 'new' ? '$' : '0');
+    const [created, position] = await ENSURE_GROUP.run<[number, Buffer]>(
+      this.redis,
+      [stream, this.keys.retries, this.keys.attempts],
+      [group, start],
+    );
+    if (created === 1 && recreating) {
+      this.logger.warn(`Created the vanished consumer group again, after entry ${start}`);
+    } else if (created === 1) {
       this.logger.log(
         `Created consumer group, starting at ${startFrom === 'new' ? 'new entries' : 'the beginning'}`,
       );
-    } catch (error) {
-      if (!(error as Error).message.includes('BUSYGROUP')) throw error;
     }
+    this.groupPosition = position.toString();
     return true;
   }
 
@@ -385,11 +431,12 @@ export class StreamConsumer implements ConsumerStateSource {
       minIdleMs,
       start,
       count,
+      this.runtime.claimMinIdleMs,
     ];
     if (owner) args.push(owner);
-    const [next, claimed, attempts, gone] = await RECLAIM.run<
-      [Buffer, unknown[], number[], Buffer[]]
-    >(this.redis, [stream, this.keys.retries, this.keys.attempts], args);
+    const [next, claimed, attempts, gone, deliveries] = await RECLAIM.run<
+      [Buffer, unknown[], number[], Buffer[], number[]]
+    >(this.redis, [stream, this.keys.retries, this.keys.attempts, this.claimKey()], args);
     if (gone.length > 0) {
       this.logger.warn(
         `Dropped ${gone.length} pending entries that were deleted from the stream (${this.where()}): ${gone.join(', ')}`,
@@ -398,7 +445,9 @@ export class StreamConsumer implements ConsumerStateSource {
     const entries: Array<{ entry: RawEntry; attempt: number }> = [];
     claimed.forEach((reply, i) => {
       const entry = toRawEntry(reply);
-      if (entry) entries.push({ entry, attempt: Number(attempts[i]) + 1 });
+      if (!entry) return;
+      this.deliveries.set(entry, deliveries[i]);
+      entries.push({ entry, attempt: Number(attempts[i]) + 1 });
     });
     if (entries.length > 0 && !owner) {
       this.logger.log(
@@ -484,10 +533,11 @@ export class StreamConsumer implements ConsumerStateSource {
           }
           if (claim === 'busy') {
             // Another delivery of the same event is running right now: look again shortly, without spending an attempt.
+            const dueAt = Date.now() + this.busyRetryMs();
             await this.persist(
               'defer',
               () => this.where(entry.id, eventId, attempt),
-              () => this.scheduleRetry(entry.id, attempt - 1, this.busyRetryMs()),
+              () => this.scheduleRetry(entry, attempt - 1, dueAt),
             );
             return;
           }
@@ -639,13 +689,25 @@ export class StreamConsumer implements ConsumerStateSource {
     return Math.min(Math.max(Math.floor(this.runtime.claimMinIdleMs / 10), 100), 1_000);
   }
 
-  private scheduleRetry(id: string, attemptsSpent: number, delayMs: number): Promise<unknown> {
+  /** Schedules a retry of this delivery of `entry`; a delivery no longer current schedules nothing. */
+  private scheduleRetry(entry: RawEntry, attemptsSpent: number, dueAt: number): Promise<unknown> {
     const { stream, group } = this.definition;
     return SCHEDULE_RETRY.run(
       this.redis,
       [stream, this.keys.retries, this.keys.attempts],
-      [group, this.runtime.consumerName, Date.now() + delayMs, id, attemptsSpent],
+      [group, this.runtime.consumerName, this.deliveryOf(entry), entry.id, dueAt, attemptsSpent],
     );
+  }
+
+  private deliveryOf(entry: RawEntry): number {
+    return this.deliveries.get(entry) ?? 1;
+  }
+
+  /** A claim key of its own for each RECLAIM and TAKE_DUE_RETRIES call (see stream-scripts.ts). */
+  private claimKey(): string {
+    const { stream, group } = this.definition;
+    this.claims += 1;
+    return streamKeys.claim(stream, group, `${this.claimPrefix}.${this.claims}`);
   }
 
   private async handleFailure(
@@ -668,32 +730,49 @@ export class StreamConsumer implements ConsumerStateSource {
           ? reason
           : `gave up after ${attempt} attempts: ${reason}`;
       this.logger.warn(`Dead-lettering (${context}): ${why}`);
+      let written = false;
       if (
         await this.persist(
           'dead-letter',
           () => context,
-          () => this.deadLetter(entry, attempt, why),
+          async () => (written = (await this.deadLetter(entry, attempt, why)) !== null),
         )
       ) {
-        this.events.emit('failed', { stream, group, attempt, retrying: false });
-        this.events.emit('deadLettered', { stream, group });
+        if (!written) this.notCurrent('dead-lettered', context);
+        else {
+          this.events.emit('failed', { stream, group, attempt, retrying: false });
+          this.events.emit('deadLettered', { stream, group });
+        }
       }
       return;
     }
     const delay = policy.delayMs(attempt);
+    const dueAt = Date.now() + delay;
     this.logger.warn(`Attempt failed (${context}), retrying in ${delay} ms: ${reason}`);
+    let scheduled = false;
     if (
       await this.persist(
         'schedule a retry',
         () => context,
-        () => this.scheduleRetry(entry.id, attempt, delay),
+        async () => (scheduled = (await this.scheduleRetry(entry, attempt, dueAt)) === 1),
       )
     ) {
-      this.events.emit('failed', { stream, group, attempt, retrying: true });
+      if (!scheduled) this.notCurrent('retried', context);
+      else this.events.emit('failed', { stream, group, attempt, retrying: true });
     }
   }
 
-  /** Copies the entry with its failure to the dead-letter stream and acknowledges it, in one script. */
+  /** The entry was finished elsewhere, or handed to another delivery that now settles it. */
+  private notCurrent(what: string, context: string): void {
+    this.logger.warn(
+      `Not ${what} (${context}): this delivery is no longer current, the entry was finished or claimed elsewhere`,
+    );
+  }
+
+  /**
+   * Copies the entry with its failure to the dead-letter stream and acknowledges it, in one script,
+   * for this delivery only. Returns the dead-letter entry id, or null when nothing was written.
+   */
   private deadLetter(entry: RawEntry, attempt: number, reason: string): Promise<unknown> {
     const { stream, group } = this.definition;
     return DEAD_LETTER.run(
@@ -701,6 +780,8 @@ export class StreamConsumer implements ConsumerStateSource {
       [stream, this.keys.deadLetter, this.keys.retries, this.keys.attempts],
       [
         group,
+        this.runtime.consumerName,
+        this.deliveryOf(entry),
         entry.id,
         ...deadLetterFields(entry, {
           reason,
@@ -766,6 +847,7 @@ export class StreamConsumer implements ConsumerStateSource {
       await this.renewEventMarkers();
     }
     if (!this.stopping) await this.takeOldWork();
+    if (!this.stopping && this.groupPosition !== undefined) await this.housekeeping.runIfDue(now);
   }
 
   /**
@@ -809,10 +891,12 @@ export class StreamConsumer implements ConsumerStateSource {
 
   private async takeDueRetries(now: number, free: number): Promise<void> {
     const { stream, group } = this.definition;
-    const [claimed, attempts, gone] = await TAKE_DUE_RETRIES.run<[unknown[], number[], Buffer[]]>(
+    const [claimed, attempts, gone, deliveries] = await TAKE_DUE_RETRIES.run<
+      [unknown[], number[], Buffer[], number[]]
+    >(
       this.redis,
-      [stream, this.keys.retries, this.keys.attempts],
-      [group, this.runtime.consumerName, now, free],
+      [stream, this.keys.retries, this.keys.attempts, this.claimKey()],
+      [group, this.runtime.consumerName, now, free, this.runtime.claimMinIdleMs],
     );
     // A full batch means more may be due: look again at once rather than after a tick.
     this.nextRetryAt = claimed.length >= free ? now : now + this.tickMs;
@@ -821,10 +905,11 @@ export class StreamConsumer implements ConsumerStateSource {
         `Retries no longer pending, done elsewhere or trimmed (${this.where()}): ${gone.join(', ')}`,
       );
     }
-    const entries = claimed.map((reply, i) => ({
-      entry: toRawEntry(reply),
-      attempt: Number(attempts[i]) + 1,
-    }));
+    const entries = claimed.map((reply, i) => {
+      const entry = toRawEntry(reply);
+      if (entry) this.deliveries.set(entry, deliveries[i]);
+      return { entry, attempt: Number(attempts[i]) + 1 };
+    });
     for (const { entry, attempt } of entries) if (entry) this.dispatch(entry, attempt, true);
     if (claimed.length > 0) this.events.emit('retried', { stream, group, count: claimed.length });
   }

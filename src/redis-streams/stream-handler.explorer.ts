@@ -91,6 +91,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     const runtime = {
       consumerName: this.options.consumerName,
       claimMinIdleMs: this.options.claimMinIdleMs ?? DEFAULTS.claimMinIdleMs,
+      staleConsumerIdleMs: this.options.staleConsumerIdleMs ?? DEFAULTS.staleConsumerIdleMs,
       maxValueBytes: MAX_VALUE_BYTES,
     };
     for (const definition of definitions.filter((d) => d.ordered)) {

@@ -15,6 +15,9 @@ export const streamKeys = {
     `${stream}:done:${group}:${eventId}`,
   /** Hash of entry id to attempts already spent (failures and abandoned deliveries). */
   attempts: (stream: string, group: string): string => `${stream}:attempts:${group}`,
+  /** What one RECLAIM or TAKE_DUE_RETRIES call handed out, for a second run of that call. */
+  claim: (stream: string, group: string, call: string): string =>
+    `${stream}:claim:${group}:${call}`,
   /** Ordered handlers: who processes this partition stream, as "consumer|fencing token". */
   lease: (stream: string, group: string): string => `${stream}:lease:${group}`,
   /** Ordered handlers: the last fencing token handed out for this partition stream. */

@@ -125,27 +125,70 @@ return out
 `,
 );
 
+/*
+ * Ownership. One delivery of an entry is named by its owner and its delivery count: XREADGROUP
+ * starts the count at 1 and every XCLAIM that hands the entry out (reclaim, a due retry) raises it,
+ * while EXTEND_LEASE's JUSTID does not. The scripts that settle a failed attempt (DEAD_LETTER,
+ * SCHEDULE_RETRY) act only for the current delivery, so a consumer that wakes up after its entry
+ * was handed to another, or handed back to it as a new delivery, changes nothing.
+ *
+ * Resends. ioredis Cluster resends commands in flight when a node dies, and a caller may send a
+ * write again after a timeout, so every script must be safe to run twice: each says why at its top.
+ *
+ * Aborts. A script is not rolled back when it fails midway. Each fails, if at all, before its first
+ * write: reads and the checks that can fail (NOGROUP) come first, and the first write is the one
+ * that needs memory, which a full Redis (noeviction) refuses only while nothing has been written.
+ *
+ * Bookkeeping. The attempts hash and the retries set have no TTL: every path that finds an entry no
+ * longer pending removes its fields there (see also SWEEP_BOOKKEEPING).
+ */
+
+/** The delivery of `id` now: its XPENDING row {id, owner, idle ms, delivery count}, or nil. */
+const PENDING_ROW = `
+local function pendingRow(id)
+  return redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)[1]
+end
+`;
+
 /**
- * Moves an entry to the dead-letter stream and acknowledges it, unless it is no longer pending
- * (another consumer finished it after a reclaim), in which case nothing is written.
- * KEYS: stream, dead-letter stream, retries, attempts. ARGV: group, id, field, value, ...
- * Returns the dead-letter entry id, or nil.
+ * Moves an entry to the dead-letter stream and acknowledges it, for the current delivery only.
+ * When the entry is no longer pending (finished elsewhere) its leftover bookkeeping is removed;
+ * when another delivery of it is current, nothing is done: that delivery settles it.
+ * Safe to run twice because the first run acknowledges the entry, so a second finds it no longer
+ * pending and writes nothing.
+ * KEYS: stream, dead-letter stream, retries, attempts.
+ * ARGV: group, consumer, delivery count, id, field, value, ...
+ * Returns the dead-letter entry id, or nil when nothing was written.
  */
 export const DEAD_LETTER = new StreamScript(
   'dead-letter',
-  `
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
-redis.call('ZREM', KEYS[3], ARGV[2])
-redis.call('HDEL', KEYS[4], ARGV[2])
+  `${PENDING_ROW}
+local id = ARGV[4]
+local row = pendingRow(id)
+if not row then
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  return false
+end
+if row[2] ~= ARGV[2] or row[4] ~= tonumber(ARGV[3]) then return false end
+-- The append first: it is the write a full Redis refuses, and then nothing is done at all.
 local args = {'XADD', KEYS[2], '*'}
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-return redis.call(unpack(args))
+for i = 5, #ARGV do args[#args + 1] = ARGV[i] end
+local deadLetterId = redis.call(unpack(args))
+redis.call('XACK', KEYS[1], ARGV[1], id)
+redis.call('ZREM', KEYS[3], id)
+redis.call('HDEL', KEYS[4], id)
+return deadLetterId
 `,
 );
 
 /**
  * Acknowledges an entry and forgets its retry bookkeeping; for idempotent handlers it also records,
  * in the same step, that the event was handled, so a second delivery of it is skipped.
+ * Any owner may acknowledge, also one whose delivery is no longer current: its handler succeeded,
+ * so the event was handled (at least once), and refusing would only cause one more delivery.
+ * Safe to run twice because every step is idempotent: XACK of an acknowledged entry, ZREM and HDEL
+ * of missing members change nothing, and the marker is set to the same value.
  * KEYS: stream, retries, attempts, [done key]. ARGV: group, id, [window ms]. Returns XACK's count.
  */
 export const ACK = new StreamScript(
@@ -161,37 +204,93 @@ return acked
 
 /**
  * Schedules a retry, in Redis so it survives a crash: the entry stays pending and its id goes into
- * the retries sorted set, due at ARGV[3]. Only the consumer that still owns the entry may do so.
- * KEYS: stream, retries, attempts. ARGV: group, consumer, due time ms, id, attempts spent.
- * Returns 1 when scheduled, 0 when the entry is no longer this consumer's.
+ * the retries sorted set, due at the given time, for the current delivery only (as DEAD_LETTER).
+ * Safe to run twice because a second run before the retry is taken writes the same values again,
+ * and one after it was taken finds a new delivery (the claim raised the count) and does nothing.
+ * KEYS: stream, retries, attempts. ARGV: group, consumer, delivery count, id, due time ms,
+ * attempts spent.
+ * Returns 1 when scheduled, 0 when this delivery is no longer current.
  */
 export const SCHEDULE_RETRY = new StreamScript(
   'schedule-retry',
-  `
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], ARGV[4], 1)
-if #pending == 0 or pending[1][2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  `${PENDING_ROW}
+local id = ARGV[4]
+local row = pendingRow(id)
+if not row then
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  return 0
+end
+if row[2] ~= ARGV[2] or row[4] ~= tonumber(ARGV[3]) then return 0 end
+-- The count before the schedule: stopped between the two, the entry would be reclaimed with its
+-- attempt counted, never retried without it.
+redis.call('HSET', KEYS[3], id, ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], id)
 return 1
 `,
 );
 
+/*
+ * RECLAIM and TAKE_DUE_RETRIES hand entries to the caller. A run whose reply is lost would leave
+ * them owned by a caller that never starts them, until they are reclaimed with one more attempt
+ * counted. So each call names a claim key of its own (unique per call, in KEYS for Cluster): a run
+ * that claims something records there what it handed out, for claimMinIdleMs, and a second run of
+ * the same call hands out the same entries again, as far as they are still that delivery, instead
+ * of claiming (and counting) anything else.
+ */
+
+/** Hands out again what an earlier run of the same call claimed: {next, entries, attempts, deliveries}. */
+const RECALL_CLAIM = `
+local function recallClaim(record)
+  local parts = {}
+  for part in string.gmatch(record, '%S+') do parts[#parts + 1] = part end
+  local entries, attempts, deliveries = {}, {}, {}
+  for i = 2, #parts, 2 do
+    local id, count = parts[i], tonumber(parts[i + 1])
+    local row = pendingRow(id)
+    if row and row[2] == ARGV[2] and row[4] == count then
+      -- RETRYCOUNT keeps the delivery count: this is the same delivery, handed out again.
+      local entry = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', count)[1]
+      if entry then
+        entries[#entries + 1] = entry
+        attempts[#entries] = tonumber(redis.call('HGET', KEYS[3], id) or '0')
+        deliveries[#entries] = count
+      end
+    end
+  end
+  return parts[1], entries, attempts, deliveries
+end
+`;
+
 /**
  * Takes retries that are due and claims their entries for this consumer.
- * KEYS: stream, retries, attempts. ARGV: group, consumer, now ms, count.
- * Returns {entries, attempts spent per entry, ids that are gone}.
+ * Safe to run twice because of the claim key (see above); without a recorded claim, ids taken by
+ * a first run are no longer in the retries set.
+ * KEYS: stream, retries, attempts, claim key. ARGV: group, consumer, now ms, count, claim key ms.
+ * Returns {entries, attempts spent per entry, ids that are gone, delivery count per entry}.
  */
 export const TAKE_DUE_RETRIES = new StreamScript(
   'take-due-retries',
-  `
+  `${PENDING_ROW}${RECALL_CLAIM}
+local record = redis.call('GET', KEYS[4])
+if record then
+  local _, entries, attempts, deliveries = recallClaim(record)
+  return {entries, attempts, {}, deliveries}
+end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, ARGV[4])
-if #ids == 0 then return {{}, {}, {}} end
-redis.call('ZREM', KEYS[2], unpack(ids))
+if #ids == 0 then return {{}, {}, {}, {}} end
+-- The claim first: when the group is gone it fails before anything is written.
 local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
-local seen, attempts, gone = {}, {}, {}
+redis.call('ZREM', KEYS[2], unpack(ids))
+local seen, attempts, deliveries, gone = {}, {}, {}, {}
+local claim = {'0'}
 for i, entry in ipairs(claimed) do
-  seen[entry[1]] = true
-  attempts[i] = tonumber(redis.call('HGET', KEYS[3], entry[1]) or '0')
+  local id = entry[1]
+  seen[id] = true
+  attempts[i] = tonumber(redis.call('HGET', KEYS[3], id) or '0')
+  deliveries[i] = pendingRow(id)[4]
+  claim[#claim + 1] = id
+  claim[#claim + 1] = deliveries[i]
 end
 for _, id in ipairs(ids) do
   if not seen[id] then
@@ -199,7 +298,8 @@ for _, id in ipairs(ids) do
     gone[#gone + 1] = id
   end
 end
-return {claimed, attempts, gone}
+if #claimed > 0 then redis.call('SET', KEYS[4], table.concat(claim, ' '), 'PX', ARGV[5]) end
+return {claimed, attempts, gone, deliveries}
 `,
 );
 
@@ -207,31 +307,49 @@ return {claimed, attempts, gone}
  * Claims pending entries idle for at least ARGV[3] ms (optionally only those of one consumer) that
  * are not waiting for a scheduled retry, and counts the abandoned delivery as a spent attempt.
  * Entries deleted from the stream (trimmed) are dropped from the pending list by XCLAIM and
- * reported as gone.
- * KEYS: stream, retries, attempts. ARGV: group, consumer, min idle ms, start id, count, [owner].
- * Returns {next start id or '0' when the scan is complete, entries, attempts spent, gone ids}.
+ * reported as gone, their bookkeeping removed.
+ * Safe to run twice because of the claim key (see above): a second run hands out the entries of
+ * the first again and counts nothing more.
+ * KEYS: stream, retries, attempts, claim key.
+ * ARGV: group, consumer, min idle ms, start id, count, claim key ms, [owner].
+ * Returns {next start id or '0' when the scan is complete, entries, attempts spent, gone ids,
+ * delivery count per entry}.
  */
 export const RECLAIM = new StreamScript(
   'reclaim',
-  `
+  `${PENDING_ROW}${RECALL_CLAIM}
+local record = redis.call('GET', KEYS[4])
+if record then
+  local nextStart, entries, attempts, deliveries = recallClaim(record)
+  return {nextStart, entries, attempts, {}, deliveries}
+end
 local pending
-if ARGV[6] then
-  pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5], ARGV[6])
+if ARGV[7] then
+  pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5], ARGV[7])
 else
   pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
 end
 local nextStart = '0'
 if #pending == tonumber(ARGV[5]) then nextStart = '(' .. pending[#pending][1] end
-local ids = {}
+local ids, counts = {}, {}
 for _, p in ipairs(pending) do
-  if not redis.call('ZSCORE', KEYS[2], p[1]) then ids[#ids + 1] = p[1] end
+  if not redis.call('ZSCORE', KEYS[2], p[1]) then
+    ids[#ids + 1] = p[1]
+    -- XCLAIM raises the delivery count by one.
+    counts[p[1]] = p[4] + 1
+  end
 end
-if #ids == 0 then return {nextStart, {}, {}, {}} end
+if #ids == 0 then return {nextStart, {}, {}, {}, {}} end
 local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ids))
-local seen, attempts, gone = {}, {}, {}
+local seen, attempts, deliveries, gone = {}, {}, {}, {}
+local claim = {nextStart}
 for i, entry in ipairs(claimed) do
-  seen[entry[1]] = true
-  attempts[i] = redis.call('HINCRBY', KEYS[3], entry[1], 1)
+  local id = entry[1]
+  seen[id] = true
+  attempts[i] = redis.call('HINCRBY', KEYS[3], id, 1)
+  deliveries[i] = counts[id]
+  claim[#claim + 1] = id
+  claim[#claim + 1] = counts[id]
 end
 for _, id in ipairs(ids) do
   if not seen[id] then
@@ -239,13 +357,16 @@ for _, id in ipairs(ids) do
     gone[#gone + 1] = id
   end
 end
-return {nextStart, claimed, attempts, gone}
+if #claimed > 0 then redis.call('SET', KEYS[4], table.concat(claim, ' '), 'PX', ARGV[6]) end
+return {nextStart, claimed, attempts, gone, deliveries}
 `,
 );
 
 /**
  * Keeps entries that handlers are still working on from looking idle, so no other consumer claims
  * live work. Only entries this consumer still owns are touched.
+ * Safe to run twice because it only resets the idle time of entries the caller owns (JUSTID keeps
+ * the delivery count): a second run resets it again.
  * KEYS: stream. ARGV: group, consumer, id, ... Returns how many were extended.
  */
 export const EXTEND_LEASE = new StreamScript(
@@ -267,6 +388,9 @@ return extended
  * For idempotent handlers: takes the right to run the handler for one eventId. The marker holds
  * `running:<entry id>` while a handler runs (with a lease, so a crash frees it) and `done:<entry id>`
  * once acknowledged (see ACK). A second entry with the same eventId finds it busy or done.
+ * Safe to run twice because a second run finds its own marker and renews it, giving the same
+ * answer; if the marker moved on meanwhile (done, or another entry's after it expired), the answer
+ * says so.
  * KEYS: marker. ARGV: `running:<entry id>`, lease ms. Returns 'run', 'done' or 'busy'.
  */
 export const CLAIM_EVENT = new StreamScript(
@@ -284,6 +408,10 @@ return 'busy'
 
 /**
  * Gives up the right to run taken with CLAIM_EVENT after a failed attempt, if still held.
+ * Safe to run twice because a second run finds the marker gone, done or another entry's, and
+ * leaves it. One exception: the marker names the entry, not its delivery, so if another delivery
+ * of the same entry took it in between, a late second run frees it early; at worst another entry
+ * with the same eventId then runs alongside, which at-least-once delivery allows.
  * KEYS: marker. ARGV: `running:<entry id>`. Returns 1 when released.
  */
 export const RELEASE_EVENT = new StreamScript(
@@ -298,6 +426,8 @@ return 0
  * Moves dead letters back to their stream: each is appended again without its `dlq-*` fields and
  * removed from the dead-letter stream in the same step, so replaying an entry twice (a double
  * click, two operators) appends it once.
+ * Safe to run twice for the same reason: a second run finds the dead letters deleted by the first
+ * and appends nothing (it answers nil for them, as for ids that never existed).
  * KEYS: dead-letter stream, stream. ARGV: dead-letter ids. Returns the new entry id per id, or nil
  * where the dead letter no longer exists.
  */
@@ -323,6 +453,97 @@ for i, id in ipairs(ARGV) do
   end
 end
 return out
+`,
+);
+
+/**
+ * Creates the consumer group at `start` (and the stream if need be), unless it exists. A group
+ * created anew has no pending entries, so the retry bookkeeping a deleted one left is removed
+ * first, in the same step (emptied, not deleted: the ACL may allow DEL on no such key).
+ * Safe to run twice because a second run finds the group and changes nothing.
+ * KEYS: stream, retries, attempts. ARGV: group, start id.
+ * Returns {1 if created else 0, the group's last-delivered-id}.
+ */
+export const ENSURE_GROUP = new StreamScript(
+  'ensure-group',
+  `
+local function position()
+  local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+  if groups.err then return nil end
+  for _, info in ipairs(groups) do
+    local fields = {}
+    for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
+    if fields['name'] == ARGV[1] then return fields['last-delivered-id'] end
+  end
+  return nil
+end
+local found = position()
+if found then return {0, found} end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1)
+local cursor = '0'
+repeat
+  local scan = redis.call('HSCAN', KEYS[3], cursor, 'COUNT', 500)
+  cursor = scan[1]
+  local names = {}
+  for i = 1, #scan[2], 2 do names[#names + 1] = scan[2][i] end
+  if #names > 0 then redis.call('HDEL', KEYS[3], unpack(names)) end
+until cursor == '0'
+redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM')
+return {1, position()}
+`,
+);
+
+/**
+ * Deletes consumers of a group that have nothing pending and have been idle for at least ARGV[3]
+ * ms, never the caller. On Redis 7.0 idle counts from the last entry a consumer was given (a read
+ * that returns nothing does not count), so a live consumer of a quiet stream may go too: harmless,
+ * as it has nothing pending and the read that next gives it an entry creates it again.
+ * XINFO CONSUMERS lists every consumer: it runs here, so its reply never leaves Redis, and at most
+ * ARGV[4] are deleted per run.
+ * Safe to run twice because a second run no longer finds the consumers the first deleted.
+ * KEYS: stream. ARGV: group, caller, min idle ms, most to delete. Returns the deleted names.
+ */
+export const DELETE_IDLE_CONSUMERS = new StreamScript(
+  'delete-idle-consumers',
+  `
+local minIdle, most = tonumber(ARGV[3]), tonumber(ARGV[4])
+local deleted = {}
+for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
+  if fields['name'] ~= ARGV[2] and fields['pending'] == 0 and fields['idle'] >= minIdle then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    deleted[#deleted + 1] = fields['name']
+    if #deleted >= most then break end
+  end
+end
+return deleted
+`,
+);
+
+/**
+ * One step of a scan of the attempts hash that removes the bookkeeping of entries no longer
+ * pending. Every script cleans up after itself; this catches what none of them sees: an entry
+ * acknowledged by the hot path's plain XACK while a reclaim had counted an attempt for it, when
+ * the consumer that reclaimed it then stops for good.
+ * Safe to run twice because a second run finds the fields already removed.
+ * KEYS: stream, retries, attempts. ARGV: group, cursor, count.
+ * Returns {next cursor ('0' when the scan is complete), fields removed}.
+ */
+export const SWEEP_BOOKKEEPING = new StreamScript(
+  'sweep-bookkeeping',
+  `
+local scan = redis.call('HSCAN', KEYS[3], ARGV[2], 'COUNT', ARGV[3])
+local fields, removed = scan[2], 0
+for i = 1, #fields, 2 do
+  local id = fields[i]
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1) == 0 then
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('ZREM', KEYS[2], id)
+    removed = removed + 1
+  end
+end
+return {scan[1], removed}
 `,
 );
 
