@@ -18,6 +18,7 @@ export type { StreamMessage } from './stream-message.interface.js';
 export { StreamPublisher, PublishFailedError } from './stream-publisher.js';
 export type { PublishOptions, PublishResult, PublishItem } from './stream-publisher.js';
 export { NonRetryableError } from './non-retryable.error.js';
+export { InfrastructureError, isInfrastructureError } from './infrastructure-error.js';
 export { RedisStreamsStatus } from './redis-streams.status.js';
 export type { ConsumerState, PingResult } from './redis-streams.status.js';
 export { RedisConnections } from './redis-connections.js';
