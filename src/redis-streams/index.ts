@@ -19,6 +19,7 @@ export type { PublishOptions, PublishResult, PublishItem } from './stream-publis
 export { NonRetryableError } from './non-retryable.error.js';
 export { RedisStreamsStatus } from './redis-streams.status.js';
 export type { ConsumerState, PingResult } from './redis-streams.status.js';
+export type { WaitingForRedis } from './redis-wait.js';
 export { RedisConnections } from './redis-connections.js';
 export { StreamScript } from './stream-scripts.js';
 export type { RedisClient, RedisMode } from './redis-connections.js';

@@ -416,3 +416,46 @@ for i, entry in ipairs(claimed) do counts[i] = deliveries[entry[1]] end
 return {claimed, counts}
 `,
 );
+
+/**
+ * Takes back this consumer's own pending entries that it does not hold in memory (ARGV from 6 on)
+ * and that wait for no scheduled retry: after a restart under the same name, or after a reply that
+ * never came (a read, reclaim or retry take that claimed entries in Redis). With ARGV[3] = 1 the
+ * delivery they had counts as a spent attempt (a previous run may have started them); with 0 it
+ * does not (their claim here never reached a handler), and the attempts already spent are returned.
+ * Entries deleted from the stream are dropped from the pending list by XCLAIM and reported as gone.
+ * KEYS: stream, retries, attempts. ARGV: group, consumer, count (1 or 0), start id, count, id, ...
+ * Returns {next start id or '0' when the scan is complete, entries, attempts spent, gone ids}.
+ */
+export const RECOVER_OWN = new StreamScript(
+  'recover-own',
+  `
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], '+', ARGV[5], ARGV[2])
+local nextStart = '0'
+if #pending == tonumber(ARGV[5]) then nextStart = '(' .. pending[#pending][1] end
+local held = {}
+for i = 6, #ARGV do held[ARGV[i]] = true end
+local ids = {}
+for _, p in ipairs(pending) do
+  if not held[p[1]] and not redis.call('ZSCORE', KEYS[2], p[1]) then ids[#ids + 1] = p[1] end
+end
+if #ids == 0 then return {nextStart, {}, {}, {}} end
+local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
+local seen, attempts, gone = {}, {}, {}
+for i, entry in ipairs(claimed) do
+  seen[entry[1]] = true
+  if ARGV[3] == '1' then
+    attempts[i] = redis.call('HINCRBY', KEYS[3], entry[1], 1)
+  else
+    attempts[i] = tonumber(redis.call('HGET', KEYS[3], entry[1]) or '0')
+  end
+end
+for _, id in ipairs(ids) do
+  if not seen[id] then
+    redis.call('HDEL', KEYS[3], id)
+    gone[#gone + 1] = id
+  end
+end
+return {nextStart, claimed, attempts, gone}
+`,
+);
