@@ -5,6 +5,7 @@ import type { RedisClient, RedisConnections } from './redis-connections.js';
 import { NonRetryableError } from './non-retryable.error.js';
 import { InfrastructureError, isInfrastructureError } from './infrastructure-error.js';
 import { RedisWait } from './redis-wait.js';
+import { claimedBatch, OwnPending, type ClaimedBatch, type Delivery } from './own-pending.js';
 import { validatePayload } from './payload-validator.js';
 import type { RetryPolicy } from './retry-policy.js';
 import {
@@ -31,7 +32,6 @@ import {
   RELEASE_EVENT,
   EXTEND_LEASE,
   RECLAIM,
-  RECOVER_OWN,
   SCHEDULE_RETRY,
   TAKE_DUE_RETRIES,
 } from './stream-scripts.js';
@@ -107,14 +107,8 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly held: Delivery[] = [];
   /** Set while due retries, abandoned work or own pending entries are being claimed. */
   private oldWork?: Promise<void>;
-  /**
-   * This consumer may own pending entries it does not know of: at startup (a previous run under
-   * this name), or after a claiming call failed or an outcome could not be recorded. The read
-   * loop then takes them back (see recoverOwnPending).
-   */
-  private ownPendingUnknown = true;
-  /** Whether taking them back counts their last delivery as an attempt: only a previous run's. */
-  private countRecovered = true;
+  /** Own pending entries this consumer may not know of, which the read loop takes back. */
+  private readonly ownPending: OwnPending;
   /** Entries held back because Redis failed a call made for them. */
   private readonly redisWait = new RedisWait();
   /** How often old work is looked for: a quarter of the backoff base, within 25-500 ms. */
@@ -141,6 +135,7 @@ export class StreamConsumer implements ConsumerStateSource {
       Math.floor(Math.min(definition.batchSize, definition.concurrency) / 2),
     );
     this.tickMs = Math.min(Math.max(Math.floor(definition.policy.backoff.baseMs / 4), 25), 500);
+    this.ownPending = new OwnPending(() => this.redis, stream, group, runtime.consumerName);
     this.keys = {
       retries: streamKeys.retries(stream, group),
       attempts: streamKeys.attempts(stream, group),
@@ -229,7 +224,7 @@ export class StreamConsumer implements ConsumerStateSource {
               await this.connections.whenReady(this.redis, blockMs + 1_000);
             }
             if (!groupReady) groupReady = await this.ensureGroup();
-            if (this.ownPendingUnknown) await this.recoverOwnPending();
+            if (this.ownPending.unknown) await this.recoverOwnPending();
             if (!this.hasRoom(this.readLowWater)) await this.waitForRoom(this.readLowWater);
             if (this.stopping) break;
             // Old work first: due retries and abandoned entries get free slots before new entries,
@@ -259,7 +254,7 @@ export class StreamConsumer implements ConsumerStateSource {
               `No answer from Redis on the read connection for ${Date.now() - sentAt} ms; reconnecting it`,
             );
             this.blocking!.disconnect(true);
-            this.ownPendingUnknown = true;
+            this.ownPending.unknown = true;
             continue;
           }
           failures = 0;
@@ -307,7 +302,7 @@ export class StreamConsumer implements ConsumerStateSource {
           }
           this.noteError(`read failed: ${message}`);
           // Its reply may be lost after Redis delivered entries to this consumer.
-          this.ownPendingUnknown = true;
+          this.ownPending.unknown = true;
           failures += 1;
           await this.pause(
             Math.min(
@@ -367,104 +362,64 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   /**
-   * Takes back this consumer's own pending entries that it does not hold in memory, before it
-   * reads anything new: at startup those of a previous run under the same name; later those
-   * behind a reply that never came (a read, reclaim or retry take whose claim ran in Redis) or an
-   * outcome Redis did not record. They wait in `held`, leased, until a slot is free.
-   *
-   * Only a previous run's entries count an attempt: it may have started them, and a message that
-   * crashes the process must still reach the dead-letter stream. Entries claimed in this run and
-   * lost on the way never reached a handler, so they keep the attempts they had. What cannot be
-   * told apart: entries a previous run read ahead or claimed without starting count one attempt
-   * after a crash (kill -9), as running ones do; and if the reply of the startup pass itself is
-   * lost, what it did not get to is taken back later without counting (one attempt too few,
-   * never one too many).
+   * Takes back this consumer's own pending entries that it does not hold (see OwnPending) and
+   * starts them as slots free up; meanwhile they wait in `held`, leased.
    */
   private async recoverOwnPending(): Promise<void> {
-    this.ownPendingUnknown = false;
+    this.ownPending.unknown = false;
     let start = '-';
     try {
       do {
-        const batch = await this.claimingOldWork(() => this.recoverOwn(start));
+        // What it holds is read once no other claim is under way, so nothing claimed is left out.
+        const batch = await this.claimingOldWork(() =>
+          this.ownPending.takeBack(start, this.definition.batchSize, [
+            ...this.owned,
+            ...this.held.map(({ entry }) => entry.id),
+          ]),
+        );
+        this.claimed(batch, 'Took back', 'of its own pending entries');
         this.held.push(...batch.entries);
         await this.startHeldInTurn();
         start = batch.next;
       } while (start !== '0' && !this.stopping);
     } catch (error) {
-      this.ownPendingUnknown = true;
+      this.ownPending.unknown = true;
       throw error;
     } finally {
-      this.countRecovered = false;
+      this.ownPending.passEnded();
     }
-  }
-
-  /** One page of RECOVER_OWN, leaving out what this consumer holds (see recoverOwnPending). */
-  private async recoverOwn(start: string): Promise<ClaimedBatch> {
-    const { stream, group, batchSize } = this.definition;
-    const holding = [...this.owned, ...this.held.map(({ entry }) => entry.id)];
-    let reply: ClaimReply;
-    try {
-      reply = await RECOVER_OWN.run<ClaimReply>(
-        this.redis,
-        [stream, this.keys.retries, this.keys.attempts],
-        [
-          group,
-          this.runtime.consumerName,
-          this.countRecovered ? 1 : 0,
-          start,
-          batchSize,
-          ...holding,
-        ],
-      );
-    } catch (error) {
-      // It may have run: what it claimed counted an attempt already.
-      this.countRecovered = false;
-      throw error;
-    }
-    const batch = this.claimedBatch(reply);
-    if (batch.entries.length > 0) {
-      this.logger.log(
-        `Took back ${batch.entries.length} of its own pending entries (${this.where()}): ` +
-          batch.entries.map(({ entry, attempt }) => `${entry.id} attempt=${attempt}`).join(', '),
-      );
-    }
-    return batch;
   }
 
   /** Runs RECLAIM once: claims idle pending entries that wait for no retry, dropping those deleted from the stream. */
   private async reclaim(minIdleMs: number, start: string, count: number): Promise<ClaimedBatch> {
     const { stream, group } = this.definition;
-    const batch = this.claimedBatch(
-      await RECLAIM.run<ClaimReply>(
+    const batch = claimedBatch(
+      await RECLAIM.run(
         this.redis,
         [stream, this.keys.retries, this.keys.attempts],
         [group, this.runtime.consumerName, minIdleMs, start, count],
       ),
     );
-    const { entries } = batch;
-    if (entries.length > 0) {
-      this.logger.log(
-        `Claimed ${entries.length} entries abandoned by stopped consumers (${this.where()}): ` +
-          entries.map(({ entry, attempt }) => `${entry.id} attempt=${attempt}`).join(', '),
-      );
-      this.events.emit('reclaimed', { stream, group, count: entries.length });
+    this.claimed(batch, 'Claimed', 'entries abandoned by stopped consumers');
+    if (batch.entries.length > 0) {
+      this.events.emit('reclaimed', { stream, group, count: batch.entries.length });
     }
     return batch;
   }
 
-  /** The entries of a RECLAIM or RECOVER_OWN reply, each with the attempt it runs as. */
-  private claimedBatch([next, claimed, attempts, gone]: ClaimReply): ClaimedBatch {
+  /** Logs what a claim took and dropped. */
+  private claimed({ entries, gone }: ClaimedBatch, verb: string, what: string): void {
     if (gone.length > 0) {
       this.logger.warn(
         `Dropped ${gone.length} pending entries that were deleted from the stream (${this.where()}): ${gone.join(', ')}`,
       );
     }
-    const entries: Delivery[] = [];
-    claimed.forEach((reply, i) => {
-      const entry = toRawEntry(reply);
-      if (entry) entries.push({ entry, attempt: Number(attempts[i]) + 1, tracked: true });
-    });
-    return { next: next.toString(), entries };
+    if (entries.length > 0) {
+      this.logger.log(
+        `${verb} ${entries.length} ${what} (${this.where()}): ` +
+          entries.map(({ entry, attempt }) => `${entry.id} attempt=${attempt}`).join(', '),
+      );
+    }
   }
 
   /**
@@ -581,7 +536,7 @@ export class StreamConsumer implements ConsumerStateSource {
       this.logger.error(
         `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
       );
-      this.ownPendingUnknown = true;
+      this.ownPending.unknown = true;
     } finally {
       if (waiting) this.doneWaiting();
       if (!handedOff) this.finished(entry.id);
@@ -880,7 +835,7 @@ export class StreamConsumer implements ConsumerStateSource {
           );
           const { stream, group } = this.definition;
           this.events.emit('infrastructureFailed', { stream, group });
-          this.ownPendingUnknown = true;
+          this.ownPending.unknown = true;
           return false;
         }
         await sleep(Math.min(100 * 2 ** attempt, DEFAULTS.reconnectMaxDelayMs));
@@ -939,7 +894,7 @@ export class StreamConsumer implements ConsumerStateSource {
       // Never in the read loop's way: a failure here (Redis away, stream deleted) is retried next time.
       this.noteError(`taking retries or abandoned work failed: ${(error as Error).message}`);
       // Its claim may have run in Redis, its reply lost: the read loop takes such entries back.
-      this.ownPendingUnknown = true;
+      this.ownPending.unknown = true;
     } finally {
       this.startHeld();
     }
@@ -1148,26 +1103,6 @@ interface Acking {
   eventId: string;
   durationMs: number;
   tracked: boolean;
-}
-
-/** An entry this consumer owns in Redis, and what it knows of it. */
-interface Delivery {
-  entry: RawEntry;
-  /** The attempt it runs as: the attempts already spent, plus one. */
-  attempt: number;
-  /**
-   * Whether Redis may hold retry bookkeeping for it (it came from a retry, a reclaim or a
-   * recovery), which its acknowledgement then clears; entries from a read have none.
-   */
-  tracked: boolean;
-}
-
-/** A RECLAIM or RECOVER_OWN reply: next start id, claimed entries, attempts spent, gone ids. */
-type ClaimReply = [Buffer, unknown[], number[], Buffer[]];
-
-interface ClaimedBatch {
-  next: string;
-  entries: Delivery[];
 }
 
 interface SentRead {

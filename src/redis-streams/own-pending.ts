@@ -1,0 +1,91 @@
+import type { RedisClient } from './redis-connections.js';
+import { toRawEntry, type RawEntry } from './stream-codec.js';
+import { streamKeys } from './stream-keys.js';
+import { RECOVER_OWN } from './stream-scripts.js';
+
+/** An entry a consumer owns in Redis, and what it knows of it. */
+export interface Delivery {
+  entry: RawEntry;
+  /** The attempt it runs as: the attempts already spent, plus one. */
+  attempt: number;
+  /**
+   * Whether Redis may hold retry bookkeeping for it (it came from a retry, a reclaim or a
+   * recovery), which its acknowledgement then clears; entries from a read have none.
+   */
+  tracked: boolean;
+}
+
+/** What a claiming script returned. */
+export interface ClaimedBatch {
+  /** Where the scan of the pending list goes on; '0' when it is complete. */
+  next: string;
+  entries: Delivery[];
+  /** Pending ids dropped because their stream entry is gone (trimmed or deleted). */
+  gone: string[];
+}
+
+/** Reads a RECLAIM or RECOVER_OWN reply: {next start id, entries, attempts spent, gone ids}. */
+export function claimedBatch(reply: unknown): ClaimedBatch {
+  const [next, claimed, attempts, gone] = reply as [Buffer, unknown[], number[], Buffer[]];
+  const entries: Delivery[] = [];
+  claimed.forEach((item, i) => {
+    const entry = toRawEntry(item);
+    if (entry) entries.push({ entry, attempt: Number(attempts[i]) + 1, tracked: true });
+  });
+  return { next: next.toString(), entries, gone: gone.map(String) };
+}
+
+/**
+ * A consumer's own pending entries that it does not hold in memory, which it takes back before
+ * reading anything new: at startup those of a previous run under the same name; later those
+ * behind a reply that never came (a read, reclaim or retry take whose claim ran in Redis) or an
+ * outcome Redis did not record.
+ *
+ * Only a previous run's entries count an attempt: it may have started them, and a message that
+ * crashes the process must still reach the dead-letter stream. Entries claimed in this run and
+ * lost on the way never reached a handler here, so they keep the attempts they had. What cannot
+ * be told apart without a write per entry: entries a previous run read ahead or claimed without
+ * starting count one attempt after a crash (kill -9), as running ones do; and when a reply of the
+ * startup pass itself is lost, what it had not claimed is taken back later without counting (one
+ * attempt too few, never one too many).
+ */
+export class OwnPending {
+  /** Whether the consumer may own pending entries it does not hold: at first, and after a loss. */
+  unknown = true;
+  /** Whether a page counts an attempt: only during the first pass. */
+  private counting = true;
+  private readonly keys: string[];
+
+  constructor(
+    private readonly redis: () => RedisClient,
+    stream: string,
+    private readonly group: string,
+    private readonly consumer: string,
+  ) {
+    this.keys = [stream, streamKeys.retries(stream, group), streamKeys.attempts(stream, group)];
+  }
+
+  /** Claims one page of them from `start`, leaving out the ids the consumer holds. */
+  async takeBack(start: string, count: number, holding: string[]): Promise<ClaimedBatch> {
+    try {
+      const reply = await RECOVER_OWN.run<unknown>(this.redis(), this.keys, [
+        this.group,
+        this.consumer,
+        this.counting ? 1 : 0,
+        start,
+        count,
+        ...holding,
+      ]);
+      return claimedBatch(reply);
+    } catch (error) {
+      // It may have run: what it claimed counted an attempt already.
+      this.counting = false;
+      throw error;
+    }
+  }
+
+  /** A pass ended, complete or not: from now on only this run's own claims are taken back. */
+  passEnded(): void {
+    this.counting = false;
+  }
+}
