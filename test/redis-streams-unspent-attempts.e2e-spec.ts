@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamEvents } from '../src/redis-streams/index.js';
-import { RECLAIM } from '../src/redis-streams/stream-scripts.js';
+import { claimedBatch } from '../src/redis-streams/own-pending.js';
+import { RECLAIM, RECOVER_OWN, SERVER_TIME } from '../src/redis-streams/stream-scripts.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
@@ -113,5 +114,29 @@ describe('RedisStreamsModule attempts of entries that never ran', () => {
     // The previous run may have started them: one attempt counted, once.
     expect(probe.calls.map((c) => c.message.attempt)).toEqual([2, 2, 2, 2, 2, 2]);
     await waitFor(async () => (await ownedBy('c1')) === 0, 'the acknowledgements');
+  });
+
+  it("counts a previous run's delivery once when taking its entries back, even when the call runs twice", async () => {
+    await client.xgroup('CREATE', 'orders', 'second', '0', 'MKSTREAM');
+    await client.xadd('orders', '*', 'eventId', 'evt-0', 'payload', '{}');
+    await client.xadd('orders', '*', 'eventId', 'evt-1', 'payload', '{}');
+    // Delivered to a previous run of c1; the new run begins (reads the server's time) after.
+    await client.xreadgroup('GROUP', 'second', 'c1', 'COUNT', 2, 'STREAMS', 'orders', '>');
+    await sleep(5);
+    const began = await SERVER_TIME.run<number>(client, ['orders'], []);
+    const keys = ['orders', 'orders:retries:second', 'orders:attempts:second'];
+    const args = ['second', 'c1', began, '-', 10];
+
+    const first = claimedBatch(await RECOVER_OWN.run(client, keys, args));
+    // As ioredis Cluster resends a call that was in flight when a node died.
+    const again = claimedBatch(await RECOVER_OWN.run(client, keys, args));
+    expect(first.entries.map((d) => d.attempt)).toEqual([2, 2]);
+    expect(again.entries.map((d) => d.attempt)).toEqual([2, 2]);
+    expect(await client.hvals('orders:attempts:second')).toEqual(['1', '1']);
+    // What the consumer holds is left alone.
+    const holding = claimedBatch(
+      await RECOVER_OWN.run(client, keys, [...args, first.entries[0].entry.id]),
+    );
+    expect(holding.entries.map((d) => d.entry.id)).toEqual([first.entries[1].entry.id]);
   });
 });

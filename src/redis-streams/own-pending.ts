@@ -1,7 +1,7 @@
 import type { RedisClient } from './redis-connections.js';
 import { toRawEntry, type RawEntry } from './stream-codec.js';
 import { streamKeys } from './stream-keys.js';
-import { RECOVER_OWN } from './stream-scripts.js';
+import { RECOVER_OWN, SERVER_TIME } from './stream-scripts.js';
 
 /** An entry a consumer owns in Redis, and what it knows of it. */
 export interface Delivery {
@@ -43,17 +43,17 @@ export function claimedBatch(reply: unknown): ClaimedBatch {
  *
  * Only a previous run's entries count an attempt: it may have started them, and a message that
  * crashes the process must still reach the dead-letter stream. Entries claimed in this run and
- * lost on the way never reached a handler here, so they keep the attempts they had. What cannot
- * be told apart without a write per entry: entries a previous run read ahead or claimed without
- * starting count one attempt after a crash (kill -9), as running ones do; and when a reply of the
- * startup pass itself is lost, what it had not claimed is taken back later without counting (one
- * attempt too few, never one too many).
+ * lost on the way never reached a handler here, so they keep the attempts they had. Redis tells
+ * them apart: a previous run's were last delivered before this run began (the server's time, read
+ * before this run claims anything). What cannot be told apart without a write per entry: the
+ * entries a previous run read ahead or claimed without starting count one attempt after a crash
+ * (kill -9), as running ones do.
  */
 export class OwnPending {
   /** Whether the consumer may own pending entries it does not hold: at first, and after a loss. */
   unknown = true;
-  /** Whether a page counts an attempt: only during the first pass. */
-  private counting = true;
+  /** The server's time (ms) when this run began, before its first claim. */
+  private began?: number;
   private readonly keys: string[];
 
   constructor(
@@ -65,27 +65,22 @@ export class OwnPending {
     this.keys = [stream, streamKeys.retries(stream, group), streamKeys.attempts(stream, group)];
   }
 
-  /** Claims one page of them from `start`, leaving out the ids the consumer holds. */
-  async takeBack(start: string, count: number, holding: string[]): Promise<ClaimedBatch> {
-    try {
-      const reply = await RECOVER_OWN.run<unknown>(this.redis(), this.keys, [
-        this.group,
-        this.consumer,
-        this.counting ? 1 : 0,
-        start,
-        count,
-        ...holding,
-      ]);
-      return claimedBatch(reply);
-    } catch (error) {
-      // It may have run: what it claimed counted an attempt already.
-      this.counting = false;
-      throw error;
-    }
+  /** Whether this run's beginning is known; until then, nothing may be claimed. */
+  get begun(): boolean {
+    return this.began !== undefined;
   }
 
-  /** A pass ended, complete or not: from now on only this run's own claims are taken back. */
-  passEnded(): void {
-    this.counting = false;
+  /** Claims one page of them from `start`, leaving out the ids the consumer holds. */
+  async takeBack(start: string, count: number, holding: string[]): Promise<ClaimedBatch> {
+    this.began ??= await SERVER_TIME.run<number>(this.redis(), [this.keys[0]], []);
+    const reply = await RECOVER_OWN.run<unknown>(this.redis(), this.keys, [
+      this.group,
+      this.consumer,
+      this.began,
+      start,
+      count,
+      ...holding,
+    ]);
+    return claimedBatch(reply);
   }
 }

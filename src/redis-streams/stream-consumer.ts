@@ -385,8 +385,6 @@ export class StreamConsumer implements ConsumerStateSource {
     } catch (error) {
       this.ownPending.unknown = true;
       throw error;
-    } finally {
-      this.ownPending.passEnded();
     }
   }
 
@@ -878,7 +876,8 @@ export class StreamConsumer implements ConsumerStateSource {
    * Runs from the maintenance tick (idle consumer) and before each read (busy consumer).
    */
   private async takeOldWork(): Promise<void> {
-    if (this.oldWork || this.stopping) return;
+    // Nothing is claimed before the read loop has learnt when this run began (see OwnPending).
+    if (this.oldWork || this.stopping || !this.ownPending.begun) return;
     try {
       await this.claimingOldWork(async () => {
         const now = Date.now();

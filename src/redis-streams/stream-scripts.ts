@@ -420,11 +420,13 @@ return {claimed, counts}
 /**
  * Takes back this consumer's own pending entries that it does not hold in memory (ARGV from 6 on)
  * and that wait for no scheduled retry: after a restart under the same name, or after a reply that
- * never came (a read, reclaim or retry take that claimed entries in Redis). With ARGV[3] = 1 the
- * delivery they had counts as a spent attempt (a previous run may have started them); with 0 it
- * does not (their claim here never reached a handler), and the attempts already spent are returned.
+ * never came (a read, reclaim or retry take that claimed entries in Redis). An entry last delivered
+ * before ARGV[3] (Redis time in ms, taken when this run of the consumer began) was a previous
+ * run's, which may have started it: that delivery counts as a spent attempt. One delivered since
+ * was claimed by this run and never reached a handler: it keeps the attempts it had. Safe to run
+ * twice: the first run's claims are deliveries since ARGV[3], which the second does not count.
  * Entries deleted from the stream are dropped from the pending list by XCLAIM and reported as gone.
- * KEYS: stream, retries, attempts. ARGV: group, consumer, count (1 or 0), start id, count, id, ...
+ * KEYS: stream, retries, attempts. ARGV: group, consumer, run began ms, start id, count, id, ...
  * Returns {next start id or '0' when the scan is complete, entries, attempts spent, gone ids}.
  */
 export const RECOVER_OWN = new StreamScript(
@@ -435,16 +437,22 @@ local nextStart = '0'
 if #pending == tonumber(ARGV[5]) then nextStart = '(' .. pending[#pending][1] end
 local held = {}
 for i = 6, #ARGV do held[ARGV[i]] = true end
-local ids = {}
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local began = tonumber(ARGV[3])
+local ids, previousRun = {}, {}
 for _, p in ipairs(pending) do
-  if not held[p[1]] and not redis.call('ZSCORE', KEYS[2], p[1]) then ids[#ids + 1] = p[1] end
+  if not held[p[1]] and not redis.call('ZSCORE', KEYS[2], p[1]) then
+    ids[#ids + 1] = p[1]
+    previousRun[p[1]] = now - p[3] < began
+  end
 end
 if #ids == 0 then return {nextStart, {}, {}, {}} end
 local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
 local seen, attempts, gone = {}, {}, {}
 for i, entry in ipairs(claimed) do
   seen[entry[1]] = true
-  if ARGV[3] == '1' then
+  if previousRun[entry[1]] then
     attempts[i] = redis.call('HINCRBY', KEYS[3], entry[1], 1)
   else
     attempts[i] = tonumber(redis.call('HGET', KEYS[3], entry[1]) or '0')
@@ -457,5 +465,18 @@ for _, id in ipairs(ids) do
   end
 end
 return {nextStart, claimed, attempts, gone}
+`,
+);
+
+/**
+ * The time (ms) of the server that holds a stream, for comparisons with its pending entries' idle
+ * times (RECOVER_OWN): on Cluster the script runs on the stream's node, whose clock they use.
+ * KEYS: stream. Returns the server's time in ms. Reads nothing, writes nothing.
+ */
+export const SERVER_TIME = new StreamScript(
+  'server-time',
+  `
+local time = redis.call('TIME')
+return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `,
 );
