@@ -109,7 +109,7 @@ describe('RedisStreamsModule read-ahead (prefetch)', () => {
     expect(probe.calls.map((c) => c.message.attempt)).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
-  it('leaves read-ahead entries pending on shutdown, and another consumer handles them', async () => {
+  it('hands read-ahead entries back on shutdown without spending an attempt, and another consumer handles them', async () => {
     const probe = new Probe();
     const handlers = gate(probe);
     const overrides = { claimMinIdleMs: 500, shutdownTimeoutMs: 200 };
@@ -125,11 +125,22 @@ describe('RedisStreamsModule read-ahead (prefetch)', () => {
     // The two that were running outlived the shutdown timeout; none of the four read ahead started.
     expect(probe.calls).toHaveLength(2);
     expect((await pendingOf()).get('c1')).toBe(6);
+    // The four went back as retries due now, with no attempt spent.
+    const handedBack = await client.zrange('orders:retries:second', '0', '-1');
+    expect(handedBack).toHaveLength(4);
 
     const other = new Probe();
     await start(other, 'c2', overrides);
     await waitFor(() => other.calls.length === 6, 'the other consumer to take them over', 10_000);
-    expect(other.calls.every((c) => c.message.attempt === 2)).toBe(true);
+    const attemptOf = (call: { payload: unknown; message: { attempt: number } }): string =>
+      `${(call.payload as { message: string }).message}:${call.message.attempt}`;
+    const running = probe.calls.map((c) => (c.payload as { message: string }).message);
+    // The two that started spent their attempt; the four that never ran are still on their first.
+    expect(other.calls.map(attemptOf).sort()).toEqual(
+      ['0', '1', '2', '3', '4', '5'].map((m) => `${m}:${running.includes(m) ? 2 : 1}`).sort(),
+    );
+    await waitFor(async () => (await pendingOf()).size === 0, 'the acknowledgements');
+    expect(await client.hlen('orders:attempts:second')).toBe(0);
   });
 
   it('publishes, reads and acknowledges without ioredis Pipeline objects (see write-together.ts)', async () => {

@@ -36,6 +36,27 @@ describe('ConsumersHealthIndicator', () => {
     });
   });
 
+  it('is up with an alarm while entries wait for Redis', () => {
+    const waiting: ConsumerState = {
+      ...running,
+      waitingForRedis: {
+        entries: 10,
+        since: '2026-01-01T00:00:00.000Z',
+        failures: 42,
+        error: "claim the eventId failed: OOM command not allowed when used memory > 'maxmemory'.",
+      },
+    };
+    const result = indicatorWith([waiting]).isHealthy('consumers');
+    expect(result.consumers).toEqual({
+      status: 'up',
+      consumers: [waiting],
+      alarms: [
+        'alerts/webhook: 10 entries wait for Redis since 2026-01-01T00:00:00.000Z (42 failed tries, ' +
+          "no attempt spent): claim the eventId failed: OOM command not allowed when used memory > 'maxmemory'.",
+      ],
+    });
+  });
+
   it('is down once shutdown began', () => {
     const result = indicatorWith([running], true).isHealthy('consumers');
     expect(result.consumers).toMatchObject({ status: 'down', reason: 'shutting down' });

@@ -36,6 +36,7 @@ describe('StreamActivityMetrics', () => {
       'redis_streams_retries_total',
       'redis_streams_reclaimed_total',
       'redis_streams_dead_lettered_total',
+      'redis_streams_infrastructure_failures_total',
     ]) {
       expect(await value(name, billing)).toBe(0);
     }
@@ -54,6 +55,8 @@ describe('StreamActivityMetrics', () => {
     events.emit('reclaimed', { stream: 'orders', group: 'audit', count: 4 });
     events.emit('failed', { ...billing, attempt: 5, retrying: false });
     events.emit('deadLettered', billing);
+    events.emit('infrastructureFailed', billing);
+    events.emit('infrastructureFailed', billing);
 
     expect(await value('redis_streams_published_total', { stream: 'orders' })).toBe(3);
     expect(await value('redis_streams_publish_duplicates_total', { stream: 'orders' })).toBe(1);
@@ -61,6 +64,7 @@ describe('StreamActivityMetrics', () => {
     expect(await value('redis_streams_failed_attempts_total', billing)).toBe(2);
     expect(await value('redis_streams_retries_total', billing)).toBe(2);
     expect(await value('redis_streams_dead_lettered_total', billing)).toBe(1);
+    expect(await value('redis_streams_infrastructure_failures_total', billing)).toBe(2);
     const audit = { stream: 'orders', group: 'audit' };
     expect(await value('redis_streams_reclaimed_total', audit)).toBe(4);
     expect(await value('redis_streams_delivered_total', audit)).toBe(0);

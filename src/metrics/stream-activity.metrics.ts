@@ -29,6 +29,7 @@ export class StreamActivityMetrics implements OnModuleInit, OnApplicationShutdow
   private readonly retried: Counter<GroupLabel>;
   private readonly reclaimed: Counter<GroupLabel>;
   private readonly deadLettered: Counter<GroupLabel>;
+  private readonly infrastructureFailures: Counter<GroupLabel>;
   private readonly handlerDuration: Histogram<GroupLabel>;
   private readonly endToEndLatency: Histogram<GroupLabel>;
   /** `stream\0group` of the label sets already created. */
@@ -73,6 +74,10 @@ export class StreamActivityMetrics implements OnModuleInit, OnApplicationShutdow
       'dead_lettered_total',
       'Entries moved to the dead-letter stream (<stream>:dlq).',
     );
+    this.infrastructureFailures = counter(
+      'infrastructure_failures_total',
+      "Calls for an entry that Redis failed (full, read-only, unreachable, too slow), the library's own or a handler's: the entry stayed pending and spent no attempt.",
+    );
     this.handlerDuration = new Histogram({
       name: `${P}handler_duration_seconds`,
       help: 'How long successful handler calls ran.',
@@ -102,6 +107,7 @@ export class StreamActivityMetrics implements OnModuleInit, OnApplicationShutdow
       retried: (event) => this.count(this.retried, event, event.count),
       reclaimed: (event) => this.count(this.reclaimed, event, event.count),
       deadLettered: (event) => this.count(this.deadLettered, event),
+      infrastructureFailed: (event) => this.count(this.infrastructureFailures, event),
     });
   }
 
@@ -142,6 +148,7 @@ export class StreamActivityMetrics implements OnModuleInit, OnApplicationShutdow
       this.retried,
       this.reclaimed,
       this.deadLettered,
+      this.infrastructureFailures,
     ]) {
       counter.inc(labels, 0);
     }

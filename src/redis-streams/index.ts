@@ -21,6 +21,7 @@ export { NonRetryableError } from './non-retryable.error.js';
 export { InfrastructureError, isInfrastructureError } from './infrastructure-error.js';
 export { RedisStreamsStatus } from './redis-streams.status.js';
 export type { ConsumerState, PingResult } from './redis-streams.status.js';
+export type { WaitingForRedis } from './redis-wait.js';
 export { RedisConnections } from './redis-connections.js';
 export { StreamScript } from './stream-scripts.js';
 export type { RedisClient, RedisMode } from './redis-connections.js';

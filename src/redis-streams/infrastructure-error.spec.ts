@@ -18,6 +18,8 @@ describe('isInfrastructureError', () => {
   it.each([
     'webhook answered 500',
     'ERR wrong number of arguments for command',
+    'connect ECONNREFUSED 10.0.0.7:443',
+    'read ECONNRESET',
     'WRONGTYPE Operation against a key holding the wrong kind of value',
     'payload failed validation: severity must be one of critical, warning, info',
   ])('counts %s as a failure of the message or handler', (message) => {

@@ -19,7 +19,11 @@ const UNAVAILABLE_REPLIES = [
   'NOREPLICAS',
 ] as const;
 
-/** What ioredis says when a command never got its reply (connection gone, timed out, retries spent). */
+/**
+ * What ioredis says when a command never got its reply (connection gone, timed out, retries spent).
+ * Not the socket errors under them (`connect ECONNREFUSED ...`): a handler's HTTP client says the
+ * same when the receiver is down, which is the handler's failure, to be retried and dead-lettered.
+ */
 const CONNECTION_MESSAGES = [
   'Connection is closed',
   'Command timed out',
@@ -29,8 +33,6 @@ const CONNECTION_MESSAGES = [
   'Failed to refresh slots cache',
   'None of startup nodes is available',
   'All sentinels are unreachable',
-  'connect ECONNREFUSED',
-  'read ECONNRESET',
 ] as const;
 
 /** Whether `error` is Redis being unavailable, full or slow rather than a fault of the message. */

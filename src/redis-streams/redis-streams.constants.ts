@@ -42,6 +42,10 @@ export const DEFAULTS = {
   /** Longest wait between two tries of a read loop while Redis is unreachable. */
   reconnectMaxDelayMs: 2_000,
   reconnectBaseDelayMs: 50,
+  /** First wait of an entry whose call Redis failed (full, read-only, unreachable); doubles while it fails. */
+  redisWaitBaseMs: 100,
+  /** Longest such wait: how long after Redis has room again an entry may still be waiting. */
+  redisWaitMaxMs: 5_000,
   /** Longest wait between two reconnects to a Sentinel-managed master: a failover is followed quickly. */
   failoverReconnectMaxDelayMs: 500,
   /** Cluster: wait between two tries of a command whose node is gone or whose slot is moving. */

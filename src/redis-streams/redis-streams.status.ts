@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import { DEFAULTS } from './redis-streams.constants.js';
 import { RedisConnections } from './redis-connections.js';
+import type { WaitingForRedis } from './redis-wait.js';
 
 /** What one consumer loop reports about itself. */
 export interface ConsumerState {
@@ -14,6 +15,11 @@ export interface ConsumerState {
   inFlight: number;
   /** The last error the loop met talking to Redis, cleared by the next successful read. */
   lastError?: string;
+  /**
+   * While Redis fails the calls made for entries (e.g. full: OOM), how many wait for it, since
+   * when, and the last failure. Reads may still succeed meanwhile, so `lastError` can be clear.
+   */
+  waitingForRedis?: WaitingForRedis;
 }
 
 export interface PingResult {

@@ -4,6 +4,9 @@ import { DEFAULTS } from './redis-streams.constants.js';
 import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
 import type { RedisClient, RedisConnections } from './redis-connections.js';
 import { NonRetryableError } from './non-retryable.error.js';
+import { InfrastructureError, isInfrastructureError } from './infrastructure-error.js';
+import { RedisWait } from './redis-wait.js';
+import { claimedBatch, OwnPending, type ClaimedBatch, type Delivery } from './own-pending.js';
 import { validatePayload } from './payload-validator.js';
 import type { RetryPolicy } from './retry-policy.js';
 import {
@@ -83,7 +86,7 @@ export class StreamConsumer implements ConsumerStateSource {
   /** For idempotent handlers: entry id to the eventId whose running-marker this instance holds. */
   private readonly runningEvents = new Map<string, string>();
   /** Due retries of entries whose previous attempt is still finishing here. */
-  private readonly deferred = new Map<string, { entry: RawEntry; attempt: number }>();
+  private readonly deferred = new Map<string, Delivery>();
   private slotWaiters: Array<() => void> = [];
   private blocking?: RedisClient;
   private readLoop?: Promise<void>;
@@ -117,9 +120,17 @@ export class StreamConsumer implements ConsumerStateSource {
   private acking = 0;
   /** Entries asked for by reads whose reply is not in yet. */
   private requested = 0;
-  /** Entries read ahead (`prefetch`), pending under this consumer, not started yet. */
-  private readonly readAhead: RawEntry[] = [];
-  private takingOldWork = false;
+  /**
+   * Entries pending under this consumer and not started yet: read ahead (`prefetch`), or taken
+   * back and waiting for a slot. Leased like running ones; handed back unspent on a graceful stop.
+   */
+  private readonly held: Delivery[] = [];
+  /** Set while due retries, abandoned work or own pending entries are being claimed. */
+  private oldWork?: Promise<void>;
+  /** Own pending entries this consumer may not know of, which the read loop takes back. */
+  private readonly ownPending: OwnPending;
+  /** Entries held back because Redis failed a call made for them. */
+  private readonly redisWait = new RedisWait();
   /** How often old work is looked for: a quarter of the backoff base, within 25-500 ms. */
   private readonly tickMs: number;
   private nextLeaseAt = 0;
@@ -144,6 +155,7 @@ export class StreamConsumer implements ConsumerStateSource {
       Math.floor(Math.min(definition.batchSize, definition.concurrency) / 2),
     );
     this.tickMs = Math.min(Math.max(Math.floor(definition.policy.backoff.baseMs / 4), 25), 500);
+    this.ownPending = new OwnPending(() => this.redis, stream, group, runtime.consumerName);
     this.keys = {
       retries: streamKeys.retries(stream, group),
       attempts: streamKeys.attempts(stream, group),
@@ -187,6 +199,8 @@ export class StreamConsumer implements ConsumerStateSource {
     this.releaseSlot();
     if (this.blocking) this.connections.closeBlocking(this.blocking);
     await this.readLoop;
+    // Nothing starts from here on: what is held and not started goes back to the group now.
+    await this.handBack(this.held.splice(0, this.held.length), 'held and not started');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -199,12 +213,6 @@ export class StreamConsumer implements ConsumerStateSource {
     clearTimeout(timer);
     this.stopped = true;
     clearTimeout(this.maintenanceTimer);
-    if (this.readAhead.length > 0) {
-      const left = this.readAhead.splice(0, this.readAhead.length);
-      this.logger.log(
-        `Shutdown: ${left.length} entries read ahead and not started stay pending for another consumer (${this.where()})`,
-      );
-    }
     if (outcome === 'timeout' && this.owned.size > 0) {
       this.logger.warn(
         `Shutdown: ${this.owned.size} entries still running after ${timeoutMs} ms stay pending for another consumer (${this.where()}): ${[...this.owned].join(', ')}`,
@@ -220,13 +228,13 @@ export class StreamConsumer implements ConsumerStateSource {
       running: this.reading,
       inFlight: this.owned.size,
       lastError: this.lastError,
+      waitingForRedis: this.redisWait.state(),
     };
   }
 
   private async runReadLoop(): Promise<void> {
     const { batchSize, blockMs } = this.definition;
     let groupReady = false;
-    let recovered = false;
     let failures = 0;
     // A read sent ahead (with `prefetch`), before the entries of the last one were dispatched.
     let ahead: SentRead | undefined;
@@ -248,7 +256,7 @@ export class StreamConsumer implements ConsumerStateSource {
               await this.connections.whenReady(this.redis, blockMs + 1_000);
             }
             if (!groupReady) groupReady = await this.ensureGroup();
-            if (!recovered) recovered = await this.recoverOwnPending();
+            if (this.ownPending.unknown) await this.recoverOwnPending();
             if (!this.hasRoom(this.readLowWater)) await this.waitForRoom(this.readLowWater);
             if (this.stopping) break;
             // Old work first: due retries and abandoned entries get free slots before new entries,
@@ -278,6 +286,7 @@ export class StreamConsumer implements ConsumerStateSource {
               `No answer from Redis on the read connection for ${Date.now() - sentAt} ms; reconnecting it`,
             );
             this.blocking!.disconnect(true);
+            this.ownPending.unknown = true;
             continue;
           }
           failures = 0;
@@ -301,14 +310,13 @@ export class StreamConsumer implements ConsumerStateSource {
             for (const item of entries) {
               const entry = fromTextReply(item);
               if (!entry) continue;
-              if (mayHaveLostBytes(entry)) void this.dispatchAsBytes(entry);
-              else if (this.readAhead.length === 0 && this.available() > 0) this.dispatch(entry, 1);
-              else this.readAhead.push(entry);
+              if (this.held.length === 0 && this.available() > 0) this.dispatch(entry, 1, false);
+              else this.held.push({ entry, attempt: 1, tracked: false });
             }
             if (entries.length > 0)
               this.groupPosition = (entries[entries.length - 1] as [string])[0];
           }
-          this.startReadAhead();
+          this.startHeld();
           // Handlers finishing now acknowledge with the next read sent ahead, in its write (as
           // without prefetch), instead of in one more write of their own.
           if (ahead) this.acks.holdForRead(ACK_HOLD_MS);
@@ -327,6 +335,8 @@ export class StreamConsumer implements ConsumerStateSource {
             continue;
           }
           this.noteError(`read failed: ${message}`);
+          // Its reply may be lost after Redis delivered entries to this consumer.
+          this.ownPending.unknown = true;
           failures += 1;
           await this.pause(
             Math.min(
@@ -397,66 +407,66 @@ export class StreamConsumer implements ConsumerStateSource {
     return true;
   }
 
-  /** After a restart under the same name, this consumer's own pending entries come first. */
-  private async recoverOwnPending(): Promise<boolean> {
+  /**
+   * Takes back this consumer's own pending entries that it does not hold (see OwnPending) and
+   * starts them as slots free up; meanwhile they wait in `held`, leased.
+   */
+  private async recoverOwnPending(): Promise<void> {
+    this.ownPending.unknown = false;
     let start = '-';
-    do {
-      const batch = await this.reclaim(
-        0,
-        start,
-        this.definition.batchSize,
-        this.runtime.consumerName,
-      );
-      for (const { entry, attempt } of batch.entries) {
-        await this.waitForSlot();
-        if (this.stopping) return true;
-        this.dispatch(entry, attempt);
-      }
-      start = batch.next;
-    } while (start !== '0' && !this.stopping);
-    return true;
+    try {
+      do {
+        // What it holds is read once no other claim is under way, so nothing claimed is left out.
+        const batch = await this.claimingOldWork(() =>
+          this.ownPending.takeBack(start, this.definition.batchSize, [
+            ...this.owned,
+            ...this.held.map(({ entry }) => entry.id),
+          ]),
+        );
+        this.claimed(batch, 'Took back', 'of its own pending entries');
+        this.held.push(...batch.entries);
+        await this.startHeldInTurn();
+        start = batch.next;
+      } while (start !== '0' && !this.stopping);
+    } catch (error) {
+      this.ownPending.unknown = true;
+      throw error;
+    }
   }
 
   /** Runs RECLAIM once: claims idle pending entries that wait for no retry, dropping those deleted from the stream. */
-  private async reclaim(
-    minIdleMs: number,
-    start: string,
-    count: number,
-    owner?: string,
-  ): Promise<{ next: string; entries: Array<{ entry: RawEntry; attempt: number }> }> {
+  private async reclaim(minIdleMs: number, start: string, count: number): Promise<ClaimedBatch> {
     const { stream, group } = this.definition;
-    const args: Array<string | number> = [
-      group,
-      this.runtime.consumerName,
-      minIdleMs,
-      start,
-      count,
-      this.runtime.claimMinIdleMs,
-    ];
-    if (owner) args.push(owner);
-    const [next, claimed, attempts, gone, deliveries] = await RECLAIM.run<
-      [Buffer, unknown[], number[], Buffer[], number[]]
-    >(this.redis, [stream, this.keys.retries, this.keys.attempts, this.claimKey()], args);
+    const batch = claimedBatch(
+      await RECLAIM.run(
+        this.redis,
+        [stream, this.keys.retries, this.keys.attempts, this.claimKey()],
+        [group, this.runtime.consumerName, minIdleMs, start, count, this.runtime.claimMinIdleMs],
+      ),
+    );
+    this.claimed(batch, 'Claimed', 'entries abandoned by stopped consumers');
+    if (batch.entries.length > 0) {
+      this.events.emit('reclaimed', { stream, group, count: batch.entries.length });
+    }
+    return batch;
+  }
+
+  /** Remembers each claimed entry's delivery, and logs what a claim took and dropped. */
+  private claimed({ entries, gone }: ClaimedBatch, verb: string, what: string): void {
+    for (const { entry, delivery } of entries) {
+      if (delivery !== undefined) this.deliveries.set(entry, delivery);
+    }
     if (gone.length > 0) {
       this.logger.warn(
         `Dropped ${gone.length} pending entries that were deleted from the stream (${this.where()}): ${gone.join(', ')}`,
       );
     }
-    const entries: Array<{ entry: RawEntry; attempt: number }> = [];
-    claimed.forEach((reply, i) => {
-      const entry = toRawEntry(reply);
-      if (!entry) return;
-      this.deliveries.set(entry, deliveries[i]);
-      entries.push({ entry, attempt: Number(attempts[i]) + 1 });
-    });
-    if (entries.length > 0 && !owner) {
+    if (entries.length > 0) {
       this.logger.log(
-        `Claimed ${entries.length} entries abandoned by stopped consumers (${this.where()}): ` +
+        `${verb} ${entries.length} ${what} (${this.where()}): ` +
           entries.map(({ entry, attempt }) => `${entry.id} attempt=${attempt}`).join(', '),
       );
-      this.events.emit('reclaimed', { stream, group, count: entries.length });
     }
-    return { next: next.toString(), entries };
   }
 
   /**
@@ -464,33 +474,14 @@ export class StreamConsumer implements ConsumerStateSource {
    * started twice, except a due retry (`afterCurrent`): a retry can fall due before the failed
    * attempt that scheduled it has finished its bookkeeping, and then runs right after it.
    */
-  private dispatch(entry: RawEntry, attempt: number, afterCurrent = false): void {
+  private dispatch(entry: RawEntry, attempt: number, tracked: boolean, afterCurrent = false): void {
     if (this.owned.has(entry.id)) {
-      if (afterCurrent) this.deferred.set(entry.id, { entry, attempt });
+      if (afterCurrent) this.deferred.set(entry.id, { entry, attempt, tracked });
       return;
     }
     this.owned.add(entry.id);
     // process() cleans up after itself (finished), so no promise is chained on it here.
-    void this.process(entry, attempt);
-  }
-
-  /**
-   * An entry read as text with a value that is not UTF-8: reads it again as bytes, so that it is
-   * dead-lettered byte for byte. Its slot is reserved meanwhile. If Redis cannot be asked, the
-   * entry stays pending and is reclaimed like abandoned work.
-   */
-  private async dispatchAsBytes(text: RawEntry): Promise<void> {
-    this.reserved += 1;
-    try {
-      const [reply] = await this.redis.xrangeBuffer(this.definition.stream, text.id, text.id);
-      // Deleted in between: the text is all there is.
-      this.dispatch((reply && toRawEntry(reply)) || text, 1);
-    } catch (error) {
-      this.noteError(`could not read ${text.id} again as bytes: ${(error as Error).message}`);
-    } finally {
-      this.reserved -= 1;
-      this.releaseSlot();
-    }
+    void this.process(entry, attempt, tracked);
   }
 
   private finished(id: string): void {
@@ -499,7 +490,7 @@ export class StreamConsumer implements ConsumerStateSource {
     const next = this.deferred.get(id);
     if (next) {
       this.deferred.delete(id);
-      this.dispatch(next.entry, next.attempt);
+      this.dispatch(next.entry, next.attempt, next.tracked);
     }
     this.releaseSlot();
     if (this.owned.size === 0 && this.idleWaiters.length > 0) {
@@ -509,71 +500,71 @@ export class StreamConsumer implements ConsumerStateSource {
     }
   }
 
-  private async process(entry: RawEntry, attempt: number): Promise<void> {
+  /**
+   * Runs one entry to its outcome. Redis failing on the way (a call the library makes for the
+   * entry, or a handler's own Redis call that `isInfrastructureError` recognises) is no failure
+   * of the entry: it stays owned and pending, spends no attempt, and runs again after a wait.
+   */
+  private async process(entry: RawEntry, attempt: number, tracked: boolean): Promise<void> {
     let handedOff = false;
+    let waiting = false;
     try {
       const { stream, group, dto } = this.definition;
       let eventId = entry.id;
       let durationMs: number;
-      try {
-        const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
-        eventId = decoded.eventId;
-        if (this.definition.idempotencyWindowMs) {
-          const claim = await this.claimEvent(entry.id, eventId);
-          if (claim === 'done') {
-            this.logger.log(
-              `Skipping, already handled (${this.where(entry.id, eventId, attempt)})`,
-            );
-            await this.persist(
-              'acknowledge',
-              () => this.where(entry.id, eventId, attempt),
-              () => this.ack(entry.id, attempt),
-            );
+      for (;;) {
+        try {
+          if (mayHaveLostBytes(entry)) entry = await this.readAsBytes(entry);
+          const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
+          eventId = decoded.eventId;
+          if (
+            this.definition.idempotencyWindowMs &&
+            !(await this.takeEvent(entry, eventId, attempt, tracked))
+          ) {
             return;
           }
-          if (claim === 'busy') {
-            // Another delivery of the same event is running right now: look again shortly, without spending an attempt.
-            const dueAt = Date.now() + this.busyRetryMs();
-            await this.persist(
-              'defer',
-              () => this.where(entry.id, eventId, attempt),
-              () => this.scheduleRetry(entry, attempt - 1, dueAt),
+          const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
+          const message = {
+            id: entry.id,
+            stream,
+            group,
+            consumer: this.runtime.consumerName,
+            eventId,
+            attempt,
+            fields: decoded.fields,
+          };
+          const started = performance.now();
+          if (tracingEnabled()) {
+            await withHandleSpan(decoded.fields, message, () =>
+              this.definition.handle(payload, message),
             );
+          } else {
+            const returned = this.definition.handle(payload, message);
+            // A handler that returned no promise is done: no need to wait a turn for it.
+            if (isThenable(returned)) await returned;
+          }
+          durationMs = performance.now() - started;
+          break;
+        } catch (error) {
+          if (!isInfrastructureError(error)) {
+            await this.handleFailure(entry, attempt, eventId, error);
             return;
           }
-          this.runningEvents.set(entry.id, eventId);
+          const first = !waiting;
+          waiting = true;
+          if (!(await this.waitForRedis(entry.id, eventId, attempt, error, first))) {
+            await this.releaseEvent(entry.id).catch(() => undefined);
+            await this.handBack([{ entry, attempt, tracked }], 'waiting for Redis');
+            return;
+          }
         }
-        const payload = dto ? await validatePayload(dto, decoded.payload) : decoded.payload;
-        const message = {
-          id: entry.id,
-          stream,
-          group,
-          consumer: this.runtime.consumerName,
-          eventId,
-          attempt,
-          fields: decoded.fields,
-        };
-        const started = performance.now();
-        if (tracingEnabled()) {
-          await withHandleSpan(decoded.fields, message, () =>
-            this.definition.handle(payload, message),
-          );
-        } else {
-          const returned = this.definition.handle(payload, message);
-          // A handler that returned no promise is done: no need to wait a turn for it.
-          if (isThenable(returned)) await returned;
-        }
-        durationMs = performance.now() - started;
-      } catch (error) {
-        await this.handleFailure(entry, attempt, eventId, error);
-        return;
       }
       // The handler is done: its slot is free for the next entry while the acknowledgement goes
       // out (with the next read, see AckBatcher). The entry stays owned until Redis confirms.
       this.acking += 1;
       this.releaseSlot();
-      const job: Acking = { id: entry.id, attempt, eventId, durationMs };
-      if (attempt === 1 && !this.definition.idempotencyWindowMs) {
+      const job: Acking = { id: entry.id, attempt, eventId, durationMs, tracked };
+      if (!tracked && !this.definition.idempotencyWindowMs) {
         // The hot path: the batch's outcome reaches `batchAcknowledged`, without a promise or a
         // suspended call per entry; the entry is finished there.
         this.acks.ackThen(entry.id, job);
@@ -582,7 +573,7 @@ export class StreamConsumer implements ConsumerStateSource {
       }
       let acknowledged = false;
       try {
-        await this.ack(entry.id, attempt, eventId);
+        await this.ack(entry.id, tracked, eventId);
         acknowledged = true;
       } catch {
         await this.acknowledgeAgain(job);
@@ -592,8 +583,119 @@ export class StreamConsumer implements ConsumerStateSource {
       this.logger.error(
         `Unexpected failure processing (${this.where(entry.id, undefined, attempt)}): ${(error as Error).message}`,
       );
+      this.ownPending.unknown = true;
     } finally {
+      if (waiting) this.doneWaiting();
       if (!handedOff) this.finished(entry.id);
+    }
+  }
+
+  /**
+   * For idempotent handlers: takes the right to run the handler for this eventId. False when the
+   * entry is settled without running: handled before (acknowledged now), or running elsewhere
+   * right now (looked at again shortly, without spending an attempt).
+   */
+  private async takeEvent(
+    entry: RawEntry,
+    eventId: string,
+    attempt: number,
+    tracked: boolean,
+  ): Promise<boolean> {
+    const { id } = entry;
+    let claim: 'run' | 'done' | 'busy';
+    try {
+      claim = await this.claimEvent(id, eventId);
+    } catch (error) {
+      throw new InfrastructureError('claim the eventId', { cause: error });
+    }
+    if (claim === 'run') {
+      this.runningEvents.set(id, eventId);
+      return true;
+    }
+    const context = (): string => this.where(id, eventId, attempt);
+    if (claim === 'done') {
+      this.logger.log(`Skipping, already handled (${context()})`);
+      await this.persist('acknowledge', context, () => this.ack(id, tracked));
+    } else {
+      const dueAt = Date.now() + this.busyRetryMs();
+      await this.persist('defer', context, () => this.scheduleRetry(entry, attempt - 1, dueAt));
+    }
+    return false;
+  }
+
+  /**
+   * An entry read as text with a value that is not UTF-8 is read again as bytes, so that it is
+   * dead-lettered byte for byte. Deleted in between, the text is all there is.
+   */
+  private async readAsBytes(text: RawEntry): Promise<RawEntry> {
+    try {
+      const [reply] = await this.redis.xrangeBuffer(this.definition.stream, text.id, text.id);
+      const bytes = reply && toRawEntry(reply);
+      if (!bytes) return text;
+      // Still the same delivery, which its failure is settled for.
+      const delivery = this.deliveries.get(text);
+      if (delivery !== undefined) this.deliveries.set(bytes, delivery);
+      return bytes;
+    } catch (error) {
+      throw new InfrastructureError('read the entry again as bytes', { cause: error });
+    }
+  }
+
+  /**
+   * Redis failed a call made for this entry: it stays pending and owned (its lease kept), spends
+   * no attempt and waits (see RedisWait) before it runs again. False when the consumer stops.
+   */
+  private async waitForRedis(
+    id: string,
+    eventId: string,
+    attempt: number,
+    error: unknown,
+    first: boolean,
+  ): Promise<boolean> {
+    const { stream, group } = this.definition;
+    const spellBegins = !this.redisWait.active;
+    const delayMs = this.redisWait.failed(error, first);
+    this.events.emit('infrastructureFailed', { stream, group });
+    if (spellBegins) {
+      this.logger.warn(
+        `Redis failed a call for an entry (${this.where(id, eventId, attempt)}): ${describeError(error)}; ` +
+          'entries wait for Redis, pending, without spending attempts',
+      );
+    }
+    if (this.stopping) return false;
+    await this.pause(delayMs);
+    return !this.stopping;
+  }
+
+  private doneWaiting(): void {
+    this.redisWait.done();
+    if (!this.redisWait.active) {
+      this.logger.log(`Redis serves the calls for entries again (${this.where()})`);
+    }
+  }
+
+  /**
+   * Gives entries this consumer holds and will not run back to the group, as retries due now with
+   * the attempts they had, so that the next consumer to look takes them without counting one for
+   * them. SCHEDULE_RETRY checks they are still this consumer's. What Redis refuses stays pending
+   * and is reclaimed later, counting one attempt, as for a crash.
+   */
+  private async handBack(deliveries: Delivery[], what: string): Promise<void> {
+    if (deliveries.length === 0) return;
+    const outcomes = await Promise.all(
+      deliveries.map(({ entry, attempt }) =>
+        settled(this.scheduleRetry(entry, attempt - 1, Date.now())),
+      ),
+    );
+    const refused = outcomes.filter(([error]) => error !== null);
+    const ids = deliveries.map(({ entry }) => entry.id).join(', ');
+    this.logger.log(
+      `Shutdown: ${deliveries.length - refused.length} entries ${what} handed back to the group, no attempt spent (${this.where()}): ${ids}`,
+    );
+    if (refused.length > 0) {
+      this.logger.warn(
+        `Shutdown: ${refused.length} entries ${what} could not be handed back and stay pending (${this.where()}): ${refused[0][0]!.message}`,
+      );
     }
   }
 
@@ -620,11 +722,11 @@ export class StreamConsumer implements ConsumerStateSource {
    * entry stays pending and is delivered again later.
    */
   private async acknowledgeAgain(job: Acking): Promise<void> {
-    const { id, attempt, eventId } = job;
+    const { id, attempt, eventId, tracked } = job;
     const acked = await this.persist(
       'acknowledge',
       () => this.where(id, eventId, attempt),
-      () => this.ack(id, attempt, eventId),
+      () => this.ack(id, tracked, eventId),
     );
     if (acked) this.acknowledged(job);
     else this.acking -= 1;
@@ -642,11 +744,14 @@ export class StreamConsumer implements ConsumerStateSource {
     });
   }
 
-  /** XACK alone on the hot path; the script when there is bookkeeping to clear or a handled event to record. */
-  private ack(id: string, attempt: number, handledEventId?: string): Promise<unknown> {
+  /**
+   * XACK alone on the hot path; the script when there is retry bookkeeping to clear (`tracked`)
+   * or a handled event to record.
+   */
+  private ack(id: string, tracked: boolean, handledEventId?: string): Promise<unknown> {
     const { stream, group, idempotencyWindowMs } = this.definition;
     const idempotent = idempotencyWindowMs && handledEventId;
-    if (attempt === 1 && !idempotent) return this.acks.ack(id);
+    if (!tracked && !idempotent) return this.acks.ack(id);
     const keys = [stream, this.keys.retries, this.keys.attempts];
     if (idempotent) {
       return ACK.run(
@@ -796,8 +901,8 @@ export class StreamConsumer implements ConsumerStateSource {
 
   /**
    * Runs a bookkeeping write, trying again for a few seconds if Redis is briefly away. If it still
-   * fails, the entry stays pending and is delivered again later: at least once, never lost.
-   * Returns whether the write happened.
+   * fails, the entry stays pending under this consumer, which takes it back (recoverOwnPending)
+   * and runs it again: at least once, never lost. Returns whether the write happened.
    */
   private async persist(
     what: string,
@@ -813,6 +918,9 @@ export class StreamConsumer implements ConsumerStateSource {
           this.logger.error(
             `Could not ${what} (${context()}): ${(error as Error).message}; the entry stays pending and will be redelivered`,
           );
+          const { stream, group } = this.definition;
+          this.events.emit('infrastructureFailed', { stream, group });
+          this.ownPending.unknown = true;
           return false;
         }
         await sleep(Math.min(100 * 2 ** attempt, DEFAULTS.reconnectMaxDelayMs));
@@ -837,12 +945,12 @@ export class StreamConsumer implements ConsumerStateSource {
   private async maintain(): Promise<void> {
     const { stream, group } = this.definition;
     const now = Date.now();
-    if (now >= this.nextLeaseAt && this.owned.size + this.readAhead.length > 0) {
+    if (now >= this.nextLeaseAt && this.owned.size + this.held.length > 0) {
       this.nextLeaseAt = now + Math.max(Math.floor(this.runtime.claimMinIdleMs / 3), 100);
       await EXTEND_LEASE.run(
         this.redis,
         [stream],
-        [group, this.runtime.consumerName, ...this.owned, ...this.readAhead.map((e) => e.id)],
+        [group, this.runtime.consumerName, ...this.owned, ...this.held.map((d) => d.entry.id)],
       );
       await this.renewEventMarkers();
     }
@@ -856,23 +964,42 @@ export class StreamConsumer implements ConsumerStateSource {
    * Runs from the maintenance tick (idle consumer) and before each read (busy consumer).
    */
   private async takeOldWork(): Promise<void> {
-    if (this.takingOldWork || this.stopping) return;
-    this.takingOldWork = true;
+    // Nothing is claimed before the read loop has learnt when this run began (see OwnPending).
+    if (this.oldWork || this.stopping || !this.ownPending.begun) return;
     try {
-      const now = Date.now();
-      if (now >= this.nextRetryAt)
-        await this.withSlots(this.available(), (free) => this.takeDueRetries(now, free));
-      if (now >= this.nextReclaimAt) {
-        await this.withSlots(Math.min(this.available(), DEFAULTS.reclaimBatch), (free) =>
-          this.reclaimAbandoned(now, free),
-        );
-      }
+      await this.claimingOldWork(async () => {
+        const now = Date.now();
+        if (now >= this.nextRetryAt)
+          await this.withSlots(this.available(), (free) => this.takeDueRetries(now, free));
+        if (now >= this.nextReclaimAt) {
+          await this.withSlots(Math.min(this.available(), DEFAULTS.reclaimBatch), (free) =>
+            this.reclaimAbandoned(now, free),
+          );
+        }
+      });
     } catch (error) {
       // Never in the read loop's way: a failure here (Redis away, stream deleted) is retried next time.
       this.noteError(`taking retries or abandoned work failed: ${(error as Error).message}`);
+      // Its claim may have run in Redis, its reply lost: the read loop takes such entries back.
+      this.ownPending.unknown = true;
     } finally {
-      this.takingOldWork = false;
-      this.startReadAhead();
+      this.startHeld();
+    }
+  }
+
+  /**
+   * Runs `claim` alone among the calls that claim old work (due retries, abandoned and own pending
+   * entries), so that none of them claims an entry that another is about to hand over.
+   */
+  private async claimingOldWork<T>(claim: () => Promise<T>): Promise<T> {
+    while (this.oldWork) await this.oldWork;
+    let done!: () => void;
+    this.oldWork = new Promise<void>((resolve) => (done = resolve));
+    try {
+      return await claim();
+    } finally {
+      this.oldWork = undefined;
+      done();
     }
   }
 
@@ -910,7 +1037,7 @@ export class StreamConsumer implements ConsumerStateSource {
       if (entry) this.deliveries.set(entry, deliveries[i]);
       return { entry, attempt: Number(attempts[i]) + 1 };
     });
-    for (const { entry, attempt } of entries) if (entry) this.dispatch(entry, attempt, true);
+    for (const { entry, attempt } of entries) if (entry) this.dispatch(entry, attempt, true, true);
     if (claimed.length > 0) this.events.emit('retried', { stream, group, count: claimed.length });
   }
 
@@ -922,7 +1049,7 @@ export class StreamConsumer implements ConsumerStateSource {
     // More abandoned entries wait beyond this batch: take them with the next free slots, before
     // new entries, instead of one batch per interval.
     if (batch.next !== '0') this.nextReclaimAt = now;
-    for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt);
+    for (const { entry, attempt } of batch.entries) this.dispatch(entry, attempt, true);
   }
 
   /** Keeps the running-markers of long idempotent handlers from expiring under them. */
@@ -965,7 +1092,7 @@ export class StreamConsumer implements ConsumerStateSource {
    * Everything held (running, reserved, read ahead) stays within concurrency + prefetch.
    */
   private room(): number {
-    return this.available() + this.definition.prefetch - this.readAhead.length - this.requested;
+    return this.available() + this.definition.prefetch - this.held.length - this.requested;
   }
 
   /** Whether a read may take `minimum` entries now, or some while nothing runs. */
@@ -994,7 +1121,7 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   private releaseSlot(): void {
-    if (this.readAhead.length > 0) this.startReadAhead();
+    if (this.held.length > 0) this.startHeld();
     if (this.slotWaiters.length === 0) return;
     const waiters = this.slotWaiters;
     this.slotWaiters = [];
@@ -1002,19 +1129,29 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   /**
-   * Starts read-ahead entries in free slots. Old work (due retries, abandoned entries) goes first:
-   * while some may be due, the free slots are left to takeOldWork, which runs before each read.
+   * Starts held entries in free slots. Old work (due retries, abandoned entries) goes first: while
+   * some may be due, the free slots are left to takeOldWork, which runs before each read.
    */
-  private startReadAhead(): void {
+  private startHeld(): void {
     if (this.stopping) return;
-    while (this.readAhead.length > 0 && this.available() > 0 && !this.oldWorkMayBeDue()) {
-      this.dispatch(this.readAhead.shift()!, 1);
+    while (this.held.length > 0 && this.available() > 0 && !this.oldWorkMayBeDue()) {
+      const { entry, attempt, tracked } = this.held.shift()!;
+      this.dispatch(entry, attempt, tracked);
+    }
+  }
+
+  /** Starts every held entry as slots free up, oldest first; the read loop waits meanwhile. */
+  private async startHeldInTurn(): Promise<void> {
+    while (this.held.length > 0 && !this.stopping) {
+      await this.waitForSlot();
+      const next = this.stopping ? undefined : this.held.shift();
+      if (next) this.dispatch(next.entry, next.attempt, next.tracked);
     }
   }
 
   private oldWorkMayBeDue(): boolean {
     const now = Date.now();
-    return this.takingOldWork || now >= this.nextRetryAt || now >= this.nextReclaimAt;
+    return this.oldWork !== undefined || now >= this.nextRetryAt || now >= this.nextReclaimAt;
   }
 
   /** Waits, but wakes at once on stop. */
@@ -1055,6 +1192,7 @@ interface Acking {
   attempt: number;
   eventId: string;
   durationMs: number;
+  tracked: boolean;
 }
 
 interface SentRead {

@@ -29,6 +29,11 @@ export interface StreamEventListener {
   /** Entries claimed from consumers that stopped. */
   reclaimed?(event: GroupEvent & { count: number }): void;
   deadLettered?(event: GroupEvent): void;
+  /**
+   * Redis failed a call made for an entry (full, read-only, unreachable, too slow), the library's
+   * own or a handler's: the entry stays pending, no attempt is spent, and it is tried again later.
+   */
+  infrastructureFailed?(event: GroupEvent): void;
 }
 
 type Hook = keyof StreamEventListener;

@@ -19,8 +19,8 @@ export interface StreamHandlerOptions {
    * Entries read ahead while every slot is busy (default 0): the next batch is already in memory
    * when handlers finish, instead of one round trip later. Worth it for many short handlers; for
    * slow ones it only holds entries back from other instances. Read-ahead entries are pending
-   * under this consumer (their lease is kept alive); on shutdown, those not started stay pending
-   * and are reclaimed like abandoned work.
+   * under this consumer (their lease is kept alive); on shutdown, those not started are handed
+   * back to the group as retries due now, with no attempt spent.
    */
   prefetch?: number;
   /** Attempts before the entry goes to the dead-letter stream. */

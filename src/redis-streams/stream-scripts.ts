@@ -653,3 +653,71 @@ end
 return {{}, {}, gone, 0}
 `,
 );
+
+/**
+ * Takes back this consumer's own pending entries that it does not hold in memory (ARGV from 6 on)
+ * and that wait for no scheduled retry: after a restart under the same name, or after a reply that
+ * never came (a read, reclaim or retry take that claimed entries in Redis). An entry last delivered
+ * before ARGV[3] (Redis time in ms, taken when this run of the consumer began) was a previous
+ * run's, which may have started it: that delivery counts as a spent attempt. One delivered since
+ * was claimed by this run and never reached a handler: it keeps the attempts it had. Safe to run
+ * twice: the first run's claims are deliveries since ARGV[3], which the second does not count.
+ * Entries deleted from the stream are dropped from the pending list by XCLAIM and reported as gone.
+ * KEYS: stream, retries, attempts. ARGV: group, consumer, run began ms, start id, count, id, ...
+ * Returns {next start id or '0' when the scan is complete, entries, attempts spent, gone ids,
+ * delivery count per entry}.
+ */
+export const RECOVER_OWN = new StreamScript(
+  'recover-own',
+  `
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], '+', ARGV[5], ARGV[2])
+local nextStart = '0'
+if #pending == tonumber(ARGV[5]) then nextStart = '(' .. pending[#pending][1] end
+local held = {}
+for i = 6, #ARGV do held[ARGV[i]] = true end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local began = tonumber(ARGV[3])
+local ids, previousRun, counts = {}, {}, {}
+for _, p in ipairs(pending) do
+  if not held[p[1]] and not redis.call('ZSCORE', KEYS[2], p[1]) then
+    ids[#ids + 1] = p[1]
+    previousRun[p[1]] = now - p[3] < began
+    -- XCLAIM raises the delivery count by one.
+    counts[p[1]] = p[4] + 1
+  end
+end
+if #ids == 0 then return {nextStart, {}, {}, {}, {}} end
+local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
+local seen, attempts, gone, deliveries = {}, {}, {}, {}
+for i, entry in ipairs(claimed) do
+  seen[entry[1]] = true
+  deliveries[i] = counts[entry[1]]
+  if previousRun[entry[1]] then
+    attempts[i] = redis.call('HINCRBY', KEYS[3], entry[1], 1)
+  else
+    attempts[i] = tonumber(redis.call('HGET', KEYS[3], entry[1]) or '0')
+  end
+end
+for _, id in ipairs(ids) do
+  if not seen[id] then
+    redis.call('HDEL', KEYS[3], id)
+    gone[#gone + 1] = id
+  end
+end
+return {nextStart, claimed, attempts, gone, deliveries}
+`,
+);
+
+/**
+ * The time (ms) of the server that holds a stream, for comparisons with its pending entries' idle
+ * times (RECOVER_OWN): on Cluster the script runs on the stream's node, whose clock they use.
+ * KEYS: stream. Returns the server's time in ms. Reads nothing, writes nothing.
+ */
+export const SERVER_TIME = new StreamScript(
+  'server-time',
+  `
+local time = redis.call('TIME')
+return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`,
+);

@@ -77,6 +77,12 @@ class Link {
     proxy: FaultProxy,
     private readonly onClose: (link: Link) => void,
   ) {
+    // Before the pipes, so that these see each chunk first (see FaultProxy.loseRepliesTo).
+    let losingReplies = false;
+    client.on('data', (chunk: Buffer) => (losingReplies ||= proxy.isMarked(chunk)));
+    upstream.on('data', () => {
+      if (losingReplies) this.reset();
+    });
     this.pipes = [new Pipe(client, upstream, proxy), new Pipe(upstream, client, proxy)];
     // An error on one side is passed on as a reset, as a router in between would see it.
     client.on('error', () => this.reset());
@@ -121,6 +127,7 @@ export class FaultProxy {
   private readonly links = new Set<Link>();
   private server?: Server;
   private counters = { accepted: 0, reset: 0 };
+  private marker?: Buffer;
 
   private constructor(
     readonly port: number,
@@ -162,6 +169,20 @@ export class FaultProxy {
     this.flushAll();
   }
 
+  /**
+   * Until `heal()`, a connection that sends a request containing `marker` (e.g. a script's SHA)
+   * loses the replies from then on: the request reaches the target and runs, and the connection
+   * is reset when the first reply comes back, so the client never learns the outcome.
+   */
+  loseRepliesTo(marker: string): void {
+    this.marker = Buffer.from(marker);
+  }
+
+  /** For the links: whether a request chunk carries the marker of `loseRepliesTo`. */
+  isMarked(chunk: Buffer): boolean {
+    return this.marker !== undefined && chunk.includes(this.marker);
+  }
+
   /** Resets every open connection; new connections are accepted as before. Returns how many. */
   reset(): number {
     const links = [...this.links];
@@ -184,6 +205,7 @@ export class FaultProxy {
     const wasCut = this.mode === 'cut';
     this.mode = 'pass';
     this.latencyMs = 0;
+    this.marker = undefined;
     if (wasCut) this.adopt(await listenOn(this.port));
     this.flushAll();
   }
