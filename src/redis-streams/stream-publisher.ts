@@ -12,6 +12,11 @@ import { withPublishSpan } from './trace-context.js';
 import { assertValidEventId, assertValidName, streamKeys } from './stream-keys.js';
 import { PUBLISH, isNoScript } from './stream-scripts.js';
 import { settled, writeTogether } from './write-together.js';
+import {
+  PublishFailedError,
+  PublishManyError,
+  type PublishItemOutcome,
+} from './publish-failed.error.js';
 
 export interface PublishOptions {
   /** The event's id; generated (UUIDv7: unique and time-ordered) when absent. */
@@ -42,17 +47,6 @@ export interface PublishItem {
   partitionKey?: string;
 }
 
-/** Redis did not confirm the entry: it may be unreachable, slow, or refusing writes. Safe to retry with the same eventId. */
-export class PublishFailedError extends Error {
-  constructor(stream: string, cause: unknown) {
-    super(
-      `Could not publish to stream "${stream}": ${(cause as Error)?.message ?? String(cause)}`,
-      { cause },
-    );
-    this.name = 'PublishFailedError';
-  }
-}
-
 /**
  * How many events one script call appends at most. Calls of a batch leave one after the other as
  * they are built, so Redis appends the first while the client builds the next; it also bounds
@@ -64,7 +58,8 @@ interface Prepared {
   eventId: string;
   /**
    * Whether the caller chose the eventId. Only such events are de-duplicated: a generated eventId
-   * is new, and a caller whose publish failed never learnt it, so it cannot come back.
+   * is new, and a caller whose publish failed never learnt it, so it cannot come back (a resent
+   * call is caught by its guard instead, see `sendUnbounded`).
    */
   dedup: boolean;
   /** Field/value strings of the entry. */
@@ -115,7 +110,12 @@ export class StreamPublisher {
     });
   }
 
-  /** Publishes a batch in one round trip; results are in the order of `items`. */
+  /**
+   * Publishes a batch in one round trip; results are in the order of `items`. Resolves only when
+   * Redis confirmed every item. Otherwise rejects with a `PublishManyError` whose `outcomes` say,
+   * per item, which were published (a batch goes in several script calls, to several partitions,
+   * and some may succeed while others fail) and the eventId of each failed one, to retry with.
+   */
   async publishMany(
     stream: string,
     items: PublishItem[],
@@ -126,7 +126,7 @@ export class StreamPublisher {
     if (items.length === 0) return [];
     return withPublishSpan(stream, items.length, async (traceFields) => {
       const prepared = items.map((item) => this.prepare(item, traceFields));
-      // One send per target stream (partition), in parallel; results go back in item order.
+      // One send per target stream (partition), in parallel; outcomes go back in item order.
       const byTarget = new Map<string, number[]>();
       prepared.forEach((item, i) => {
         const target = this.route(stream, items[i].partitionKey ?? item.eventId);
@@ -134,21 +134,27 @@ export class StreamPublisher {
         positions.push(i);
         byTarget.set(target, positions);
       });
-      const results = new Array<PublishResult>(items.length);
+      const outcomes = new Array<PublishItemOutcome>(items.length);
       await Promise.all(
         [...byTarget].map(async ([target, positions]) => {
-          const outcomes = await this.send(
-            target,
-            options.maxLen,
-            positions.map((i) => prepared[i]),
+          const sent = positions.map((i) => prepared[i]);
+          const results = await this.send(target, options.maxLen, sent).catch((error: unknown) =>
+            sent.map(() => asPublishFailed(target, error)),
           );
-          outcomes.forEach((outcome, k) => {
-            if (outcome instanceof Error) throw outcome;
-            results[positions[k]] = outcome;
+          results.forEach((result, k) => {
+            outcomes[positions[k]] =
+              result instanceof Error
+                ? { status: 'failed', eventId: sent[k].eventId, error: result }
+                : { status: 'published', result };
           });
         }),
       );
-      return results;
+      const published: PublishResult[] = [];
+      for (const outcome of outcomes) {
+        if (outcome.status === 'failed') throw new PublishManyError(stream, outcomes);
+        published.push(outcome.result);
+      }
+      return published;
     });
   }
 
@@ -249,12 +255,19 @@ export class StreamPublisher {
         this.options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
       );
       const window = String(this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs);
+      const guardMs = this.connections.mayResend ? String(DEFAULTS.resendGuardMs) : '';
       const calls: Array<{ keys: string[]; args: string[]; items: Prepared[] }> = [];
       const sent: Array<Promise<Array<[Error | null, unknown]>>> = [];
       for (let from = 0; from < items.length; from += EVENTS_PER_CALL) {
         const chunk = items.slice(from, from + EVENTS_PER_CALL);
         const keys = [stream];
-        const args = [window, maxLen === undefined ? '' : String(maxLen)];
+        // A call's guard is the dedup key of an id unique to it: its first generated eventId.
+        if (guardMs) {
+          const unique = chunk.find((item) => !item.dedup)?.eventId ?? newEventId();
+          keys.push(streamKeys.dedup(stream, unique));
+        }
+        const maxLenArg = maxLen === undefined ? '' : String(maxLen);
+        const args = [maxLenArg, window, guardMs ? '2' : '0', guardMs || '0'];
         for (const { eventId, dedup, fields } of chunk) {
           if (dedup) keys.push(streamKeys.dedup(stream, eventId));
           args.push(dedup ? String(keys.length) : '0', String(fields.length), ...fields);
@@ -366,6 +379,10 @@ export class StreamPublisher {
     });
     return Promise.all(sent.map(settled));
   }
+}
+
+function asPublishFailed(stream: string, error: unknown): PublishFailedError {
+  return error instanceof PublishFailedError ? error : new PublishFailedError(stream, error);
 }
 
 function assertValidMaxLen(maxLen: number | undefined): void {

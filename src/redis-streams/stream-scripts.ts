@@ -77,18 +77,31 @@ export function isNoScript(error: unknown): boolean {
 
 /**
  * Publishes a batch, with de-duplication by eventId for the events that carry a dedup key: an
- * eventId seen within the window (also earlier in the same batch) returns the entry id of its
- * first publish instead of appending again. One call appends many events, so a batch costs the
- * client one command to build and parse and Redis one command to read, not one per event.
- * KEYS: stream, then the dedup keys. ARGV: window ms, max length ('' for none), then for each
- * event: the index in KEYS of its dedup key (0 for none), its number of field/value strings,
- * field, value, ...
+ * eventId seen within the window (also earlier in the same batch) returns the entry id of its first
+ * publish instead of appending again. One call appends many events, so a batch costs the client one
+ * command to build and parse and Redis one command to read, not one per event.
+ * With a guard key, the call is safe to run twice (a Cluster client resends commands that were in
+ * flight on a node that failed): it keeps the call's reply for a short while, and a second run of
+ * the same call answers that instead of appending again.
+ * KEYS: stream, then the guard key and dedup keys. ARGV: max length ('' for none), window ms,
+ * index in KEYS of the guard key (0 for none), how long the guard lives (ms), then for each event:
+ * the index in KEYS of its dedup key (0 for none), its number of field/value strings, field,
+ * value, ...
  * Returns a flat list: entry id, 1 if it was a duplicate else 0, for each event in order.
  */
 export const PUBLISH = new StreamScript(
   'publish',
   `
-local window, maxLen = ARGV[1], ARGV[2]
+local maxLen, window, guard = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {}
+if guard > 0 then
+  local sent = redis.call('GET', KEYS[guard])
+  if sent then
+    for word in string.gmatch(sent, '%S+') do out[#out + 1] = word end
+    for i = 2, #out, 2 do out[i] = tonumber(out[i]) end
+    return out
+  end
+end
 -- One XADD argument table for every event: its head stays, each event's fields overwrite the
 -- tail, and unpack takes only this event's part.
 local args = {'XADD', KEYS[1]}
@@ -99,9 +112,8 @@ if maxLen ~= '' then
 end
 args[#args + 1] = '*'
 local base = #args
-local out = {}
 local o = 0
-local a = 3
+local a = 5
 local last = #ARGV
 while a <= last do
   local k = tonumber(ARGV[a])
@@ -121,6 +133,7 @@ while a <= last do
   o = o + 2
   a = a + n + 2
 end
+if guard > 0 then redis.call('SET', KEYS[guard], table.concat(out, ' '), 'PX', ARGV[4]) end
 return out
 `,
 );
