@@ -12,6 +12,8 @@ export interface Results {
   http: Record<string, Spread>;
   memory: Record<string, Spread>;
   scaling: Record<string, Spread>;
+  /** Redis memory per alert through the service (see redis-memory.ts). */
+  redis: Record<string, Spread>;
   /** Redis commands per consumed event, by consumer and command (last run). */
   commandsPerEvent: Record<string, Record<string, number>>;
 }
@@ -26,10 +28,12 @@ export interface RunInfo {
 
 const MODULE_TUNED = 'module, batch 100, concurrency 100, prefetch 100';
 const RAW_CONSUME = 'raw XREADGROUP COUNT 100 + XACK';
+/** The Redis memory figure the summary and the README quote: the costlier variant. */
+const REDIS_PER_ALERT = 'Idempotency-Key: B per alert at steady state';
 
 /** The ratios of the summary line, from the medians. */
 export function summaryLine(results: Results): string {
-  const { consume, publish, latency, memory } = results;
+  const { consume, publish, latency, memory, redis } = results;
   const bullmqBest = Math.max(
     ...Object.entries(consume)
       .filter(([name]) => name.startsWith('BullMQ'))
@@ -42,7 +46,8 @@ export function summaryLine(results: Results): string {
   return (
     `bench: consume framework/raw=${r1.toFixed(2)} framework/bullmq=${r2.toFixed(2)} ` +
     `publish framework/raw=${r3.toFixed(2)} p99_ms=${latency['module p99'].median.toFixed(1)} ` +
-    `rss_growth_mb=${memory['rss growth MB'].median.toFixed(1)}`
+    `rss_growth_mb=${memory['rss growth MB'].median.toFixed(1)} ` +
+    `redis_b_per_alert=${redis[REDIS_PER_ALERT].median.toFixed(0)}`
   );
 }
 
@@ -220,6 +225,21 @@ the last acknowledgement. Each process: batch 100, concurrency 100, prefetch 100
 ${machine.cores} cores, shared with Redis and the bench.
 
 ${table(['processes', 'events/s'], results.scaling, rate, runs)}
+
+## 7. Redis memory per alert (bytes)
+
+A fresh redis-server (no persistence) and the built service with its webhook pointed at a local
+receiver; ${config.redisMemoryAlerts.toLocaleString('en-US')} alerts (the typical alert of the other
+sections, numbered) posted over HTTP, ${'`'}used_memory${'`'} read once both the recorder and the webhook
+group have handled them all, and again before them (after a few warm-up alerts). Keys that
+expire within 10 minutes (transient) are measured, then deleted before the second reading, as
+they are gone at steady state. Per kind of key: ${'`'}MEMORY USAGE ... SAMPLES 0${'`'} averaged over up to 50
+keys of that kind; the stream's over its entries. Posted with an ${'`'}Idempotency-Key${'`'} each (kept
+24 h as the dedup key) and without one (generated eventIds). "At steady state" is the growth less
+that of the keys shared by all alerts (the index of recent alerts, 1,000 entries at most, and the
+groups' bookkeeping), which stop growing: what each further alert costs while its keys live.
+
+${table(['variant: figure', 'value'], results.redis, (n) => (n >= 10 ? n.toFixed(0) : n.toFixed(2)), runs)}
 
 ${findings}
 
