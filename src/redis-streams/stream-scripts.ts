@@ -158,7 +158,8 @@ return redis.call(unpack(args))
 
 /**
  * Acknowledges an entry and forgets its retry bookkeeping; for idempotent handlers it also records,
- * in the same step, that the event was handled, so a second delivery of it is skipped.
+ * in the same step, that the event was handled (the marker becomes `1`, see CLAIM_EVENT), so a
+ * second delivery of it is skipped.
  * KEYS: stream, retries, attempts, [done key]. ARGV: group, id, [window ms]. Returns XACK's count.
  */
 export const ACK = new StreamScript(
@@ -167,7 +168,7 @@ export const ACK = new StreamScript(
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
-if KEYS[4] then redis.call('SET', KEYS[4], 'done:' .. ARGV[2], 'PX', ARGV[3]) end
+if KEYS[4] then redis.call('SET', KEYS[4], '1', 'PX', ARGV[3]) end
 return acked
 `,
 );
@@ -278,8 +279,10 @@ return extended
 
 /**
  * For idempotent handlers: takes the right to run the handler for one eventId. The marker holds
- * `running:<entry id>` while a handler runs (with a lease, so a crash frees it) and `done:<entry id>`
- * once acknowledged (see ACK). A second entry with the same eventId finds it busy or done.
+ * `running:<entry id>` while a handler runs (with a lease, so a crash frees it) and, once
+ * acknowledged, `1` (see ACK): it lives a day per event, and Redis stores a small integer in no
+ * memory of its own. Markers that older versions left (`done:<entry id>`) count as done too. A
+ * second entry with the same eventId finds it busy or done.
  * KEYS: marker. ARGV: `running:<entry id>`, lease ms. Returns 'run', 'done' or 'busy'.
  */
 export const CLAIM_EVENT = new StreamScript(
@@ -290,8 +293,8 @@ if not current or current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 'run'
 end
-if string.sub(current, 1, 5) == 'done:' then return 'done' end
-return 'busy'
+if string.sub(current, 1, 8) == 'running:' then return 'busy' end
+return 'done'
 `,
 );
 
