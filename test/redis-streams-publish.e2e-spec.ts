@@ -89,6 +89,18 @@ describe('StreamPublisher, resent calls and partial batches', () => {
     expect(ttl).toBeLessThanOrEqual(30_000);
   });
 
+  it('remembers a chosen eventId for the window the caller asks, else for the module window', async () => {
+    app = await startStreamsApp({ url: redis.url, consumerName: 'p1' }, []);
+    const publisher = app.get(StreamPublisher);
+    await publisher.publish('orders', { n: 1 }, { eventId: 'short', dedupWindowMs: 5_000 });
+    await publisher.publishMany('orders', [{ payload: { n: 2 }, eventId: 'default' }]);
+    expect(await client.pttl('orders:dedup:short')).toBeLessThanOrEqual(5_000);
+    expect(await client.pttl('orders:dedup:default')).toBeGreaterThan(23 * 60 * 60 * 1000);
+    await expect(
+      publisher.publish('orders', {}, { eventId: 'x', dedupWindowMs: 0 }),
+    ).rejects.toThrow(RangeError);
+  });
+
   // publishMany sends 25 events per script call. One call failing rejected the whole batch, though
   // the other calls' events were appended, and the caller could not tell which.
   it('says per item which events of a batch were published when one of its calls failed', async () => {

@@ -24,6 +24,12 @@ export interface PublishOptions {
   /** Trim the stream to about this many entries (XADD MAXLEN ~). */
   maxLen?: number;
   /**
+   * How long a chosen eventId is remembered, so that publishing it again appends nothing (default:
+   * the module's `dedupWindowMs`, 24 h). A caller that keeps its own longer record of eventIds may
+   * ask for less: it only has to cover the time until that record exists.
+   */
+  dedupWindowMs?: number;
+  /**
    * On a partitioned stream: events with the same key go to the same partition, and so are
    * handled in order by `ordered` handlers. Without it, the eventId is the key.
    */
@@ -57,11 +63,11 @@ const EVENTS_PER_CALL = 25;
 interface Prepared {
   eventId: string;
   /**
-   * Whether the caller chose the eventId. Only such events are de-duplicated: a generated eventId
-   * is new, and a caller whose publish failed never learnt it, so it cannot come back (a resent
-   * call is caught by its guard instead, see `sendUnbounded`).
+   * How long its de-duplication key lives; 0 for none. Only eventIds the caller chose are
+   * de-duplicated: a generated eventId is new, and a caller whose publish failed never learnt it,
+   * so it cannot come back (a resent call is caught by its guard instead, see `sendUnbounded`).
    */
-  dedup: boolean;
+  dedupMs: number;
   /** Field/value strings of the entry. */
   fields: string[];
 }
@@ -102,7 +108,11 @@ export class StreamPublisher {
     assertValidName('stream', stream);
     assertValidMaxLen(options.maxLen);
     return withPublishSpan(stream, 1, (traceFields) => {
-      const item = this.prepare({ payload, eventId: options.eventId }, traceFields);
+      const item = this.prepare(
+        { payload, eventId: options.eventId },
+        options.dedupWindowMs,
+        traceFields,
+      );
       const target = this.route(stream, options.partitionKey ?? item.eventId);
       return new Promise<PublishResult>((resolve, reject) =>
         this.enqueue(target, options.maxLen, { ...item, resolve, reject }),
@@ -119,13 +129,13 @@ export class StreamPublisher {
   async publishMany(
     stream: string,
     items: PublishItem[],
-    options: Pick<PublishOptions, 'maxLen'> = {},
+    options: Pick<PublishOptions, 'maxLen' | 'dedupWindowMs'> = {},
   ): Promise<PublishResult[]> {
     assertValidName('stream', stream);
     assertValidMaxLen(options.maxLen);
     if (items.length === 0) return [];
     return withPublishSpan(stream, items.length, async (traceFields) => {
-      const prepared = items.map((item) => this.prepare(item, traceFields));
+      const prepared = items.map((item) => this.prepare(item, options.dedupWindowMs, traceFields));
       // One send per target stream (partition), in parallel; outcomes go back in item order.
       const byTarget = new Map<string, number[]>();
       prepared.forEach((item, i) => {
@@ -165,11 +175,23 @@ export class StreamPublisher {
     return partitionStream(stream, partitionOf(key, partitions));
   }
 
-  private prepare(item: PublishItem, traceFields: string[]): Prepared {
-    const dedup = item.eventId !== undefined;
+  private prepare(
+    item: PublishItem,
+    dedupWindowMs: number | undefined,
+    traceFields: string[],
+  ): Prepared {
+    const chosen = item.eventId !== undefined;
     const eventId = item.eventId ?? newEventId();
-    if (dedup) assertValidEventId(eventId);
-    return { eventId, dedup, fields: encodeEntry(eventId, item.payload, Date.now(), traceFields) };
+    if (chosen) assertValidEventId(eventId);
+    const window = dedupWindowMs ?? this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs;
+    if (!Number.isInteger(window) || window < 1) {
+      throw new RangeError('dedupWindowMs must be a positive integer');
+    }
+    return {
+      eventId,
+      dedupMs: chosen ? window : 0,
+      fields: encodeEntry(eventId, item.payload, Date.now(), traceFields),
+    };
   }
 
   private enqueue(stream: string, maxLen: number | undefined, item: Waiting): void {
@@ -254,23 +276,30 @@ export class StreamPublisher {
         this.connections.command,
         this.options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
       );
-      const window = String(this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs);
-      const guardMs = this.connections.mayResend ? String(DEFAULTS.resendGuardMs) : '';
+      const guardMs = this.connections.mayResend ? String(DEFAULTS.resendGuardMs) : '0';
       const calls: Array<{ keys: string[]; args: string[]; items: Prepared[] }> = [];
       const sent: Array<Promise<Array<[Error | null, unknown]>>> = [];
       for (let from = 0; from < items.length; from += EVENTS_PER_CALL) {
         const chunk = items.slice(from, from + EVENTS_PER_CALL);
         const keys = [stream];
         // A call's guard is the dedup key of an id unique to it: its first generated eventId.
-        if (guardMs) {
-          const unique = chunk.find((item) => !item.dedup)?.eventId ?? newEventId();
+        if (guardMs !== '0') {
+          const unique = chunk.find((item) => item.dedupMs === 0)?.eventId ?? newEventId();
           keys.push(streamKeys.dedup(stream, unique));
         }
-        const maxLenArg = maxLen === undefined ? '' : String(maxLen);
-        const args = [maxLenArg, window, guardMs ? '2' : '0', guardMs || '0'];
-        for (const { eventId, dedup, fields } of chunk) {
-          if (dedup) keys.push(streamKeys.dedup(stream, eventId));
-          args.push(dedup ? String(keys.length) : '0', String(fields.length), ...fields);
+        const args = [
+          maxLen === undefined ? '' : String(maxLen),
+          guardMs !== '0' ? '2' : '0',
+          guardMs,
+        ];
+        for (const { eventId, dedupMs, fields } of chunk) {
+          if (dedupMs > 0) keys.push(streamKeys.dedup(stream, eventId));
+          args.push(
+            dedupMs > 0 ? String(keys.length) : '0',
+            String(dedupMs),
+            String(fields.length),
+            ...fields,
+          );
         }
         const call = { keys, args, items: chunk };
         calls.push(call);

@@ -83,16 +83,16 @@ export function isNoScript(error: unknown): boolean {
  * With a guard key, the call is safe to run twice (a Cluster client resends commands that were in
  * flight on a node that failed): it keeps the call's reply for a short while, and a second run of
  * the same call answers that instead of appending again.
- * KEYS: stream, then the guard key and dedup keys. ARGV: max length ('' for none), window ms,
- * index in KEYS of the guard key (0 for none), how long the guard lives (ms), then for each event:
- * the index in KEYS of its dedup key (0 for none), its number of field/value strings, field,
- * value, ...
+ * KEYS: stream, then the guard key and dedup keys. ARGV: max length ('' for none), index in KEYS of
+ * the guard key (0 for none), how long the guard lives (ms), then for each event: the index in KEYS
+ * of its dedup key (0 for none), how long that key lives (ms), its number of field/value strings,
+ * field, value, ...
  * Returns a flat list: entry id, 1 if it was a duplicate else 0, for each event in order.
  */
 export const PUBLISH = new StreamScript(
   'publish',
   `
-local maxLen, window, guard = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local maxLen, guard = ARGV[1], tonumber(ARGV[2])
 local out = {}
 if guard > 0 then
   local sent = redis.call('GET', KEYS[guard])
@@ -113,27 +113,27 @@ end
 args[#args + 1] = '*'
 local base = #args
 local o = 0
-local a = 5
+local a = 4
 local last = #ARGV
 while a <= last do
   local k = tonumber(ARGV[a])
-  local n = tonumber(ARGV[a + 1])
+  local n = tonumber(ARGV[a + 2])
   local existing = false
   if k > 0 then existing = redis.call('GET', KEYS[k]) end
   if existing then
     out[o + 1] = existing
     out[o + 2] = 1
   else
-    for i = 1, n do args[base + i] = ARGV[a + 1 + i] end
+    for i = 1, n do args[base + i] = ARGV[a + 2 + i] end
     local id = redis.call(unpack(args, 1, base + n))
-    if k > 0 then redis.call('SET', KEYS[k], id, 'PX', window) end
+    if k > 0 then redis.call('SET', KEYS[k], id, 'PX', ARGV[a + 1]) end
     out[o + 1] = id
     out[o + 2] = 0
   end
   o = o + 2
-  a = a + n + 2
+  a = a + n + 3
 end
-if guard > 0 then redis.call('SET', KEYS[guard], table.concat(out, ' '), 'PX', ARGV[4]) end
+if guard > 0 then redis.call('SET', KEYS[guard], table.concat(out, ' '), 'PX', ARGV[3]) end
 return out
 `,
 );
