@@ -28,6 +28,8 @@ const COMMANDS = [
   'xgroup|create',
   'xpending',
   'xclaim',
+  // An alert's content, read from its entry for GET /alerts (its record only points at it).
+  'xrange',
   // Retention (RETENTION_MAX_LEN > 0).
   'xlen',
   'xrevrange',
