@@ -19,7 +19,8 @@ const TRANSIENT_TTL_MS = 10 * 60 * 1_000;
 const SAMPLE_KEYS = 50;
 
 /** How the alerts are posted: each with its own Idempotency-Key, or without (generated eventIds). */
-export type MemoryVariant = 'Idempotency-Key' | 'generated eventId';
+export const MEMORY_VARIANTS = ['Idempotency-Key', 'generated eventId'] as const;
+export type MemoryVariant = (typeof MEMORY_VARIANTS)[number];
 
 /** The figure that the README quotes and the 700 B goal is about. */
 export const PER_ALERT = 'B per alert at steady state';
@@ -42,7 +43,7 @@ export async function benchRedisMemory(config: BenchConfig): Promise<Record<stri
   if (!existsSync(SERVICE)) throw new Error(`${SERVICE} is missing: run npm run build first`);
   return repeat<string>(config.runs, async () => {
     const figures: Record<string, number> = {};
-    for (const variant of ['Idempotency-Key', 'generated eventId'] as MemoryVariant[]) {
+    for (const variant of MEMORY_VARIANTS) {
       for (const [name, value] of Object.entries(await measure(config, variant))) {
         figures[`${variant}: ${name}`] = value;
       }
@@ -83,8 +84,7 @@ async function measure(
       await sleep(500);
     };
     await post(WARM_UP_ALERTS);
-    const infoBefore = await memoryInfo(client);
-    const before = infoBefore.used_memory;
+    const before = await usedMemory(client);
     const sharedBefore = await sharedKeysBytes(client);
     const n = config.redisMemoryAlerts;
     await post(n);
@@ -93,29 +93,20 @@ async function measure(
     figures['transient keys per alert'] = transient.keys.length / n;
     figures['transient B per alert'] = transient.bytes / n;
     if (transient.keys.length > 0) await client.unlink(...transient.keys);
-    const infoAfter = await memoryInfo(client);
-    for (const name of [
-      'mem_clients_normal',
-      'used_memory_overhead',
-      'used_memory_dataset',
-      'used_memory_scripts',
-    ]) {
-      figures[`${name} growth B per alert`] = (infoAfter[name] - infoBefore[name]) / n;
-    }
-    const growth = infoAfter.used_memory - before;
+    const growth = (await usedMemory(client)) - before;
     const shared = (await sharedKeysBytes(client)) - sharedBefore;
     figures['used_memory growth B per alert'] = growth / n;
     figures['of which shared, bounded keys B per alert'] = shared / n;
     figures[PER_ALERT] = (growth - shared) / n;
     const entries = await client.xlen(STREAM);
-    figures['stream entry B'] = (await memoryUsage(client, STREAM)) / entries;
+    figures['stream entry B (MEMORY USAGE)'] = (await memoryUsage(client, STREAM)) / entries;
     for (const [kind, count, bytes] of await perAlertKeys(client)) {
-      figures[`${kind} B`] = bytes;
+      figures[`${kind} B (MEMORY USAGE)`] = bytes;
       figures[`${kind}s per alert`] = count / (n + WARM_UP_ALERTS);
     }
     // What each kind really costs, with its share of Redis's key tables: the memory freed by
     // deleting them all (last: it empties the data set).
-    for (const [kind, freed] of await freedByKind(client)) figures[`${kind} B freed`] = freed;
+    for (const [kind, freed] of await freedByKind(client)) figures[`${kind} B (freed)`] = freed;
     return figures;
   } finally {
     await stopChild(service);
@@ -184,16 +175,7 @@ async function ready(url: string): Promise<boolean> {
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
-  return (await memoryInfo(redis)).used_memory;
-}
-
-async function memoryInfo(redis: Redis): Promise<Record<string, number>> {
-  const info: Record<string, number> = {};
-  for (const line of (await redis.info('memory')).split('\r\n')) {
-    const [name, value] = line.split(':');
-    if (value !== undefined && /^\d+$/.test(value)) info[name] = Number(value);
-  }
-  return info;
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 }
 
 async function memoryUsage(redis: Redis, key: string): Promise<number> {
