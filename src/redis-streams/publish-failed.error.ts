@@ -29,10 +29,10 @@ export type PublishItemOutcome =
 /**
  * Some items of a `publishMany` batch were not confirmed (or none were); `outcomes` says, in the
  * order of the items, which were published (with their result) and which failed. Retry only the
- * failed ones, each with the eventId given here: one that was appended after all (its reply was
- * lost) is then not appended twice. For an eventId the publisher generated, that holds while its
- * resend guard lives (`DEFAULTS.resendGuardMs`) on connections that may resend commands, and
- * not at all on others (see the README): retry promptly, or give items your own eventIds.
+ * failed ones, each with the eventId given here. An item whose reply was lost may be in the stream
+ * after all: if its eventId was the caller's, the retry then appends nothing; an eventId the
+ * publisher generated kept no de-duplication key, so give items your own eventIds when their
+ * retries must not duplicate.
  */
 export class PublishManyError extends PublishFailedError {
   /** How many items failed. */

@@ -282,11 +282,9 @@ export class StreamPublisher {
       for (let from = 0; from < items.length; from += EVENTS_PER_CALL) {
         const chunk = items.slice(from, from + EVENTS_PER_CALL);
         const keys = [stream];
-        // A call's guard is the dedup key of an id unique to it: its first generated eventId.
-        if (guardMs !== '0') {
-          const unique = chunk.find((item) => item.dedupMs === 0)?.eventId ?? newEventId();
-          keys.push(streamKeys.dedup(stream, unique));
-        }
+        // A call's guard is the dedup key of a new id that nobody is ever given: no eventId, even
+        // one a caller publishes later under its own name, can find it.
+        if (guardMs !== '0') keys.push(streamKeys.dedup(stream, newEventId()));
         const args = [
           maxLen === undefined ? '' : String(maxLen),
           guardMs !== '0' ? '2' : '0',
