@@ -39,6 +39,8 @@ export interface BenchConfig {
   memoryWarmUpEvents: number;
   scalingEvents: number;
   scalingProcesses: number[];
+  /** Alerts posted to the service in the Redis memory section, per variant and run. */
+  redisMemoryAlerts: number;
   /** Where the report goes. */
   reportDir: string;
   command: string;
@@ -73,6 +75,7 @@ export function benchConfig(argv: string[]): BenchConfig {
       memoryEvents: 20_000,
       memoryWarmUpEvents: 5_000,
       scalingEvents: 5_000,
+      redisMemoryAlerts: 200,
       reportDir: 'dist-bench/smoke',
       command: 'npm run bench:smoke',
     };
@@ -95,6 +98,7 @@ export function benchConfig(argv: string[]): BenchConfig {
     memoryEvents: 1_000_000,
     memoryWarmUpEvents: 300_000,
     scalingEvents: 100_000,
+    redisMemoryAlerts: 2_000,
     reportDir: 'docs',
     command: 'npm run bench',
   };

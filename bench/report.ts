@@ -3,6 +3,7 @@ import { format, resolveConfig } from 'prettier';
 import { compact, type Bar } from './chart.js';
 import type { BenchConfig } from './config.js';
 import type { Machine } from './machine.js';
+import { MEMORY_VARIANTS, PER_ALERT } from './redis-memory.js';
 import type { Spread } from './stats.js';
 
 export interface Results {
@@ -12,6 +13,8 @@ export interface Results {
   http: Record<string, Spread>;
   memory: Record<string, Spread>;
   scaling: Record<string, Spread>;
+  /** Redis memory per alert through the service (see redis-memory.ts). */
+  redis: Record<string, Spread>;
   /** Redis commands per consumed event, by consumer and command (last run). */
   commandsPerEvent: Record<string, Record<string, number>>;
 }
@@ -29,7 +32,7 @@ const RAW_CONSUME = 'raw XREADGROUP COUNT 100 + XACK';
 
 /** The ratios of the summary line, from the medians. */
 export function summaryLine(results: Results): string {
-  const { consume, publish, latency, memory } = results;
+  const { consume, publish, latency, memory, redis } = results;
   const bullmqBest = Math.max(
     ...Object.entries(consume)
       .filter(([name]) => name.startsWith('BullMQ'))
@@ -42,8 +45,14 @@ export function summaryLine(results: Results): string {
   return (
     `bench: consume framework/raw=${r1.toFixed(2)} framework/bullmq=${r2.toFixed(2)} ` +
     `publish framework/raw=${r3.toFixed(2)} p99_ms=${latency['module p99'].median.toFixed(1)} ` +
-    `rss_growth_mb=${memory['rss growth MB'].median.toFixed(1)}`
+    `rss_growth_mb=${memory['rss growth MB'].median.toFixed(1)} ` +
+    `redis_b_per_alert=${redisPerAlert(redis).toFixed(0)}`
   );
+}
+
+/** Redis memory per alert at steady state, of the costlier way to post alerts (median). */
+function redisPerAlert(redis: Record<string, Spread>): number {
+  return Math.max(...MEMORY_VARIANTS.map((variant) => redis[`${variant}: ${PER_ALERT}`].median));
 }
 
 const kindOf = (name: string): Bar['kind'] =>
@@ -220,6 +229,22 @@ the last acknowledgement. Each process: batch 100, concurrency 100, prefetch 100
 ${machine.cores} cores, shared with Redis and the bench.
 
 ${table(['processes', 'events/s'], results.scaling, rate, runs)}
+
+## 7. Redis memory per alert (bytes)
+
+A fresh redis-server (no persistence) and the built service with its webhook pointed at a local
+receiver; ${config.redisMemoryAlerts.toLocaleString('en-US')} alerts (the typical alert of the other
+sections, numbered) posted over HTTP, ${'`'}used_memory${'`'} read once both the recorder and the webhook
+group have handled them all, and again before them (after a few warm-up alerts). Keys that
+expire within 10 minutes (transient) are measured, then deleted before the second reading, as
+they are gone at steady state. Per kind of key: ${'`'}MEMORY USAGE ... SAMPLES 0${'`'} averaged over up to 50
+keys of that kind (the stream's over its entries), and what deleting all keys of that kind freed
+per key, which also counts the key's entries in Redis's key and expiry tables. Posted with an ${'`'}Idempotency-Key${'`'} each (kept
+24 h as the dedup key) and without one (generated eventIds). "At steady state" is the growth less
+that of the keys shared by all alerts (the index of recent alerts, 1,000 entries at most, and the
+groups' bookkeeping), which stop growing: what each further alert costs while its keys live.
+
+${table(['variant: figure', 'value'], results.redis, (n) => (n >= 10 ? n.toFixed(0) : n.toFixed(2)), runs)}
 
 ${findings}
 

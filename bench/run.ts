@@ -9,6 +9,7 @@ import { benchHttp } from './http-intake.js';
 import { benchLatency } from './latency.js';
 import { describeMachine, quietness } from './machine.js';
 import { benchPublish } from './publish.js';
+import { benchRedisMemory } from './redis-memory.js';
 import { benchMemory, benchScaling } from './processes.js';
 import { chartPanels, renderMarkdown, summaryLine, type Results } from './report.js';
 
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
         http: () => benchHttp(config, redis.url, () => client.flushall()),
         memory: () => benchMemory(config, redis.url, client),
         scaling: () => benchScaling(config, redis.url, client),
+        redis: () => benchRedisMemory(config),
       };
       for (const name of only) {
         const figures = (await step(name, runners[name])) as Record<string, { median: number }>;
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
       http: await step('http', () => benchHttp(config, redis.url, () => client.flushall())),
       memory: await step('memory', () => benchMemory(config, redis.url, client)),
       scaling: await step('scaling', () => benchScaling(config, redis.url, client)),
+      redis: await step('redis memory', () => benchRedisMemory(config)),
       commandsPerEvent,
     };
     const atEnd = quietness();
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
   }
 }
 
-const SECTIONS = ['publish', 'consume', 'latency', 'http', 'memory', 'scaling'];
+const SECTIONS = ['publish', 'consume', 'latency', 'http', 'memory', 'scaling', 'redis'];
 
 function onlySections(argv: string[]): string[] | undefined {
   const flag = argv.find((arg) => arg.startsWith('--only='));

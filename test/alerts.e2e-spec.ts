@@ -71,8 +71,9 @@ describe('Alerts HTTP API', () => {
         severity: 'critical',
         source: 'web-1',
         labels: { env: 'prod', 'k8s.pod': 'web-1-abc' },
-        receivedAt: expect.any(String),
       });
+      // When it came in is the entry's publishedAt, not repeated in the payload.
+      expect(Number(fields.publishedAt)).toBeGreaterThan(0);
     });
 
     it.each([
@@ -137,6 +138,21 @@ describe('Alerts HTTP API', () => {
       expect(second.body).toEqual(first.body);
       expect((first.body as { eventId: string }).eventId).toBe('client-retry-42');
       expect(await entriesOf('client-retry-42')).toHaveLength(1);
+    });
+
+    it('remembers an Idempotency-Key with the alert record, not with a day-long key of its own', async () => {
+      const headers = { 'Idempotency-Key': 'client-retry-43' };
+      const first = await post({ message: 'Disk full' }, headers).expect(202);
+      // The publisher's own key only bridges the moments until the record is written.
+      const ttl = await client.pttl('alerts:dedup:client-retry-43');
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(5 * 60 * 1000);
+
+      // A retry after it expired is still answered from the record, for as long as the record lives.
+      await client.del('alerts:dedup:client-retry-43');
+      const second = await post({ message: 'Disk full' }, headers).expect(202);
+      expect(second.body).toEqual(first.body);
+      expect(await entriesOf('client-retry-43')).toHaveLength(1);
     });
 
     it('answers 400 for an Idempotency-Key that is not printable ASCII without spaces', async () => {
@@ -230,32 +246,43 @@ describe('Alerts HTTP API', () => {
   });
 
   describe('alert store', () => {
-    const now = Date.now();
-    const content = { id: `${now}-0`, message: 'race', receivedAt: new Date(now).toISOString() };
+    // The store reads an alert's content from its entry: these tests append real ones. Flat
+    // fields, so that the service's own handlers record them under their entry ids, not these.
+    const append = async (stream: string, message: string) => ({
+      stream,
+      id: (await client.xadd(stream, '*', 'message', message, 'severity', 'warning'))!,
+    });
 
     it('never moves a delivered alert back to pending or to dead-lettered', async () => {
       const store = app.app.get(AlertStore);
-      await store.recordFailedAttempt('race-1', content, 1, 'webhook answered 500');
-      await store.recordDelivered('race-1', content, 2, 'webhook');
+      const at = await append('alerts', 'race');
+      await store.recordFailedAttempt('race-1', at, 1, 'webhook answered 500');
+      await store.recordDelivered('race-1', at, 2, 'webhook');
       // The recorder and a late dead letter arrive after the delivery:
-      expect(await store.recordReceived('race-1', content)).toBe('delivered');
-      expect(await store.recordDeadLettered('race-1', content, 1, 'late')).toBe('delivered');
-      expect(await store.recordFailedAttempt('race-1', content, 1, 'stale')).toBe('delivered');
+      expect(await store.recordReceived('race-1', at)).toBe('delivered');
+      expect(await store.recordDeadLettered('race-1', at, 1, 'late', '1-0')).toBe('delivered');
+      expect(await store.recordFailedAttempt('race-1', at, 1, 'stale')).toBe('delivered');
 
       expect(await store.find('race-1')).toMatchObject({
+        id: at.id,
         status: 'delivered',
+        deliveredVia: 'webhook',
         attempts: 2,
         lastError: 'webhook answered 500',
         message: 'race',
+        severity: 'warning',
       });
     });
 
-    it('keeps the first content and keys every record under alerts: with a 7-day expiry', async () => {
+    it('keeps the first entry and keys every record under alerts: with a 7-day expiry', async () => {
       const store = app.app.get(AlertStore);
+      const first = await append('alerts', 'race');
+      const other = await append('alerts', 'other');
 
-      await store.recordDeadLettered('race-2', content, 3, 'gave up');
-      await store.recordReceived('race-2', { ...content, message: 'other' });
+      await store.recordDeadLettered('race-2', first, 3, 'gave up', '');
+      await store.recordReceived('race-2', other);
       expect(await store.find('race-2')).toMatchObject({
+        id: first.id,
         status: 'dead-lettered',
         attempts: 3,
         message: 'race',
@@ -264,7 +291,80 @@ describe('Alerts HTTP API', () => {
       const ttl = await client.pttl('alerts:record:race-2');
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(7 * 24 * 60 * 60 * 1000);
-      expect(await client.zscore('alerts:recent', 'race-2')).toBe(String(now));
+      expect(await client.zscore('alerts:recent', 'race-2')).toBe(first.id.split('-')[0]);
+    });
+
+    it('stores a small hash that points at the entry, not a copy of the alert', async () => {
+      const store = app.app.get(AlertStore);
+      const at = await append('alerts:{7}', 'x'.repeat(500));
+      await store.recordReceived('small-1', at);
+      await store.recordDelivered('small-1', at, 1, 'webhook');
+
+      const hash = await client.hgetall('alerts:record:small-1');
+      expect(Object.keys(hash).sort()).toEqual(['a', 'i', 'q', 's', 't']);
+      expect(hash).toMatchObject({ i: at.id, q: 'alerts:{7}', s: 'w', a: '1' });
+      // Small enough for Redis's compact encoding.
+      expect(await client.call('OBJECT', 'ENCODING', 'alerts:record:small-1')).toBe('listpack');
+      expect(await store.find('small-1')).toMatchObject({ message: 'x'.repeat(500) });
+    });
+
+    it('shows a dead letter once its entry is trimmed, and the status alone once both are gone', async () => {
+      const store = app.app.get(AlertStore);
+      const at = await append('alerts:{8}', 'trimmed later');
+      const deadLetterId = (await client.xadd('alerts:{8}:dlq', '*', 'message', 'trimmed later'))!;
+      await store.recordDeadLettered('trim-1', at, 5, 'webhook answered 400', deadLetterId);
+      await client.xdel('alerts:{8}', at.id);
+
+      expect(await store.find('trim-1')).toMatchObject({
+        id: at.id,
+        message: 'trimmed later',
+        status: 'dead-lettered',
+        deadLetteredAt: new Date(Number(deadLetterId.split('-')[0])).toISOString(),
+      });
+
+      await client.xdel('alerts:{8}:dlq', deadLetterId);
+      const record = await store.find('trim-1');
+      expect(record).toMatchObject({
+        id: at.id,
+        status: 'dead-lettered',
+        attempts: 5,
+        lastError: 'webhook answered 400',
+        contentTrimmed: true,
+        createdAt: new Date(Number(at.id.split('-')[0])).toISOString(),
+      });
+      expect(record!.message).toBeUndefined();
+    });
+
+    it('reads records written before records were compact, and carries their state over', async () => {
+      const store = app.app.get(AlertStore);
+      const at = await append('alerts', 'old record');
+      const legacy = {
+        eventId: 'legacy-1',
+        id: at.id,
+        message: 'old record',
+        severity: 'info',
+        status: 'delivered',
+        deliveredVia: 'webhook',
+        attempts: '2',
+        createdAt: '2025-01-01T00:00:00.000Z',
+        updatedAt: '2025-01-01T00:00:01.000Z',
+        deliveredAt: '2025-01-01T00:00:01.000Z',
+      };
+      await client.hset('alerts:record:legacy-1', legacy);
+      expect(await store.find('legacy-1')).toMatchObject({
+        ...legacy,
+        attempts: 2,
+        status: 'delivered',
+      });
+
+      // A lagging recorder writes to it after the upgrade: it stays delivered.
+      expect(await store.recordReceived('legacy-1', at)).toBe('delivered');
+      expect(await store.find('legacy-1')).toMatchObject({
+        status: 'delivered',
+        deliveredVia: 'webhook',
+        attempts: 2,
+        message: 'old record',
+      });
     });
   });
 

@@ -23,6 +23,11 @@ describe('toAlertContent', () => {
     });
   });
 
+  it('takes the time from publishedAt when the payload has none (a replayed entry keeps it)', () => {
+    const content = toAlertContent({ message: 'm' }, '1700000000000-3', '1600000000000');
+    expect(content.receivedAt).toBe(new Date(1600000000000).toISOString());
+  });
+
   it('defaults severity to critical and the time to the entry id time', () => {
     const content = toAlertContent({ message: 'm' }, '1700000000000-3');
     expect(content.severity).toBe('critical');
@@ -60,10 +65,15 @@ describe('entryTime', () => {
 describe('contentFromFields', () => {
   it('reads the publisher JSON payload, flat fields, and survives a payload that is not JSON', () => {
     const published = contentFromFields(
-      { eventId: 'e', payload: '{"message":"m","severity":"info"}' },
+      { eventId: 'e', payload: '{"message":"m","severity":"info"}', publishedAt: '1600000000000' },
       '1-0',
     );
-    expect(published).toMatchObject({ message: 'm', severity: 'info', id: '1-0' });
+    expect(published).toMatchObject({
+      message: 'm',
+      severity: 'info',
+      id: '1-0',
+      receivedAt: new Date(1600000000000).toISOString(),
+    });
     const flat = contentFromFields({ message: 'flat', source: 'go' }, '2-0');
     expect(flat).toMatchObject({ message: 'flat', source: 'go', severity: 'critical' });
     const broken = contentFromFields({ payload: '{oops' }, '3-0');

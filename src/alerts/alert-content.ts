@@ -5,10 +5,15 @@ import { findLabelsProblem } from './labels.validator.js';
 
 /**
  * The content of an alert from a stream payload: a validated `AlertEventDto`, or whatever a
- * dead-letter entry holds (fields that do not fit are left out). Severity defaults to critical;
- * the receive time defaults to the time in the stream entry id.
+ * dead-letter entry holds (fields that do not fit are left out). Severity defaults to critical.
+ * The receive time is the payload's `receivedAt` (entries of older versions), else the entry's
+ * `publishedAt` field (kept when a dead letter is replayed), else the time in the entry id.
  */
-export function toAlertContent(payload: unknown, entryId: string): AlertContent {
+export function toAlertContent(
+  payload: unknown,
+  entryId: string,
+  publishedAt?: string,
+): AlertContent {
   const data = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<
     string,
     unknown
@@ -23,11 +28,14 @@ export function toAlertContent(payload: unknown, entryId: string): AlertContent 
     severity: severity ?? DEFAULT_SEVERITY,
     source: text(data.source),
     labels,
-    receivedAt: validTime(text(data.receivedAt)) ?? entryTime(entryId),
+    receivedAt: validTime(text(data.receivedAt)) ?? msTime(publishedAt) ?? entryTime(entryId),
   };
 }
 
-/** The stream payload of an alert accepted over HTTP or from the CLI: its content and when it came in. */
+/**
+ * The stream payload of an alert accepted over HTTP or from the CLI. When it came in is the
+ * entry's `publishedAt`, written by the publisher: not stored a second time in the payload.
+ */
 export function toAlertPayload(alert: {
   message: string;
   severity?: string;
@@ -39,7 +47,6 @@ export function toAlertPayload(alert: {
     severity: alert.severity,
     source: alert.source,
     labels: alert.labels,
-    receivedAt: new Date().toISOString(),
   };
 }
 
@@ -48,11 +55,12 @@ export function toAlertPayload(alert: {
  * of the publisher (ignored when it is not JSON) or the flat fields of another producer.
  */
 export function contentFromFields(fields: Record<string, string>, entryId: string): AlertContent {
-  if (fields[FIELD.payload] === undefined) return toAlertContent(fields, entryId);
+  const publishedAt = fields[FIELD.publishedAt];
+  if (fields[FIELD.payload] === undefined) return toAlertContent(fields, entryId, publishedAt);
   try {
-    return toAlertContent(JSON.parse(fields[FIELD.payload]) as unknown, entryId);
+    return toAlertContent(JSON.parse(fields[FIELD.payload]) as unknown, entryId, publishedAt);
   } catch {
-    return toAlertContent({}, entryId);
+    return toAlertContent({}, entryId, publishedAt);
   }
 }
 
@@ -60,6 +68,14 @@ export function contentFromFields(fields: Record<string, string>, entryId: strin
 export function entryTime(entryId: string): string | undefined {
   const ms = Number(entryId.split('-')[0]);
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
+}
+
+/** The ISO time of a `publishedAt` field (ms since the epoch). */
+function msTime(value: string | undefined): string | undefined {
+  const ms = Number(value);
+  return value !== undefined && Number.isInteger(ms) && ms > 0
+    ? new Date(ms).toISOString()
+    : undefined;
 }
 
 function validTime(value: string | undefined): string | undefined {

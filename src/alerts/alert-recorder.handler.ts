@@ -8,13 +8,13 @@ import {
   RECORDER_GROUP,
   WEBHOOK_GROUP,
 } from './alerts.constants.js';
-import { contentFromFields } from './alert-content.js';
 import { AlertStore } from './alert-store.js';
 import { messageContext } from './message-context.js';
 
 /**
  * Keeps the alert store up to date: every alert on the stream becomes a pending record, whatever
- * wrote it, and an alert the webhook handler dead-lettered is marked so, with the reason.
+ * wrote it, and an alert the webhook handler dead-lettered is marked so, with the reason and where
+ * its dead letter is (its content stays readable there once retention trimmed the stream).
  */
 @Injectable()
 export class AlertRecorderHandler {
@@ -29,10 +29,7 @@ export class AlertRecorderHandler {
   @StreamHandler(ALERTS_STREAM, { group: RECORDER_GROUP, rawFields: true })
   async record(_fields: unknown, message: StreamMessage): Promise<void> {
     if (!EVENT_ID_PATTERN.test(message.eventId)) return;
-    const status = await this.store.recordReceived(
-      message.eventId,
-      contentFromFields(message.fields, message.id),
-    );
+    const status = await this.store.recordReceived(message.eventId, message);
     this.logger.debug(`Recorded ${messageContext(message)} (status ${status})`);
   }
 
@@ -60,9 +57,10 @@ export class AlertRecorderHandler {
     const reason = fields[DLQ_FIELD.error] ?? 'dead-lettered without a reason';
     const status = await this.store.recordDeadLettered(
       eventId,
-      contentFromFields(fields, originalId),
+      { stream: fields[DLQ_FIELD.stream], id: originalId || message.id },
       Number.isInteger(attempts) && attempts > 0 ? attempts : 1,
       reason,
+      message.id,
     );
     this.logger.warn(`Dead-lettered ${context} (status ${status}): ${reason}`);
   }

@@ -1,46 +1,66 @@
 import { StreamScript } from '../redis-streams/index.js';
 
 /**
- * Updates one alert record atomically. The recorder, the webhook handler and the dead-letter
- * recorder run in separate consumer groups, so their writes arrive in any order: content fields are
- * only ever added (HSETNX), attempts only grow, and a final status never goes back to pending.
- * `dead-lettered` may still become `delivered` (the entry was replayed and went through), never the
- * other way round.
+ * Updates one alert record atomically (field names in RECORD_FIELD, states in RECORD_STATE). The
+ * recorder, the webhook handler and the dead-letter recorder run in separate consumer groups, so
+ * their writes arrive in any order: the entry it points at is set by the first write, attempts only
+ * grow, and a final state never goes back to pending. Dead-lettered may still become delivered
+ * (the entry was replayed and went through), never the other way round. The change time moves only
+ * when something changed. A record written before records were compact (long field names, content
+ * inside) keeps its content fields and carries its state over.
  *
  * KEYS: record hash.
- * ARGV: ttl ms, now (ISO), eventId, new status ('' | 'delivered' | 'dead-lettered'),
- *       attempts ('' to keep), last error ('' to keep), delivered via ('' for none),
- *       then content field, value, ...
- * Returns the status after the update.
+ * ARGV: ttl ms, now ms, stream ('' for the alerts stream), entry id,
+ *       new state ('' | 'w' | 'l' | 'x'), attempts ('' to keep), last error ('' to keep),
+ *       dead-letter entry id ('' for none).
+ * Returns the state after the update.
  */
 export const UPSERT_RECORD = new StreamScript(
   'upsert-record',
   `
-local key = KEYS[1]
-local now = ARGV[2]
-local before = redis.call('HGET', key, 'status')
-for i = 8, #ARGV, 2 do redis.call('HSETNX', key, ARGV[i], ARGV[i + 1]) end
-redis.call('HSETNX', key, 'eventId', ARGV[3])
-redis.call('HSETNX', key, 'status', 'pending')
-redis.call('HSETNX', key, 'attempts', '0')
-redis.call('HSETNX', key, 'createdAt', now)
-
-local target = ARGV[4]
-if target == 'delivered' and before ~= 'delivered' then
-  redis.call('HSET', key, 'status', 'delivered', 'deliveredAt', now, 'deliveredVia', ARGV[7])
-elseif target == 'dead-lettered' and before ~= 'delivered' and before ~= 'dead-lettered' then
-  redis.call('HSET', key, 'status', 'dead-lettered', 'deadLetteredAt', now)
+local key, target = KEYS[1], ARGV[5]
+local changed = false
+if redis.call('HSETNX', key, 'i', ARGV[4]) == 1 then
+  if ARGV[3] ~= '' then redis.call('HSET', key, 'q', ARGV[3]) end
+  changed = true
+end
+local state = redis.call('HGET', key, 's')
+if not state then
+  local legacy = redis.call('HGET', key, 'status')
+  state = 'p'
+  if legacy == 'delivered' then
+    state = 'w'
+    if redis.call('HGET', key, 'deliveredVia') == 'log' then state = 'l' end
+  elseif legacy == 'dead-lettered' then
+    state = 'x'
+  end
+  redis.call('HSET', key, 's', state, 'a', redis.call('HGET', key, 'attempts') or '0')
+  changed = true
 end
 
-if ARGV[5] ~= '' and tonumber(ARGV[5]) > tonumber(redis.call('HGET', key, 'attempts') or '0') then
-  redis.call('HSET', key, 'attempts', ARGV[5])
+local delivered = state == 'w' or state == 'l'
+if (target == 'w' or target == 'l') and not delivered then
+  state = target
+  redis.call('HSET', key, 's', state)
+  changed = true
+elseif target == 'x' and not delivered then
+  state = 'x'
+  redis.call('HSET', key, 's', state)
+  if ARGV[8] ~= '' then redis.call('HSET', key, 'x', ARGV[8]) end
+  changed = true
 end
-if ARGV[6] ~= '' and before ~= 'delivered' then
-  redis.call('HSET', key, 'lastError', ARGV[6])
+
+if ARGV[6] ~= '' and tonumber(ARGV[6]) > tonumber(redis.call('HGET', key, 'a') or '0') then
+  redis.call('HSET', key, 'a', ARGV[6])
+  changed = true
 end
-redis.call('HSET', key, 'updatedAt', now)
+if ARGV[7] ~= '' and not delivered and redis.call('HGET', key, 'e') ~= ARGV[7] then
+  redis.call('HSET', key, 'e', ARGV[7])
+  changed = true
+end
+if changed then redis.call('HSET', key, 't', ARGV[2]) end
 redis.call('PEXPIRE', key, ARGV[1])
-return redis.call('HGET', key, 'status')
+return state
 `,
 );
 

@@ -1,28 +1,35 @@
 import { Injectable } from '@nestjs/common';
-import { RedisConnections, type RedisClient } from '../redis-streams/index.js';
-import { ALERT_STORE } from './alerts.constants.js';
+import { RedisConnections, streamKeys, type RedisClient } from '../redis-streams/index.js';
+import { ALERT_STORE, ALERTS_STREAM } from './alerts.constants.js';
+import { contentFromFields } from './alert-content.js';
 import {
-  RECORD_FIELD,
+  RECORD_STATE,
+  parseRecord,
+  statusOf,
   toAlertRecord,
   type AlertContent,
+  type AlertLocation,
   type AlertRecord,
   type DeliveryChannel,
   type DeliveryStatus,
+  type RecordState,
+  type StoredRecord,
 } from './alert-record.js';
 import { INDEX_RECENT, UPSERT_RECORD } from './alert-store.script.js';
 
 interface RecordChange {
-  status?: Exclude<DeliveryStatus, 'pending'>;
+  state?: Exclude<RecordState, 'p'>;
   attempts?: number;
   lastError?: string;
-  deliveredVia?: DeliveryChannel;
+  deadLetterId?: string;
 }
 
 /**
- * Alerts and their delivery status in Redis: one hash per alert (`alerts:record:<eventId>`, kept
- * 7 days after its last change) and a sorted set of the most recent ones (`alerts:recent`, scored
- * by the time the alert was received). Every write carries the alert's content, so whichever
- * handler writes first creates a complete record.
+ * Alerts and their delivery status in Redis: one small hash per alert (`alerts:record:<eventId>`,
+ * kept 7 days after its last change) that points at the alert's stream entry, and a sorted set of
+ * the most recent ones (`alerts:recent`, scored by the time the alert was received). The content
+ * is not stored twice: reads take it from the stream entry, or from the dead letter once retention
+ * trimmed the entry, and show the status alone (`contentTrimmed`) when neither is left.
  */
 @Injectable()
 export class AlertStore {
@@ -33,45 +40,60 @@ export class AlertStore {
   }
 
   /** The alert was received; it stays pending unless a handler already finished it. */
-  recordReceived(eventId: string, content: AlertContent): Promise<DeliveryStatus> {
-    return this.write(eventId, content, {});
+  recordReceived(eventId: string, at: AlertLocation): Promise<DeliveryStatus> {
+    return this.write(eventId, at, {});
   }
 
   /** An attempt to deliver failed; it may be retried. */
   recordFailedAttempt(
     eventId: string,
-    content: AlertContent,
+    at: AlertLocation,
     attempt: number,
     error: string,
   ): Promise<DeliveryStatus> {
-    return this.write(eventId, content, { attempts: attempt, lastError: error });
+    return this.write(eventId, at, { attempts: attempt, lastError: error });
   }
 
   recordDelivered(
     eventId: string,
-    content: AlertContent,
+    at: AlertLocation,
     attempt: number,
     via: DeliveryChannel,
   ): Promise<DeliveryStatus> {
-    return this.write(eventId, content, {
-      status: 'delivered',
-      attempts: attempt,
-      deliveredVia: via,
+    const state = via === 'log' ? RECORD_STATE.deliveredToLog : RECORD_STATE.deliveredToWebhook;
+    return this.write(eventId, at, { state, attempts: attempt });
+  }
+
+  /** Delivery was given up: the entry is in the dead-letter stream, as `deadLetterId`. */
+  recordDeadLettered(
+    eventId: string,
+    at: AlertLocation,
+    attempts: number,
+    reason: string,
+    deadLetterId: string,
+  ): Promise<DeliveryStatus> {
+    return this.write(eventId, at, {
+      state: RECORD_STATE.deadLettered,
+      attempts,
+      lastError: reason,
+      deadLetterId,
     });
   }
 
-  /** Delivery was given up: the entry is in the dead-letter stream. */
-  recordDeadLettered(
-    eventId: string,
-    content: AlertContent,
-    attempts: number,
-    reason: string,
-  ): Promise<DeliveryStatus> {
-    return this.write(eventId, content, { status: 'dead-lettered', attempts, lastError: reason });
+  /** Where the alert with this eventId is, if it has a record; its content is not read. */
+  async locate(eventId: string): Promise<AlertLocation | undefined> {
+    const stored = parseRecord(
+      eventId,
+      await this.redis.hgetall(recordKey(eventId)),
+      ALERTS_STREAM,
+    );
+    if (stored === undefined) return undefined;
+    if (!('legacy' in stored)) return stored.location;
+    return stored.legacy.id ? { stream: ALERTS_STREAM, id: stored.legacy.id } : undefined;
   }
 
   async find(eventId: string): Promise<AlertRecord | undefined> {
-    return toAlertRecord(await this.redis.hgetall(recordKey(eventId)));
+    return this.show(eventId, await this.redis.hgetall(recordKey(eventId)));
   }
 
   /** The most recent alerts, newest first; records that expired meanwhile are left out. */
@@ -83,36 +105,64 @@ export class AlertStore {
     const hashes = await Promise.all(
       eventIds.map((eventId) => this.redis.hgetall(recordKey(eventId))),
     );
-    const records: AlertRecord[] = [];
-    for (const hash of hashes) {
-      const record = toAlertRecord(hash);
-      if (record) records.push(record);
-    }
-    return records;
+    const records = await Promise.all(hashes.map((hash, i) => this.show(eventIds[i], hash)));
+    return records.filter((record): record is AlertRecord => record !== undefined);
+  }
+
+  private async show(
+    eventId: string,
+    hash: Record<string, string>,
+  ): Promise<AlertRecord | undefined> {
+    const stored = parseRecord(eventId, hash, ALERTS_STREAM);
+    if (stored === undefined) return undefined;
+    if ('legacy' in stored) return stored.legacy;
+    return toAlertRecord(stored, await this.content(stored));
+  }
+
+  /** The alert's content from its stream entry, else from its dead letter; undefined when both are gone. */
+  private async content(stored: StoredRecord): Promise<AlertContent | undefined> {
+    const { stream, id } = stored.location;
+    const entry = await this.entryFields(stream, id);
+    if (entry) return contentFromFields(entry, id);
+    if (stored.deadLetterId === undefined) return undefined;
+    const deadLetter = await this.entryFields(streamKeys.deadLetter(stream), stored.deadLetterId);
+    return deadLetter && contentFromFields(deadLetter, id);
+  }
+
+  private async entryFields(
+    stream: string,
+    id: string,
+  ): Promise<Record<string, string> | undefined> {
+    const [entry] = await this.redis.xrange(stream, id, id);
+    if (!entry) return undefined;
+    const [, flat] = entry;
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+    return fields;
   }
 
   private async write(
     eventId: string,
-    content: AlertContent,
+    at: AlertLocation,
     change: RecordChange,
   ): Promise<DeliveryStatus> {
     const now = Date.now();
     const args = [
       String(ALERT_STORE.recordTtlMs),
-      new Date(now).toISOString(),
-      eventId,
-      change.status ?? '',
+      String(now),
+      at.stream === ALERTS_STREAM ? '' : at.stream,
+      at.id,
+      change.state ?? '',
       change.attempts === undefined ? '' : String(change.attempts),
       change.lastError === undefined ? '' : truncate(change.lastError),
-      change.deliveredVia ?? '',
-      ...contentFields(content),
+      change.deadLetterId ?? '',
     ];
     // Two keys, two commands: each is atomic on its own and stays in one Cluster slot.
-    const [status] = await Promise.all([
+    const [state] = await Promise.all([
       UPSERT_RECORD.run<Buffer>(this.redis, [recordKey(eventId)], args),
-      this.index(eventId, receivedTime(content) ?? now, now),
+      this.index(eventId, entryTimeMs(at.id) ?? now, now),
     ]);
-    return String(status) as DeliveryStatus;
+    return statusOf(String(state) as RecordState);
   }
 
   private async index(eventId: string, score: number, now: number): Promise<void> {
@@ -134,24 +184,10 @@ function recordKey(eventId: string): string {
   return `${ALERT_STORE.recordKeyPrefix}${eventId}`;
 }
 
-function contentFields(content: AlertContent): string[] {
-  const fields: Array<[string, string | undefined]> = [
-    [RECORD_FIELD.id, content.id],
-    [RECORD_FIELD.message, content.message],
-    [RECORD_FIELD.severity, content.severity],
-    [RECORD_FIELD.source, content.source],
-    [RECORD_FIELD.labels, content.labels && JSON.stringify(content.labels)],
-    [RECORD_FIELD.receivedAt, content.receivedAt],
-  ];
-  return fields.flatMap(([name, value]) => (value === undefined ? [] : [name, value]));
-}
-
-/** When the alert was received: its `receivedAt`, or else the time in its stream entry id. */
-function receivedTime(content: AlertContent): number | undefined {
-  const received = content.receivedAt ? Date.parse(content.receivedAt) : NaN;
-  if (!Number.isNaN(received)) return received;
-  const fromId = content.id ? Number(content.id.split('-')[0]) : NaN;
-  return Number.isFinite(fromId) ? fromId : undefined;
+/** When the alert was received: the time in its entry id (Redis appended it then). */
+function entryTimeMs(id: string): number | undefined {
+  const ms = Number(id.split('-')[0]);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 function truncate(text: string): string {

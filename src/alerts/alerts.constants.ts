@@ -34,6 +34,12 @@ export const ALERT_STORE = {
   /** How many alerts the recent index keeps. */
   recentMaxEntries: 1_000,
   recordTtlMs: 7 * 24 * 60 * 60 * 1_000,
+  /**
+   * How long the publisher remembers an eventId the caller chose (Idempotency-Key): only until the
+   * alert's record exists, which remembers it for recordTtlMs. Covers concurrent retries, a
+   * Cluster resend, and a recorder that lags behind while the first record write failed.
+   */
+  publishDedupWindowMs: 5 * 60 * 1_000,
   /** Longest error text kept on a record. */
   maxErrorLength: 1_000,
 } as const;

@@ -17,9 +17,10 @@ import { ApiHeader, ApiSecurity } from '@nestjs/swagger';
 import { context, propagation } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
 import { API_KEY_SCHEME } from '../openapi.js';
-import { PublishFailedError, StreamPublisher, type PublishResult } from '../redis-streams/index.js';
+import { PublishFailedError } from '../redis-streams/index.js';
 import { ALERTS_STREAM, EVENT_ID_PATTERN } from './alerts.constants.js';
-import { toAlertContent, toAlertPayload } from './alert-content.js';
+import { toAlertPayload } from './alert-content.js';
+import { AlertIntake, type IntakeResult } from './alert-intake.js';
 import type { AlertRecord } from './alert-record.js';
 import { AlertStore } from './alert-store.js';
 import { ApiKeyGuard } from './api-key.guard.js';
@@ -51,7 +52,7 @@ export class AlertsController {
   private readonly logger = new Logger(AlertsController.name);
 
   constructor(
-    private readonly publisher: StreamPublisher,
+    private readonly intake: AlertIntake,
     private readonly store: AlertStore,
   ) {}
 
@@ -69,12 +70,12 @@ export class AlertsController {
     @IdempotencyKey() idempotencyKey?: string,
   ): Promise<AcceptedAlert> {
     const payload = toAlertPayload(body);
-    let published: PublishResult;
+    let accepted: IntakeResult;
     try {
       // Without an OpenTelemetry SDK registered, extract finds nothing and this changes nothing.
       const caller = propagation.extract(context.active(), headers);
-      published = await context.with(caller, () =>
-        this.publisher.publish(ALERTS_STREAM, payload, {
+      accepted = await context.with(caller, () =>
+        this.intake.accept(ALERTS_STREAM, payload, {
           eventId: idempotencyKey,
           // With ALERTS_PARTITIONS, the alerts of one source share a partition.
           partitionKey: body.source,
@@ -88,8 +89,7 @@ export class AlertsController {
           'Retry later, with an Idempotency-Key to make retries safe.',
       );
     }
-    if (!published.duplicate) await this.recordReceived(published, payload);
-    return { id: published.id, eventId: published.eventId };
+    return { id: accepted.id, eventId: accepted.eventId };
   }
 
   /** The most recent alerts, newest first, with their delivery status. */
@@ -106,20 +106,6 @@ export class AlertsController {
       : undefined;
     if (!record) throw new NotFoundException(`No alert with eventId "${eventId.slice(0, 200)}"`);
     return record;
-  }
-
-  /**
-   * Records the alert at once so that a GET right after the POST finds it. The recorder handler
-   * records it from the stream too, so a failure here loses nothing and does not fail the request.
-   */
-  private async recordReceived(published: PublishResult, payload: object): Promise<void> {
-    try {
-      await this.store.recordReceived(published.eventId, toAlertContent(payload, published.id));
-    } catch (error) {
-      this.logger.warn(
-        `Could not record alert eventId=${published.eventId} yet: ${(error as Error).message}`,
-      );
-    }
   }
 
   private async readStore<T>(read: () => Promise<T>): Promise<T> {

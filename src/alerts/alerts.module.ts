@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AlertIntake } from './alert-intake.js';
 import { AlertRecorderHandler } from './alert-recorder.handler.js';
 import { AlertStore } from './alert-store.js';
 import { AlertsController } from './alerts.controller.js';
@@ -11,7 +12,7 @@ import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
  */
 @Module({
   controllers: [AlertsController],
-  providers: [AlertStore, ApiKeyGuard, WebhookDeliveryHandler, AlertRecorderHandler],
-  exports: [AlertStore],
+  providers: [AlertIntake, AlertStore, ApiKeyGuard, WebhookDeliveryHandler, AlertRecorderHandler],
+  exports: [AlertIntake, AlertStore],
 })
 export class AlertsModule {}

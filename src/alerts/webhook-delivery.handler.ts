@@ -1,7 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { alertsConfig } from '../config/alerts.config.js';
-import { NonRetryableError, StreamHandler, type StreamMessage } from '../redis-streams/index.js';
+import {
+  FIELD,
+  NonRetryableError,
+  StreamHandler,
+  type StreamMessage,
+} from '../redis-streams/index.js';
 import { ALERTS_STREAM, WEBHOOK_GROUP } from './alerts.constants.js';
 import { toAlertContent } from './alert-content.js';
 import { AlertEventDto } from './alert-event.dto.js';
@@ -32,12 +37,12 @@ export class WebhookDeliveryHandler {
   // Idempotent: a later entry with an eventId already delivered (a producer's retry) is not sent.
   @StreamHandler(ALERTS_STREAM, { group: WEBHOOK_GROUP, dto: AlertEventDto, idempotent: true })
   async deliver(alert: AlertEventDto, message: StreamMessage): Promise<void> {
-    const content = toAlertContent(alert, message.id);
+    const content = toAlertContent(alert, message.id, message.fields[FIELD.publishedAt]);
     const context = messageContext(message);
     const target = this.target;
     if (!target) {
       this.logger.log(`Alert ${context}: [${content.severity}] ${content.message}`);
-      await this.recordDelivered(message, content, 'log');
+      await this.recordDelivered(message, 'log');
       return;
     }
 
@@ -59,7 +64,7 @@ export class WebhookDeliveryHandler {
     } catch (error) {
       // The reason ends up in the alert record and the dead-letter stream: it never holds the URL.
       const reason = `webhook did not answer: ${describeFetchError(error, timeoutMs)}`;
-      await this.recordFailure(message, content, reason);
+      await this.recordFailure(message, reason);
       throw new Error(reason, { cause: error });
     }
     // Only the status matters; release the connection without waiting for the body.
@@ -68,14 +73,14 @@ export class WebhookDeliveryHandler {
     const answered = `webhook answered ${response.status} ${response.statusText}`.trim();
     switch (classifyWebhookStatus(response.status)) {
       case 'delivered':
-        await this.recordDelivered(message, content, 'webhook');
+        await this.recordDelivered(message, 'webhook');
         this.logger.log(`Delivered ${context}: ${answered}`);
         return;
       case 'retry':
-        await this.recordFailure(message, content, answered);
+        await this.recordFailure(message, answered);
         throw new Error(answered);
       case 'reject':
-        await this.recordFailure(message, content, `${answered}; not retrying`);
+        await this.recordFailure(message, `${answered}; not retrying`);
         throw new NonRetryableError(`${answered}; not retrying`);
     }
   }
@@ -85,13 +90,9 @@ export class WebhookDeliveryHandler {
    * (Redis away for a moment) is logged, never thrown, or the alert would be sent again. The
    * recorder still has it as pending then; the dead-letter and retry paths are unaffected.
    */
-  private async recordDelivered(
-    message: StreamMessage,
-    content: AlertContent,
-    via: 'log' | 'webhook',
-  ): Promise<void> {
+  private async recordDelivered(message: StreamMessage, via: 'log' | 'webhook'): Promise<void> {
     try {
-      await this.store.recordDelivered(message.eventId, content, message.attempt, via);
+      await this.store.recordDelivered(message.eventId, message, message.attempt, via);
     } catch (error) {
       this.logger.warn(
         `Delivered but could not record it ${messageContext(message)}: ${(error as Error).message}`,
@@ -104,14 +105,10 @@ export class WebhookDeliveryHandler {
    * logs the failure with its retry plan. A store error is logged, not thrown, so that it does not
    * hide the delivery failure.
    */
-  private async recordFailure(
-    message: StreamMessage,
-    content: AlertContent,
-    reason: string,
-  ): Promise<void> {
+  private async recordFailure(message: StreamMessage, reason: string): Promise<void> {
     this.logger.debug(`Delivery failed ${messageContext(message)}: ${reason}`);
     try {
-      await this.store.recordFailedAttempt(message.eventId, content, message.attempt, reason);
+      await this.store.recordFailedAttempt(message.eventId, message, message.attempt, reason);
     } catch (error) {
       this.logger.warn(
         `Could not record the failed attempt ${messageContext(message)}: ${(error as Error).message}`,

@@ -62,6 +62,15 @@ export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
     return this.connection.mode;
   }
 
+  /**
+   * Whether a command may reach Redis twice though it was sent once: a Cluster client resends the
+   * commands in flight on a node that failed, and so does a client whose `redis` options turn
+   * `autoResendUnfulfilledCommands` back on.
+   */
+  get mayResend(): boolean {
+    return this.mode === 'cluster' || this.options.redis?.autoResendUnfulfilledCommands === true;
+  }
+
   /** The last error of the command connection while it is not ready; cleared once it is. */
   get lastError(): string | undefined {
     return this.commandLastError;

@@ -16,6 +16,13 @@ export const DEFAULTS = {
   publishTimeoutMs: 2_000,
   pingTimeoutMs: 1_000,
   dedupWindowMs: 24 * 60 * 60 * 1_000,
+  /**
+   * How long a publish call's reply is kept where the client may send a call twice, so that the
+   * second run answers it instead of appending again. A Cluster client resends the commands in
+   * flight on a failed node for up to clusterMaxRedirections × clusterRetryDelayMs (about 10 s);
+   * the rest is margin. Not an option: it only has to outlast the client's own resends.
+   */
+  resendGuardMs: 30_000,
   retentionIntervalMs: 10_000,
   /**
    * Entries one retention step reads to find where the count cap falls: each step is one short

@@ -12,12 +12,23 @@ import { withPublishSpan } from './trace-context.js';
 import { assertValidEventId, assertValidName, streamKeys } from './stream-keys.js';
 import { PUBLISH, isNoScript } from './stream-scripts.js';
 import { settled, writeTogether } from './write-together.js';
+import {
+  PublishFailedError,
+  PublishManyError,
+  type PublishItemOutcome,
+} from './publish-failed.error.js';
 
 export interface PublishOptions {
   /** The event's id; generated (UUIDv7: unique and time-ordered) when absent. */
   eventId?: string;
   /** Trim the stream to about this many entries (XADD MAXLEN ~). */
   maxLen?: number;
+  /**
+   * How long a chosen eventId is remembered, so that publishing it again appends nothing (default:
+   * the module's `dedupWindowMs`, 24 h). A caller that keeps its own longer record of eventIds may
+   * ask for less: it only has to cover the time until that record exists.
+   */
+  dedupWindowMs?: number;
   /**
    * On a partitioned stream: events with the same key go to the same partition, and so are
    * handled in order by `ordered` handlers. Without it, the eventId is the key.
@@ -42,17 +53,6 @@ export interface PublishItem {
   partitionKey?: string;
 }
 
-/** Redis did not confirm the entry: it may be unreachable, slow, or refusing writes. Safe to retry with the same eventId. */
-export class PublishFailedError extends Error {
-  constructor(stream: string, cause: unknown) {
-    super(
-      `Could not publish to stream "${stream}": ${(cause as Error)?.message ?? String(cause)}`,
-      { cause },
-    );
-    this.name = 'PublishFailedError';
-  }
-}
-
 /**
  * How many events one script call appends at most. Calls of a batch leave one after the other as
  * they are built, so Redis appends the first while the client builds the next; it also bounds
@@ -63,10 +63,11 @@ const EVENTS_PER_CALL = 25;
 interface Prepared {
   eventId: string;
   /**
-   * Whether the caller chose the eventId. Only such events are de-duplicated: a generated eventId
-   * is new, and a caller whose publish failed never learnt it, so it cannot come back.
+   * How long its de-duplication key lives; 0 for none. Only eventIds the caller chose are
+   * de-duplicated: a generated eventId is new, and a caller whose publish failed never learnt it,
+   * so it cannot come back (a resent call is caught by its guard instead, see `sendUnbounded`).
    */
-  dedup: boolean;
+  dedupMs: number;
   /** Field/value strings of the entry. */
   fields: string[];
 }
@@ -107,7 +108,11 @@ export class StreamPublisher {
     assertValidName('stream', stream);
     assertValidMaxLen(options.maxLen);
     return withPublishSpan(stream, 1, (traceFields) => {
-      const item = this.prepare({ payload, eventId: options.eventId }, traceFields);
+      const item = this.prepare(
+        { payload, eventId: options.eventId },
+        options.dedupWindowMs,
+        traceFields,
+      );
       const target = this.route(stream, options.partitionKey ?? item.eventId);
       return new Promise<PublishResult>((resolve, reject) =>
         this.enqueue(target, options.maxLen, { ...item, resolve, reject }),
@@ -115,18 +120,23 @@ export class StreamPublisher {
     });
   }
 
-  /** Publishes a batch in one round trip; results are in the order of `items`. */
+  /**
+   * Publishes a batch in one round trip; results are in the order of `items`. Resolves only when
+   * Redis confirmed every item. Otherwise rejects with a `PublishManyError` whose `outcomes` say,
+   * per item, which were published (a batch goes in several script calls, to several partitions,
+   * and some may succeed while others fail) and the eventId of each failed one, to retry with.
+   */
   async publishMany(
     stream: string,
     items: PublishItem[],
-    options: Pick<PublishOptions, 'maxLen'> = {},
+    options: Pick<PublishOptions, 'maxLen' | 'dedupWindowMs'> = {},
   ): Promise<PublishResult[]> {
     assertValidName('stream', stream);
     assertValidMaxLen(options.maxLen);
     if (items.length === 0) return [];
     return withPublishSpan(stream, items.length, async (traceFields) => {
-      const prepared = items.map((item) => this.prepare(item, traceFields));
-      // One send per target stream (partition), in parallel; results go back in item order.
+      const prepared = items.map((item) => this.prepare(item, options.dedupWindowMs, traceFields));
+      // One send per target stream (partition), in parallel; outcomes go back in item order.
       const byTarget = new Map<string, number[]>();
       prepared.forEach((item, i) => {
         const target = this.route(stream, items[i].partitionKey ?? item.eventId);
@@ -134,21 +144,27 @@ export class StreamPublisher {
         positions.push(i);
         byTarget.set(target, positions);
       });
-      const results = new Array<PublishResult>(items.length);
+      const outcomes = new Array<PublishItemOutcome>(items.length);
       await Promise.all(
         [...byTarget].map(async ([target, positions]) => {
-          const outcomes = await this.send(
-            target,
-            options.maxLen,
-            positions.map((i) => prepared[i]),
+          const sent = positions.map((i) => prepared[i]);
+          const results = await this.send(target, options.maxLen, sent).catch((error: unknown) =>
+            sent.map(() => asPublishFailed(target, error)),
           );
-          outcomes.forEach((outcome, k) => {
-            if (outcome instanceof Error) throw outcome;
-            results[positions[k]] = outcome;
+          results.forEach((result, k) => {
+            outcomes[positions[k]] =
+              result instanceof Error
+                ? { status: 'failed', eventId: sent[k].eventId, error: result }
+                : { status: 'published', result };
           });
         }),
       );
-      return results;
+      const published: PublishResult[] = [];
+      for (const outcome of outcomes) {
+        if (outcome.status === 'failed') throw new PublishManyError(stream, outcomes);
+        published.push(outcome.result);
+      }
+      return published;
     });
   }
 
@@ -159,11 +175,23 @@ export class StreamPublisher {
     return partitionStream(stream, partitionOf(key, partitions));
   }
 
-  private prepare(item: PublishItem, traceFields: string[]): Prepared {
-    const dedup = item.eventId !== undefined;
+  private prepare(
+    item: PublishItem,
+    dedupWindowMs: number | undefined,
+    traceFields: string[],
+  ): Prepared {
+    const chosen = item.eventId !== undefined;
     const eventId = item.eventId ?? newEventId();
-    if (dedup) assertValidEventId(eventId);
-    return { eventId, dedup, fields: encodeEntry(eventId, item.payload, Date.now(), traceFields) };
+    if (chosen) assertValidEventId(eventId);
+    const window = dedupWindowMs ?? this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs;
+    if (!Number.isInteger(window) || window < 1) {
+      throw new RangeError('dedupWindowMs must be a positive integer');
+    }
+    return {
+      eventId,
+      dedupMs: chosen ? window : 0,
+      fields: encodeEntry(eventId, item.payload, Date.now(), traceFields),
+    };
   }
 
   private enqueue(stream: string, maxLen: number | undefined, item: Waiting): void {
@@ -248,16 +276,28 @@ export class StreamPublisher {
         this.connections.command,
         this.options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
       );
-      const window = String(this.options.dedupWindowMs ?? DEFAULTS.dedupWindowMs);
+      const guardMs = this.connections.mayResend ? String(DEFAULTS.resendGuardMs) : '0';
       const calls: Array<{ keys: string[]; args: string[]; items: Prepared[] }> = [];
       const sent: Array<Promise<Array<[Error | null, unknown]>>> = [];
       for (let from = 0; from < items.length; from += EVENTS_PER_CALL) {
         const chunk = items.slice(from, from + EVENTS_PER_CALL);
         const keys = [stream];
-        const args = [window, maxLen === undefined ? '' : String(maxLen)];
-        for (const { eventId, dedup, fields } of chunk) {
-          if (dedup) keys.push(streamKeys.dedup(stream, eventId));
-          args.push(dedup ? String(keys.length) : '0', String(fields.length), ...fields);
+        // A call's guard is the dedup key of a new id that nobody is ever given: no eventId, even
+        // one a caller publishes later under its own name, can find it.
+        if (guardMs !== '0') keys.push(streamKeys.dedup(stream, newEventId()));
+        const args = [
+          maxLen === undefined ? '' : String(maxLen),
+          guardMs !== '0' ? '2' : '0',
+          guardMs,
+        ];
+        for (const { eventId, dedupMs, fields } of chunk) {
+          if (dedupMs > 0) keys.push(streamKeys.dedup(stream, eventId));
+          args.push(
+            dedupMs > 0 ? String(keys.length) : '0',
+            String(dedupMs),
+            String(fields.length),
+            ...fields,
+          );
         }
         const call = { keys, args, items: chunk };
         calls.push(call);
@@ -366,6 +406,10 @@ export class StreamPublisher {
     });
     return Promise.all(sent.map(settled));
   }
+}
+
+function asPublishFailed(stream: string, error: unknown): PublishFailedError {
+  return error instanceof PublishFailedError ? error : new PublishFailedError(stream, error);
 }
 
 function assertValidMaxLen(maxLen: number | undefined): void {

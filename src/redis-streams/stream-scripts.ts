@@ -77,18 +77,31 @@ export function isNoScript(error: unknown): boolean {
 
 /**
  * Publishes a batch, with de-duplication by eventId for the events that carry a dedup key: an
- * eventId seen within the window (also earlier in the same batch) returns the entry id of its
- * first publish instead of appending again. One call appends many events, so a batch costs the
- * client one command to build and parse and Redis one command to read, not one per event.
- * KEYS: stream, then the dedup keys. ARGV: window ms, max length ('' for none), then for each
- * event: the index in KEYS of its dedup key (0 for none), its number of field/value strings,
+ * eventId seen within the window (also earlier in the same batch) returns the entry id of its first
+ * publish instead of appending again. One call appends many events, so a batch costs the client one
+ * command to build and parse and Redis one command to read, not one per event.
+ * With a guard key, the call is safe to run twice (a Cluster client resends commands that were in
+ * flight on a node that failed): it keeps the call's reply for a short while, and a second run of
+ * the same call answers that instead of appending again.
+ * KEYS: stream, then the guard key and dedup keys. ARGV: max length ('' for none), index in KEYS of
+ * the guard key (0 for none), how long the guard lives (ms), then for each event: the index in KEYS
+ * of its dedup key (0 for none), how long that key lives (ms), its number of field/value strings,
  * field, value, ...
  * Returns a flat list: entry id, 1 if it was a duplicate else 0, for each event in order.
  */
 export const PUBLISH = new StreamScript(
   'publish',
   `
-local window, maxLen = ARGV[1], ARGV[2]
+local maxLen, guard = ARGV[1], tonumber(ARGV[2])
+local out = {}
+if guard > 0 then
+  local sent = redis.call('GET', KEYS[guard])
+  if sent then
+    for word in string.gmatch(sent, '%S+') do out[#out + 1] = word end
+    for i = 2, #out, 2 do out[i] = tonumber(out[i]) end
+    return out
+  end
+end
 -- One XADD argument table for every event: its head stays, each event's fields overwrite the
 -- tail, and unpack takes only this event's part.
 local args = {'XADD', KEYS[1]}
@@ -99,28 +112,28 @@ if maxLen ~= '' then
 end
 args[#args + 1] = '*'
 local base = #args
-local out = {}
 local o = 0
-local a = 3
+local a = 4
 local last = #ARGV
 while a <= last do
   local k = tonumber(ARGV[a])
-  local n = tonumber(ARGV[a + 1])
+  local n = tonumber(ARGV[a + 2])
   local existing = false
   if k > 0 then existing = redis.call('GET', KEYS[k]) end
   if existing then
     out[o + 1] = existing
     out[o + 2] = 1
   else
-    for i = 1, n do args[base + i] = ARGV[a + 1 + i] end
+    for i = 1, n do args[base + i] = ARGV[a + 2 + i] end
     local id = redis.call(unpack(args, 1, base + n))
-    if k > 0 then redis.call('SET', KEYS[k], id, 'PX', window) end
+    if k > 0 then redis.call('SET', KEYS[k], id, 'PX', ARGV[a + 1]) end
     out[o + 1] = id
     out[o + 2] = 0
   end
   o = o + 2
-  a = a + n + 2
+  a = a + n + 3
 end
+if guard > 0 then redis.call('SET', KEYS[guard], table.concat(out, ' '), 'PX', ARGV[3]) end
 return out
 `,
 );
@@ -184,7 +197,8 @@ return deadLetterId
 
 /**
  * Acknowledges an entry and forgets its retry bookkeeping; for idempotent handlers it also records,
- * in the same step, that the event was handled, so a second delivery of it is skipped.
+ * in the same step, that the event was handled (the marker becomes `1`, see CLAIM_EVENT), so a
+ * second delivery of it is skipped.
  * Any owner may acknowledge, also one whose delivery is no longer current: its handler succeeded,
  * so the event was handled (at least once), and refusing would only cause one more delivery.
  * Safe to run twice because every step is idempotent: XACK of an acknowledged entry, ZREM and HDEL
@@ -197,7 +211,7 @@ export const ACK = new StreamScript(
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
-if KEYS[4] then redis.call('SET', KEYS[4], 'done:' .. ARGV[2], 'PX', ARGV[3]) end
+if KEYS[4] then redis.call('SET', KEYS[4], '1', 'PX', ARGV[3]) end
 return acked
 `,
 );
@@ -386,8 +400,10 @@ return extended
 
 /**
  * For idempotent handlers: takes the right to run the handler for one eventId. The marker holds
- * `running:<entry id>` while a handler runs (with a lease, so a crash frees it) and `done:<entry id>`
- * once acknowledged (see ACK). A second entry with the same eventId finds it busy or done.
+ * `running:<entry id>` while a handler runs (with a lease, so a crash frees it) and, once
+ * acknowledged, `1` (see ACK): it lives a day per event, and Redis stores a small integer in no
+ * memory of its own. Markers that older versions left (`done:<entry id>`) count as done too. A
+ * second entry with the same eventId finds it busy or done.
  * Safe to run twice because a second run finds its own marker and renews it, giving the same
  * answer; if the marker moved on meanwhile (done, or another entry's after it expired), the answer
  * says so.
@@ -401,8 +417,8 @@ if not current or current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 'run'
 end
-if string.sub(current, 1, 5) == 'done:' then return 'done' end
-return 'busy'
+if string.sub(current, 1, 8) == 'running:' then return 'busy' end
+return 'done'
 `,
 );
 

@@ -32,7 +32,8 @@ const COMMANDS = [
   'xinfo|consumers',
   'xgroup|delconsumer',
   'hscan',
-  // Retention (on by default) and the storage alarm's size of each stream.
+  // Retention (on by default), the storage alarm's size of each stream, and an alert's content,
+  // read from its entry for GET /alerts (its record only points at it).
   'xlen',
   'xrange',
   'xinfo|groups',
