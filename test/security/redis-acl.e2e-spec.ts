@@ -28,6 +28,9 @@ const COMMANDS = [
   'xgroup|create',
   'xpending',
   'xclaim',
+  // The server's clock, in the script that takes back a consumer's own pending entries (which of
+  // them a previous run may have started).
+  'time',
   // Group housekeeping: consumers left by earlier rollouts, retry bookkeeping of finished entries.
   'xinfo|consumers',
   'xgroup|delconsumer',
@@ -36,6 +39,8 @@ const COMMANDS = [
   // read from its entry for GET /alerts (its record only points at it).
   'xlen',
   'xrange',
+  // The stream metrics' newest entry.
+  'xrevrange',
   'xinfo|groups',
   'xtrim',
   'memory|usage',
