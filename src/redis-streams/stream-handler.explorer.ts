@@ -19,7 +19,7 @@ import { RedisConnections } from './redis-connections.js';
 import { RetryPolicy } from './retry-policy.js';
 import { StreamEvents } from './stream-events.js';
 import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
-import { OrderedGroup } from './ordered-consumer.js';
+import { OrderedGroup } from './ordered-group.js';
 import { assertValidPartitions, partitionStreams } from './partitions.js';
 import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
 import type { StreamHandlerFn } from './stream-handler.interface.js';
