@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { TestRedis } from './support/redis-server.js';
-import { startReadyApp, type RunningApp } from './support/test-app.js';
+import { appTestbed } from './support/app-testbed.js';
+import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -42,33 +41,22 @@ interface StreamView {
 }
 
 describe('Admin API', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  const bed = appTestbed();
   let receiver: WebhookReceiver;
   let app: RunningApp;
   const accepted = new Set<string>();
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    receiver = await WebhookReceiver.start();
+    receiver = bed.own(await WebhookReceiver.start());
     receiver.respond = (body) =>
       String(body.message).includes(REJECTED) && !accepted.has(String(body.eventId)) ? 400 : 200;
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    app = await bed.start({
       API_KEY,
       CONSUMER_NAME: 'admin-e2e',
       ALERTS_WEBHOOK_URL: receiver.url,
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '200',
     });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await receiver?.close();
-    client?.disconnect();
-    await redis?.destroy();
   });
 
   const get = (path: string) => request(app.url).get(path).set('x-api-key', API_KEY);
@@ -195,10 +183,10 @@ describe('Admin API', () => {
     });
 
     it('shows the pending entries of a group with idle time and deliveries, page by page', async () => {
-      await client.xgroup('CREATE', 'alerts', 'admin-manual', '$');
+      await bed.client.xgroup('CREATE', 'alerts', 'admin-manual', '$');
       try {
         for (let i = 0; i < 3; i++) await postAlert(`Pending ${i}`);
-        await client.xreadgroup(
+        await bed.client.xreadgroup(
           'GROUP',
           'admin-manual',
           'operator',
@@ -223,7 +211,7 @@ describe('Admin API', () => {
         expect(second.items).toHaveLength(1);
         expect(second.next).toBeUndefined();
       } finally {
-        await client.xgroup('DESTROY', 'alerts', 'admin-manual');
+        await bed.client.xgroup('DESTROY', 'alerts', 'admin-manual');
       }
     });
   });
@@ -301,7 +289,7 @@ describe('Admin API', () => {
 
     it('shortens long values in the list, and replays the whole entry', async () => {
       const long = `Huge ${'x'.repeat(10_000)}`;
-      const id = (await client.xadd('alerts', '*', 'severity', 'info', 'note', long))!;
+      const id = (await bed.client.xadd('alerts', '*', 'severity', 'info', 'note', long))!;
       const letter = await waitFor(
         async () => (await deadLetters('?limit=200')).items.find((l) => l.originalId === id),
         'the dead letter of an entry without a message',
@@ -309,7 +297,7 @@ describe('Admin API', () => {
       expect(letter.fields.note).toHaveLength(4_097);
       expect(letter).toMatchObject({ truncated: true });
       await post(`/admin/streams/alerts/dead-letters/${letter.id}/replay`).expect(200);
-      const [[, fields]] = await client.xrevrange('alerts', '+', '-', 'COUNT', 1);
+      const [[, fields]] = await bed.client.xrevrange('alerts', '+', '-', 'COUNT', 1);
       expect(fields).toEqual(['severity', 'info', 'note', long]);
       // Without a message it fails again: it is a dead letter once more. Clean up after it.
       const again = await waitFor(async () => {
@@ -335,7 +323,7 @@ describe('Admin API', () => {
     it('replays one entry once, however often it is asked, and it gets delivered', async () => {
       const [letter] = await makeDeadLetters(1, 'Replayed once');
       accepted.add(letter.eventId);
-      const lengthBefore = await client.xlen('alerts');
+      const lengthBefore = await bed.client.xlen('alerts');
       const path = `/admin/streams/alerts/dead-letters/${letter.id}/replay`;
       const [a, b] = await Promise.all([post(path).expect(200), post(path).expect(200)]);
       const results = [a.body, b.body] as ReplayResult[];
@@ -343,7 +331,7 @@ describe('Admin API', () => {
       expect(results.flatMap((r) => r.missing)).toEqual([letter.id]);
       const again = (await post(path).expect(200)).body as ReplayResult;
       expect(again).toEqual({ replayed: [], missing: [letter.id] });
-      expect(await client.xlen('alerts')).toBe(lengthBefore + 1);
+      expect(await bed.client.xlen('alerts')).toBe(lengthBefore + 1);
 
       await waitFor(() => deliveries(letter.eventId) === 1, 'the replayed delivery');
       const record = await waitFor(async () => {
@@ -470,7 +458,7 @@ describe('Admin API', () => {
   });
 
   it('answers 503 at once while Redis is down, and recovers', async () => {
-    await redis.stop();
+    await bed.redis.stop();
     try {
       for (const path of ['/admin/streams', '/admin/streams/alerts/dead-letters']) {
         const started = Date.now();
@@ -481,7 +469,7 @@ describe('Admin API', () => {
       const replay = await post('/admin/streams/alerts/dead-letters/replay', { filter: {} });
       expect(replay.status).toBe(503);
     } finally {
-      await redis.restart();
+      await bed.redis.restart();
     }
     await waitFor(
       async () => (await get('/admin/streams')).status === 200,

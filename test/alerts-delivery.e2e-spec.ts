@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { TestRedis } from './support/redis-server.js';
+import { appTestbed } from './support/app-testbed.js';
 import { toRecord } from './support/stream-probe.js';
-import { startReadyApp, type RunningApp } from './support/test-app.js';
+import type { RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -24,36 +23,25 @@ const FLAKY = '[500 twice]';
 const REJECTED = '[400]';
 
 describe('Alert delivery to the webhook', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  const bed = appTestbed();
   let receiver: WebhookReceiver;
   let app: RunningApp;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    receiver = await WebhookReceiver.start();
+    receiver = bed.own(await WebhookReceiver.start());
     receiver.respond = (body, attempt) => {
       const message = String(body.message ?? '');
       if (message.includes(FLAKY)) return attempt <= 2 ? 500 : 200;
       if (message.includes(REJECTED)) return 400;
       return 200;
     };
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    app = await bed.start({
       CONSUMER_NAME: 'test-1',
       ALERTS_WEBHOOK_URL: receiver.url,
       ALERTS_WEBHOOK_TIMEOUT_MS: '2000',
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '400',
     });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await receiver?.close();
-    client?.disconnect();
-    await redis?.destroy();
   });
 
   async function postAlert(
@@ -115,7 +103,7 @@ describe('Alert delivery to the webhook', () => {
   });
 
   it('delivers an alert written with a plain XADD by another producer', async () => {
-    const id = (await client.xadd('alerts', '*', 'message', 'Critical alert! Server down.'))!;
+    const id = (await bed.client.xadd('alerts', '*', 'message', 'Critical alert! Server down.'))!;
 
     // Without an eventId field, the entry id is the eventId.
     const delivery = await deliveryOf(id);
@@ -133,20 +121,27 @@ describe('Alert delivery to the webhook', () => {
 
   it('calls the webhook once for a second entry with an eventId already delivered', async () => {
     const eventId = 'producer-retry-7';
-    const first = await client.xadd('alerts', '*', 'eventId', eventId, 'message', 'Sent twice');
+    const first = await bed.client.xadd('alerts', '*', 'eventId', eventId, 'message', 'Sent twice');
     await waitForStatus(eventId, 'delivered');
-    const second = (await client.xadd('alerts', '*', 'eventId', eventId, 'message', 'Sent twice'))!;
+    const second = (await bed.client.xadd(
+      'alerts',
+      '*',
+      'eventId',
+      eventId,
+      'message',
+      'Sent twice',
+    ))!;
 
     // The second entry is acknowledged without a call once the group has read it.
     await waitFor(async () => {
-      const pending = (await client.xpending(
+      const pending = (await bed.client.xpending(
         'alerts',
         'alerts-webhook',
         '-',
         '+',
         10,
       )) as unknown[];
-      const groups = (await client.xinfo('GROUPS', 'alerts')) as unknown[][];
+      const groups = (await bed.client.xinfo('GROUPS', 'alerts')) as unknown[][];
       const webhook = groups
         .map((flat) => toRecord(flat.map(String)))
         .find((group) => group.name === 'alerts-webhook');
@@ -172,7 +167,7 @@ describe('Alert delivery to the webhook', () => {
     const { id, eventId } = await postAlert({ message: `Rejected ${REJECTED}` });
 
     const deadLetter = await waitFor(async () => {
-      const entries = await client.xrange('alerts:dlq', '-', '+');
+      const entries = await bed.client.xrange('alerts:dlq', '-', '+');
       return entries.map(([, flat]) => toRecord(flat)).find((fields) => fields.eventId === eventId);
     }, 'the dead-letter entry');
     expect(deadLetter['dlq-error']).toContain('400');
@@ -188,7 +183,7 @@ describe('Alert delivery to the webhook', () => {
   });
 
   it('dead-letters a malformed entry with the reason and records it', async () => {
-    const id = (await client.xadd('alerts', '*', 'severity', 'info', 'source', 'cron'))!;
+    const id = (await bed.client.xadd('alerts', '*', 'severity', 'info', 'source', 'cron'))!;
 
     const record = await waitForStatus(id, 'dead-lettered');
     expect(record.lastError).toMatch(/message/);

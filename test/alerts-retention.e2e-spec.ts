@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { StreamRetention, type RetentionState } from '../src/redis-streams/index.js';
-import { TestRedis } from './support/redis-server.js';
-import { startReadyApp, type RunningApp } from './support/test-app.js';
+import { appTestbed } from './support/app-testbed.js';
+import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 
 const HOUR_MS = 3_600_000;
@@ -50,26 +50,13 @@ function chunk(flat: unknown[]): Array<[string, unknown]> {
 
 /** The service's retention settings, end to end: dead letters, defaults and the storage alarms. */
 describe('alerts retention', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  const bed = appTestbed();
   let app: RunningApp | undefined;
 
-  beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-  });
-
   afterEach(async () => {
-    await app?.close();
     app = undefined;
-    await client.config('SET', 'maxmemory', '0');
-    await client.config('SET', 'maxmemory-policy', 'noeviction');
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    client?.disconnect();
-    await redis?.destroy();
+    await bed.client.config('SET', 'maxmemory', '0');
+    await bed.client.config('SET', 'maxmemory-policy', 'noeviction');
   });
 
   describe.each([
@@ -79,8 +66,7 @@ describe('alerts retention', () => {
     it('keeps every dead letter, whatever RETENTION_MAX_LEN, and raises the alarm when they are many', async () => {
       const cap = 5;
       const perStream = 15;
-      app = await startReadyApp({
-        REDIS_URL: redis.url,
+      app = await bed.start({
         CONSUMER_NAME: `dlq-kept-${partitions}`,
         ALERTS_PARTITIONS: String(partitions),
         RETENTION_MAX_LEN: String(cap),
@@ -88,17 +74,17 @@ describe('alerts retention', () => {
         DEAD_LETTER_ALARM_COUNT: String(perStream),
       });
       for (const stream of streams) {
-        for (let i = 0; i < perStream; i++) await client.xadd(stream, '*', ...INVALID);
+        for (let i = 0; i < perStream; i++) await bed.client.xadd(stream, '*', ...INVALID);
       }
       const deadLetterStreams = streams.map((stream) => `${stream}:dlq`);
       // Every alert was handled (dead-lettered), every dead letter recorded and acknowledged.
       await waitFor(
         async () => {
           for (const stream of streams) {
-            if (!(await settled(client, stream, 'alerts-webhook'))) return false;
+            if (!(await settled(bed.client, stream, 'alerts-webhook'))) return false;
           }
           for (const stream of deadLetterStreams) {
-            if (!(await settled(client, stream, 'alerts-recorder-dlq'))) return false;
+            if (!(await settled(bed.client, stream, 'alerts-recorder-dlq'))) return false;
           }
           return true;
         },
@@ -108,8 +94,8 @@ describe('alerts retention', () => {
       // The recorder acknowledged them all: only the rule for dead letters keeps them now.
       await retentionRuns(app, 5, 100);
 
-      for (const stream of deadLetterStreams) expect(await client.xlen(stream)).toBe(perStream);
-      for (const stream of streams) expect(await client.xlen(stream)).toBe(cap);
+      for (const stream of deadLetterStreams) expect(await bed.client.xlen(stream)).toBe(perStream);
+      for (const stream of streams) expect(await bed.client.xlen(stream)).toBe(cap);
       const { alarms, retention } = await storage(app);
       for (const stream of deadLetterStreams) {
         expect(retention.find((state) => state.stream === stream)).toMatchObject({
@@ -127,48 +113,48 @@ describe('alerts retention', () => {
     const old = Date.now() - 2 * HOUR_MS;
     const oldIds: string[] = [];
     for (let i = 0; i < 3; i++) {
-      oldIds.push((await client.xadd('alerts:dlq', `${old + i}-0`, ...VALID, 'dlq-error', 'x'))!);
+      oldIds.push(
+        (await bed.client.xadd('alerts:dlq', `${old + i}-0`, ...VALID, 'dlq-error', 'x'))!,
+      );
     }
     const newIds: string[] = [];
     for (let i = 0; i < 2; i++) {
-      newIds.push((await client.xadd('alerts:dlq', '*', ...VALID, 'dlq-error', 'x'))!);
+      newIds.push((await bed.client.xadd('alerts:dlq', '*', ...VALID, 'dlq-error', 'x'))!);
     }
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    app = await bed.start({
       CONSUMER_NAME: 'dlq-age',
       RETENTION_INTERVAL_MS: '100',
       DEAD_LETTER_MAX_AGE_MS: String(HOUR_MS),
     });
     await waitFor(
-      async () => (await client.xlen('alerts:dlq')) === 2,
+      async () => (await bed.client.xlen('alerts:dlq')) === 2,
       'the old dead letters to be dropped',
     );
     await retentionRuns(app, 3, 100);
-    expect((await client.xrange('alerts:dlq', '-', '+')).map(([id]) => id)).toEqual(newIds);
+    expect((await bed.client.xrange('alerts:dlq', '-', '+')).map(([id]) => id)).toEqual(newIds);
   }, 30_000);
 
   it('bounds a fresh install: by default, alerts older than 7 days go once every group has them', async () => {
     const old = Date.now() - 8 * DAY_MS;
     const oldIds: string[] = [];
     for (let i = 0; i < 3; i++)
-      oldIds.push((await client.xadd('alerts', `${old + i}-0`, ...VALID))!);
+      oldIds.push((await bed.client.xadd('alerts', `${old + i}-0`, ...VALID))!);
     const newIds: string[] = [];
-    for (let i = 0; i < 2; i++) newIds.push((await client.xadd('alerts', '*', ...VALID))!);
+    for (let i = 0; i < 2; i++) newIds.push((await bed.client.xadd('alerts', '*', ...VALID))!);
     // Only the interval is shortened; the limits are the defaults.
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    app = await bed.start({
       CONSUMER_NAME: 'defaults',
       RETENTION_INTERVAL_MS: '100',
     });
     await waitFor(
-      async () => (await client.xlen('alerts')) === 2,
+      async () => (await bed.client.xlen('alerts')) === 2,
       'the alerts older than 7 days to be trimmed',
       20_000,
     );
-    expect((await client.xrange('alerts', '-', '+')).map(([id]) => id)).toEqual(newIds);
+    expect((await bed.client.xrange('alerts', '-', '+')).map(([id]) => id)).toEqual(newIds);
     // They were handled by both groups before they went.
-    expect(await settled(client, 'alerts', 'alerts-webhook')).toBe(true);
-    expect(await settled(client, 'alerts', 'alerts-recorder')).toBe(true);
+    expect(await settled(bed.client, 'alerts', 'alerts-webhook')).toBe(true);
+    expect(await settled(bed.client, 'alerts', 'alerts-recorder')).toBe(true);
     const { retention } = await storage(app);
     expect(retention.find((state) => state.stream === 'alerts')).toMatchObject({
       maxLen: 1_000_000,
@@ -178,8 +164,7 @@ describe('alerts retention', () => {
   }, 40_000);
 
   it('warns when Redis nears maxmemory, or may evict streams', async () => {
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    app = await bed.start({
       CONSUMER_NAME: 'memory',
       RETENTION_INTERVAL_MS: '100',
     });
@@ -189,16 +174,16 @@ describe('alerts retention', () => {
     expect(memory).toMatchObject({ maxBytes: 0, policy: 'noeviction' });
     expect(memory.warning).toBeUndefined();
 
-    const used = Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1]);
-    await client.config('SET', 'maxmemory', String(Math.round(used / 0.87)));
+    const used = Number(/^used_memory:(\d+)/m.exec(await bed.client.info('memory'))?.[1]);
+    await bed.client.config('SET', 'maxmemory', String(Math.round(used / 0.87)));
     const nearFull = await waitFor(
       async () => (await storage(app!)).alarms.find((a) => a.includes('of its maxmemory')),
       'the near-maxmemory alarm',
     );
     expect(nearFull).toMatch(/^Redis uses [\d.]+ MiB of its maxmemory [\d.]+ MiB \(\d+ %\)/);
 
-    await client.config('SET', 'maxmemory', String(used * 100));
-    await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    await bed.client.config('SET', 'maxmemory', String(used * 100));
+    await bed.client.config('SET', 'maxmemory-policy', 'allkeys-lru');
     await waitFor(
       async () =>
         (await memoryWarning()) ===
@@ -206,7 +191,7 @@ describe('alerts retention', () => {
       'the eviction alarm',
     );
 
-    await client.config('SET', 'maxmemory-policy', 'noeviction');
+    await bed.client.config('SET', 'maxmemory-policy', 'noeviction');
     await waitFor(async () => (await memoryWarning()) === undefined, 'the alarm to clear');
   }, 30_000);
 });

@@ -1,35 +1,24 @@
-import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { AlertStore } from '../src/alerts/alert-store.js';
-import { TestRedis } from './support/redis-server.js';
+import { appTestbed } from './support/app-testbed.js';
 import { toRecord } from './support/stream-probe.js';
-import { startReadyApp, type RunningApp } from './support/test-app.js';
+import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 
 const API_KEY = 'e2e-api-key-0123456789';
 const BODY_LIMIT_BYTES = 16_384;
 
 describe('Alerts HTTP API', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  const bed = appTestbed();
   let app: RunningApp;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    app = await bed.start({
       CONSUMER_NAME: 'test-1',
       API_KEY,
       HTTP_BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
       PUBLISH_TIMEOUT_MS: '1000',
     });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    client?.disconnect();
-    await redis?.destroy();
   });
 
   const post = (body: unknown, headers: Record<string, string> = {}) =>
@@ -44,7 +33,7 @@ describe('Alerts HTTP API', () => {
   async function entriesOf(
     eventId: string,
   ): Promise<Array<{ id: string; fields: Record<string, string> }>> {
-    const entries = await client.xrange('alerts', '-', '+');
+    const entries = await bed.client.xrange('alerts', '-', '+');
     return entries
       .map(([id, flat]) => ({ id, fields: toRecord(flat) }))
       .filter((entry) => entry.fields.eventId === eventId);
@@ -62,7 +51,7 @@ describe('Alerts HTTP API', () => {
       const { id, eventId } = response.body as { id: string; eventId: string };
       expect(id).toMatch(/^\d+-\d+$/);
 
-      const [entry] = await client.xrange('alerts', id, id);
+      const [entry] = await bed.client.xrange('alerts', id, id);
       const fields = toRecord(entry[1]);
       expect(fields.eventId).toBe(eventId);
       const payload = JSON.parse(fields.payload) as Record<string, unknown>;
@@ -144,12 +133,12 @@ describe('Alerts HTTP API', () => {
       const headers = { 'Idempotency-Key': 'client-retry-43' };
       const first = await post({ message: 'Disk full' }, headers).expect(202);
       // The publisher's own key only bridges the moments until the record is written.
-      const ttl = await client.pttl('alerts:dedup:client-retry-43');
+      const ttl = await bed.client.pttl('alerts:dedup:client-retry-43');
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(5 * 60 * 1000);
 
       // A retry after it expired is still answered from the record, for as long as the record lives.
-      await client.del('alerts:dedup:client-retry-43');
+      await bed.client.del('alerts:dedup:client-retry-43');
       const second = await post({ message: 'Disk full' }, headers).expect(202);
       expect(second.body).toEqual(first.body);
       expect(await entriesOf('client-retry-43')).toHaveLength(1);
@@ -250,7 +239,7 @@ describe('Alerts HTTP API', () => {
     // fields, so that the service's own handlers record them under their entry ids, not these.
     const append = async (stream: string, message: string) => ({
       stream,
-      id: (await client.xadd(stream, '*', 'message', message, 'severity', 'warning'))!,
+      id: (await bed.client.xadd(stream, '*', 'message', message, 'severity', 'warning'))!,
     });
 
     it('never moves a delivered alert back to pending or to dead-lettered', async () => {
@@ -288,10 +277,10 @@ describe('Alerts HTTP API', () => {
         message: 'race',
       });
 
-      const ttl = await client.pttl('alerts:record:race-2');
+      const ttl = await bed.client.pttl('alerts:record:race-2');
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(7 * 24 * 60 * 60 * 1000);
-      expect(await client.zscore('alerts:recent', 'race-2')).toBe(first.id.split('-')[0]);
+      expect(await bed.client.zscore('alerts:recent', 'race-2')).toBe(first.id.split('-')[0]);
     });
 
     it('stores a small hash that points at the entry, not a copy of the alert', async () => {
@@ -300,20 +289,25 @@ describe('Alerts HTTP API', () => {
       await store.recordReceived('small-1', at);
       await store.recordDelivered('small-1', at, 1, 'webhook');
 
-      const hash = await client.hgetall('alerts:record:small-1');
+      const hash = await bed.client.hgetall('alerts:record:small-1');
       expect(Object.keys(hash).sort()).toEqual(['a', 'i', 'q', 's', 't']);
       expect(hash).toMatchObject({ i: at.id, q: 'alerts:{7}', s: 'w', a: '1' });
       // Small enough for Redis's compact encoding.
-      expect(await client.call('OBJECT', 'ENCODING', 'alerts:record:small-1')).toBe('listpack');
+      expect(await bed.client.call('OBJECT', 'ENCODING', 'alerts:record:small-1')).toBe('listpack');
       expect(await store.find('small-1')).toMatchObject({ message: 'x'.repeat(500) });
     });
 
     it('shows a dead letter once its entry is trimmed, and the status alone once both are gone', async () => {
       const store = app.app.get(AlertStore);
       const at = await append('alerts:{8}', 'trimmed later');
-      const deadLetterId = (await client.xadd('alerts:{8}:dlq', '*', 'message', 'trimmed later'))!;
+      const deadLetterId = (await bed.client.xadd(
+        'alerts:{8}:dlq',
+        '*',
+        'message',
+        'trimmed later',
+      ))!;
       await store.recordDeadLettered('trim-1', at, 5, 'webhook answered 400', deadLetterId);
-      await client.xdel('alerts:{8}', at.id);
+      await bed.client.xdel('alerts:{8}', at.id);
 
       expect(await store.find('trim-1')).toMatchObject({
         id: at.id,
@@ -322,7 +316,7 @@ describe('Alerts HTTP API', () => {
         deadLetteredAt: new Date(Number(deadLetterId.split('-')[0])).toISOString(),
       });
 
-      await client.xdel('alerts:{8}:dlq', deadLetterId);
+      await bed.client.xdel('alerts:{8}:dlq', deadLetterId);
       const record = await store.find('trim-1');
       expect(record).toMatchObject({
         id: at.id,
@@ -350,7 +344,7 @@ describe('Alerts HTTP API', () => {
         updatedAt: '2025-01-01T00:00:01.000Z',
         deliveredAt: '2025-01-01T00:00:01.000Z',
       };
-      await client.hset('alerts:record:legacy-1', legacy);
+      await bed.client.hset('alerts:record:legacy-1', legacy);
       expect(await store.find('legacy-1')).toMatchObject({
         ...legacy,
         attempts: 2,
@@ -371,7 +365,7 @@ describe('Alerts HTTP API', () => {
   // Last: it kills this file's Redis.
   describe('when Redis is down', () => {
     it('answers 503 quickly instead of hanging', async () => {
-      await redis.kill();
+      await bed.redis.kill();
       const started = Date.now();
       const response = await post({ message: 'nobody home' }).expect(503);
       expect(Date.now() - started).toBeLessThan(3_000);

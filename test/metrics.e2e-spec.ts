@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { TestRedis } from './support/redis-server.js';
-import { startApp, startReadyApp, type RunningApp } from './support/test-app.js';
+import { appTestbed } from './support/app-testbed.js';
+import { startApp, type RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -52,36 +51,25 @@ function valueOf(
 }
 
 describe('GET /metrics', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  const bed = appTestbed();
   let receiver: WebhookReceiver;
   let app: RunningApp;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    receiver = await WebhookReceiver.start();
+    receiver = bed.own(await WebhookReceiver.start());
     receiver.respond = (body, attempt) => {
       const message = String(body.message ?? '');
       if (message.includes(REJECTED)) return 400;
       if (message.includes(FLAKY)) return attempt === 1 ? 500 : 200;
       return 200;
     };
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    app = await bed.start({
       CONSUMER_NAME: 'metrics-1',
       API_KEY,
       ALERTS_WEBHOOK_URL: receiver.url,
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '200',
     });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await receiver?.close();
-    client?.disconnect();
-    await redis?.destroy();
   });
 
   async function scrape(url = app.url): Promise<Sample[]> {
@@ -170,9 +158,18 @@ describe('GET /metrics', () => {
   it('reads stream length, lag, pending, oldest pending age, dead letters and consumers from Redis', async () => {
     // A group of another service: two consumers read three of the four entries and acknowledged
     // none. (Redis adds a consumer to a group when it first gets an entry, not while it waits.)
-    await client.xgroup('CREATE', 'alerts', 'observer', '0');
+    await bed.client.xgroup('CREATE', 'alerts', 'observer', '0');
     const readAs = (consumer: string, count: number) =>
-      client.xreadgroup('GROUP', 'observer', consumer, 'COUNT', count, 'STREAMS', 'alerts', '>');
+      bed.client.xreadgroup(
+        'GROUP',
+        'observer',
+        consumer,
+        'COUNT',
+        count,
+        'STREAMS',
+        'alerts',
+        '>',
+      );
     await readAs('observer-1', 2);
     await readAs('observer-2', 1);
     const observer = { stream: 'alerts', group: 'observer' };
@@ -206,7 +203,7 @@ describe('GET /metrics', () => {
 
   it('keeps the metrics of two applications in one process apart', async () => {
     const second = await startApp({
-      REDIS_URL: redis.url,
+      REDIS_URL: bed.redis.url,
       CONSUMER_NAME: 'metrics-2',
       ALERTS_WEBHOOK_URL: receiver.url,
       CONSUMER_BLOCK_MS: '200',
@@ -232,7 +229,7 @@ describe('GET /metrics', () => {
   });
 
   it('answers within the bound while Redis hangs, with redis_up 0 and the counters', async () => {
-    const sleeper = redis.client();
+    const sleeper = bed.redis.client();
     // DEBUG SLEEP freezes the whole server: every command waits, none fails.
     const frozen = sleeper.call('DEBUG', 'SLEEP', '2.5').catch(() => undefined);
     await sleep(100);
@@ -255,7 +252,7 @@ describe('GET /metrics', () => {
   });
 
   it('answers at once with Redis killed, the process stays live, and recovers with Redis', async () => {
-    await redis.kill();
+    await bed.redis.kill();
     try {
       for (let i = 0; i < 3; i++) {
         const started = Date.now();
@@ -266,7 +263,7 @@ describe('GET /metrics', () => {
       }
       await request(app.url).get('/health/live').expect(200);
     } finally {
-      await redis.restart();
+      await bed.redis.restart();
     }
     await waitFor(
       async () => valueOf(await scrape(), 'redis_streams_redis_up') === 1,

@@ -1,17 +1,18 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { StreamInspector, UnknownStreamError } from '../src/redis-streams/index.js';
+import { DeadLetters, StreamInspector, UnknownStreamError } from '../src/redis-streams/index.js';
 import { TestRedis } from './support/redis-server.js';
 import { FirstHandler, PROBE, Probe, SecondHandler } from './support/stream-probe.js';
 import { startStreamsApp } from './support/streams-app.js';
 import { waitFor } from './support/wait-for.js';
 
 /** What operators see and repair: groups, pending entries, dead letters, replay. */
-describe('StreamInspector', () => {
+describe('StreamInspector and DeadLetters', () => {
   let redis: TestRedis;
   let client: Redis;
   let app: INestApplication;
   let inspector: StreamInspector;
+  let deadLetters: DeadLetters;
   const probe = new Probe();
 
   beforeAll(async () => {
@@ -35,6 +36,7 @@ describe('StreamInspector', () => {
       [{ provide: PROBE, useValue: probe }, FirstHandler, SecondHandler],
     );
     inspector = app.get(StreamInspector);
+    deadLetters = app.get(DeadLetters);
   });
 
   afterAll(async () => {
@@ -107,8 +109,8 @@ describe('StreamInspector', () => {
     probe.behaviour = () => undefined;
     const target = page1.items[0].id;
     const [a, b] = await Promise.all([
-      inspector.replay('orders', [target]),
-      inspector.replay('orders', [target]),
+      deadLetters.replay('orders', [target]),
+      deadLetters.replay('orders', [target]),
     ]);
     expect(a.replayed.length + b.replayed.length).toBe(1);
     expect(a.missing.length + b.missing.length).toBe(1);
@@ -119,13 +121,13 @@ describe('StreamInspector', () => {
     const [[, fields]] = await client.xrevrange('orders', '+', '-', 'COUNT', 1);
     expect(fields.some((f) => f.startsWith('dlq-'))).toBe(false);
 
-    const rest = await inspector.replayMatching('orders', { group: 'first' });
+    const rest = await deadLetters.replayMatching('orders', { group: 'first' });
     expect(rest.replayed).toHaveLength(3);
     await waitFor(
       async () => (await client.xlen('orders:dlq')) === 0,
       'an empty dead-letter stream',
     );
-    expect((await inspector.replayMatching('orders', {})).replayed).toHaveLength(0);
+    expect((await deadLetters.replayMatching('orders', {})).replayed).toHaveLength(0);
   });
 
   it('deletes dead letters and refuses streams it does not handle', async () => {
@@ -135,7 +137,7 @@ describe('StreamInspector', () => {
     await client.xadd('orders', '*', 'message', 'bad-x');
     await waitFor(async () => (await client.xlen('orders:dlq')) === 1, 'a dead letter');
     const [letter] = (await inspector.deadLetters('orders')).items;
-    expect(await inspector.deleteDeadLetters('orders', [letter.id])).toBe(1);
+    expect(await deadLetters.delete('orders', [letter.id])).toBe(1);
     expect(await client.xlen('orders:dlq')).toBe(0);
     await expect(inspector.stream('secrets')).rejects.toThrow(UnknownStreamError);
     await expect(inspector.deadLetters('orders', 'not-an-id')).rejects.toThrow(RangeError);

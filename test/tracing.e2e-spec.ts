@@ -7,12 +7,11 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
-import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { AsyncLocalContextManager } from './support/async-local-context-manager.js';
-import { TestRedis } from './support/redis-server.js';
+import { appTestbed } from './support/app-testbed.js';
 import { toRecord } from './support/stream-probe.js';
-import { startReadyApp, type RunningApp } from './support/test-app.js';
+import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -27,27 +26,16 @@ function callerTrace(): { traceId: string; spanId: string; header: string } {
 }
 
 describe('Trace context from the HTTP request to the handler', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  const bed = appTestbed();
   let receiver: WebhookReceiver;
   let app: RunningApp;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    receiver = await WebhookReceiver.start();
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
+    receiver = bed.own(await WebhookReceiver.start());
+    app = await bed.start({
       CONSUMER_NAME: 'tracing-1',
       ALERTS_WEBHOOK_URL: receiver.url,
     });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await receiver?.close();
-    client?.disconnect();
-    await redis?.destroy();
   });
 
   async function postAlert(
@@ -61,7 +49,7 @@ describe('Trace context from the HTTP request to the handler', () => {
   }
 
   async function entryFields(id: string): Promise<Record<string, string>> {
-    const [entry] = await client.xrange('alerts', id, id);
+    const [entry] = await bed.client.xrange('alerts', id, id);
     return toRecord(entry[1]);
   }
 

@@ -9,7 +9,7 @@ import { StreamsController } from './streams.controller.js';
 /**
  * For operators: the admin API under `/admin` (streams, groups, pending entries, dead letters with
  * replay and deletion, a short history) and the dashboard at `/dashboard` that shows it. Built on
- * the library's `StreamInspector`, so it knows nothing about alerts.
+ * the library's `StreamInspector` and `DeadLetters`, so it knows nothing about alerts.
  */
 @Module({
   controllers: [StreamsController, DeadLettersController, DashboardController],

@@ -17,7 +17,12 @@ import {
   ApiOperation,
   ApiParam,
 } from '@nestjs/swagger';
-import { StreamInspector, type DeadLetter, type ReplayResult } from '../redis-streams/index.js';
+import {
+  DeadLetters,
+  StreamInspector,
+  type DeadLetter,
+  type ReplayResult,
+} from '../redis-streams/index.js';
 import { ADMIN_LIMITS } from './admin.constants.js';
 import { AdminController } from './admin-controller.decorator.js';
 import { DeadLettersQueryDto } from './admin-query.dto.js';
@@ -42,7 +47,10 @@ const ID = { name: 'id', example: '1732770000000-0', description: 'Id in the dea
 export class DeadLettersController {
   private readonly logger = new Logger('AdminApi');
 
-  constructor(private readonly inspector: StreamInspector) {}
+  constructor(
+    private readonly inspector: StreamInspector,
+    private readonly deadLetters: DeadLetters,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -84,8 +92,8 @@ export class DeadLettersController {
       throw new BadRequestException(['"limit" goes with "filter", not with "ids"']);
     }
     const result = body.ids
-      ? await this.inspector.replay(stream, body.ids)
-      : await this.inspector.replayMatching(
+      ? await this.deadLetters.replay(stream, body.ids)
+      : await this.deadLetters.replayMatching(
           stream,
           body.filter ?? {},
           body.limit ?? ADMIN_LIMITS.replayMatchingMax,
@@ -103,7 +111,7 @@ export class DeadLettersController {
     @Param('stream') stream: string,
     @Param('id') id: string,
   ): Promise<ReplayResultView> {
-    return this.logged(stream, await this.inspector.replay(stream, [id]));
+    return this.logged(stream, await this.deadLetters.replay(stream, [id]));
   }
 
   @Post('delete')
@@ -115,7 +123,7 @@ export class DeadLettersController {
     @Param('stream') stream: string,
     @Body() body: DeleteDeadLettersDto,
   ): Promise<DeletedView> {
-    return this.deleted(stream, await this.inspector.deleteDeadLetters(stream, body.ids));
+    return this.deleted(stream, await this.deadLetters.delete(stream, body.ids));
   }
 
   @Delete(':id')
@@ -124,7 +132,7 @@ export class DeadLettersController {
   @ApiOkResponse({ type: DeletedView })
   @ApiBadRequestResponse({ description: 'Not a stream entry id' })
   async deleteOne(@Param('stream') stream: string, @Param('id') id: string): Promise<DeletedView> {
-    return this.deleted(stream, await this.inspector.deleteDeadLetters(stream, [id]));
+    return this.deleted(stream, await this.deadLetters.delete(stream, [id]));
   }
 
   /** Operators change what gets delivered here: leave a trace of it. */

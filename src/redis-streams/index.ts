@@ -31,6 +31,8 @@ export { streamKeys } from './stream-keys.js';
 export { DLQ_FIELD, FIELD } from './redis-streams.constants.js';
 export { redactUrl } from './redact.js';
 export { StreamInspector, UnknownStreamError } from './stream-inspector.js';
+export { DeadLetters } from './dead-letters.js';
+export type { ReplayResult } from './dead-letters.js';
 export type {
   StreamInfo,
   GroupInfo,
@@ -39,7 +41,6 @@ export type {
   DeadLetter,
   DeadLetterFilter,
   Page,
-  ReplayResult,
 } from './stream-inspector.js';
 export { StreamEvents } from './stream-events.js';
 export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-events.js';

@@ -1,12 +1,12 @@
-import { keySlot } from './key-slot.js';
+import calculateSlot from 'cluster-key-slot';
 import { ownerOf, partitionOf, partitionStream, partitionStreams } from './partitions.js';
 
 describe('partitions', () => {
   it('names partitions with a hash tag, so a partition and its keys share one slot', () => {
     expect(partitionStreams('alerts', 3)).toEqual(['alerts:{0}', 'alerts:{1}', 'alerts:{2}']);
     const stream = partitionStream('alerts', 2);
-    expect(keySlot(`${stream}:dlq`)).toBe(keySlot(stream));
-    expect(keySlot(`${stream}:lease:g`)).toBe(keySlot(stream));
+    expect(calculateSlot(`${stream}:dlq`)).toBe(calculateSlot(stream));
+    expect(calculateSlot(`${stream}:lease:g`)).toBe(calculateSlot(stream));
   });
 
   it('routes a key to the same partition every time, and spreads keys evenly', () => {

@@ -81,3 +81,11 @@ export const DLQ_FIELD = {
   stream: 'dlq-stream',
   failedAt: 'dlq-failed-at',
 } as const;
+
+/** Bounds of what operators read and repair (`StreamInspector`, `DeadLetters`). */
+export const INSPECTION = {
+  /** Largest page of pending entries or dead letters one call returns. */
+  maxPage: 500,
+  /** Dead letters one replay script call moves. */
+  replayChunk: 100,
+} as const;

@@ -8,6 +8,7 @@ import { StreamPublisher } from './stream-publisher.js';
 import { StreamRetention } from './stream-retention.js';
 import { DurabilityCheck } from './durability-check.js';
 import { StreamInspector } from './stream-inspector.js';
+import { DeadLetters } from './dead-letters.js';
 import { StreamEvents } from './stream-events.js';
 
 /**
@@ -24,6 +25,7 @@ import { StreamEvents } from './stream-events.js';
     StreamRetention,
     DurabilityCheck,
     StreamInspector,
+    DeadLetters,
     StreamEvents,
   ],
   exports: [
@@ -33,6 +35,7 @@ import { StreamEvents } from './stream-events.js';
     StreamRetention,
     DurabilityCheck,
     StreamInspector,
+    DeadLetters,
     StreamEvents,
   ],
 })

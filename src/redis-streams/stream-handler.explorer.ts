@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import calculateSlot from 'cluster-key-slot';
 import {
   DEAD_LETTER_SUFFIX,
   DEFAULTS,
@@ -18,11 +19,10 @@ import { RedisConnections } from './redis-connections.js';
 import { RetryPolicy } from './retry-policy.js';
 import { StreamEvents } from './stream-events.js';
 import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
-import { OrderedGroup } from './ordered-consumer.js';
+import { OrderedGroup } from './ordered-group.js';
 import { assertValidPartitions, partitionStreams } from './partitions.js';
 import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
 import type { StreamHandlerFn } from './stream-handler.interface.js';
-import { keysOutsideFirstSlot } from './key-slot.js';
 import { assertValidName, streamKeys } from './stream-keys.js';
 
 const MAX_VALUE_BYTES = 1024 * 1024;
@@ -208,8 +208,8 @@ function assertOneSlotPerStream(definitions: ConsumerDefinition[]): void {
   const problems: string[] = [];
   for (const { stream, group } of definitions) {
     const sample = 'event-id';
-    const outside = keysOutsideFirstSlot([
-      stream,
+    const slot = calculateSlot(stream);
+    const outside = [
       streamKeys.deadLetter(stream),
       streamKeys.retries(stream, group),
       streamKeys.attempts(stream, group),
@@ -217,7 +217,7 @@ function assertOneSlotPerStream(definitions: ConsumerDefinition[]): void {
       streamKeys.done(stream, group, sample),
       streamKeys.lease(stream, group),
       streamKeys.fence(stream, group),
-    ]);
+    ].filter((key) => calculateSlot(key) !== slot);
     if (outside.length > 0) problems.push(`"${stream}" (e.g. ${outside[0]})`);
   }
   if (problems.length > 0) {

@@ -1,6 +1,13 @@
 /** A stream entry id as Redis writes it, `<ms>-<seq>`: the only shape accepted from callers. */
 export const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;
 
+/** The id itself, or a RangeError for anything a caller sent that is not a stream entry id. */
+export function assertStreamId(id: string): string {
+  if (!STREAM_ID_PATTERN.test(id))
+    throw new RangeError(`"${id.slice(0, 50)}" is not a stream entry id`);
+  return id;
+}
+
 /** Stream ids are `<ms>-<seq>`; compare them as numbers, never as strings. */
 export function compareStreamIds(a: string, b: string): number {
   const [am, as] = parse(a);

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DLQ_FIELD } from './redis-streams.constants.js';
+import { DLQ_FIELD, INSPECTION } from './redis-streams.constants.js';
 import { RedisConnections } from './redis-connections.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
-import { compareStreamIds, STREAM_ID_PATTERN } from './stream-id.js';
+import { assertStreamId } from './stream-id.js';
 import { streamKeys } from './stream-keys.js';
-import { REPLAY_DEAD_LETTERS } from './stream-scripts.js';
 
 export interface ConsumerInfo {
   name: string;
@@ -65,12 +64,6 @@ export interface DeadLetterFilter {
   errorContains?: string;
 }
 
-export interface ReplayResult {
-  replayed: Array<{ deadLetterId: string; newId: string }>;
-  /** Ids that were not (or no longer) in the dead-letter stream. */
-  missing: string[];
-}
-
 /** A stream that is not one this service handles: never read or written on behalf of a caller. */
 export class UnknownStreamError extends Error {
   constructor(stream: string) {
@@ -79,13 +72,11 @@ export class UnknownStreamError extends Error {
   }
 }
 
-const MAX_PAGE = 500;
-const REPLAY_CHUNK = 100;
-
 /**
- * Read and repair what the streams hold, for operators (admin API, dashboard, CLI) and metrics:
- * groups with lag and pending, pending entries, dead letters with replay and deletion. Only streams
- * that some `@StreamHandler` consumes can be named; every list is bounded and paginated.
+ * Read what the streams hold, for operators (admin API, dashboard, CLI) and metrics: groups with
+ * lag and pending, pending entries, dead letters. It changes nothing (`DeadLetters` replays and
+ * deletes). Only streams that some `@StreamHandler` consumes can be named; every list is bounded
+ * and paginated.
  */
 @Injectable()
 export class StreamInspector {
@@ -132,7 +123,7 @@ export class StreamInspector {
   ): Promise<Page<PendingEntry>> {
     this.assertKnown(stream);
     const size = pageSize(count);
-    const start = cursor === '-' ? '-' : `(${assertId(cursor)}`;
+    const start = cursor === '-' ? '-' : `(${assertStreamId(cursor)}`;
     const rows = (await this.connections.command.xpending(
       stream,
       group,
@@ -160,7 +151,7 @@ export class StreamInspector {
     const size = pageSize(count);
     const redis = this.connections.command;
     const items: DeadLetter[] = [];
-    let end = cursor === '+' ? '+' : `(${assertId(cursor)}`;
+    let end = cursor === '+' ? '+' : `(${assertStreamId(cursor)}`;
     // A filter may skip many entries: scan in bounded steps, at most a few pages' worth.
     for (let scanned = 0; items.length < size && scanned < size * 20;) {
       const rows = (await redis.xrevrange(
@@ -181,49 +172,6 @@ export class StreamInspector {
         return { items, next: items.length === size ? items[size - 1].id : undefined };
     }
     return { items, next: end.slice(1) };
-  }
-
-  /** Replays the given dead letters to their stream; each is appended once however often this runs. */
-  async replay(stream: string, ids: string[]): Promise<ReplayResult> {
-    this.assertKnown(stream);
-    const result: ReplayResult = { replayed: [], missing: [] };
-    const unique = [...new Set(ids.map(assertId))];
-    for (let i = 0; i < unique.length; i += REPLAY_CHUNK) {
-      const chunk = unique.slice(i, i + REPLAY_CHUNK);
-      const newIds = await REPLAY_DEAD_LETTERS.run<Array<Buffer | null>>(
-        this.connections.command,
-        [streamKeys.deadLetter(stream), stream],
-        chunk,
-      );
-      chunk.forEach((id, j) => {
-        const newId = newIds[j];
-        if (newId) result.replayed.push({ deadLetterId: id, newId: newId.toString() });
-        else result.missing.push(id);
-      });
-    }
-    return result;
-  }
-
-  /** Replays every dead letter that matches the filter, oldest first, at most `limit` of them. */
-  async replayMatching(
-    stream: string,
-    filter: DeadLetterFilter,
-    limit = 1_000,
-  ): Promise<ReplayResult> {
-    const ids: string[] = [];
-    let cursor: string | undefined = '+';
-    while (cursor && ids.length < limit) {
-      const page: Page<DeadLetter> = await this.deadLetters(stream, cursor, MAX_PAGE, filter);
-      ids.push(...page.items.map((letter) => letter.id));
-      cursor = page.next;
-    }
-    return this.replay(stream, ids.slice(0, limit).sort(compareStreamIds));
-  }
-
-  async deleteDeadLetters(stream: string, ids: string[]): Promise<number> {
-    this.assertKnown(stream);
-    if (ids.length === 0) return 0;
-    return this.connections.command.xdel(streamKeys.deadLetter(stream), ...ids.map(assertId));
   }
 
   private async groups(stream: string): Promise<GroupInfo[]> {
@@ -262,7 +210,8 @@ export class StreamInspector {
     );
   }
 
-  private assertKnown(stream: string): void {
+  /** Throws `UnknownStreamError` for a stream no handler consumes. */
+  assertKnown(stream: string): void {
     if (!this.knownStreams().includes(stream)) throw new UnknownStreamError(stream);
   }
 }
@@ -300,13 +249,7 @@ function matches(letter: DeadLetter, filter: DeadLetterFilter): boolean {
 function pageSize(count: number): number {
   if (!Number.isInteger(count) || count < 1)
     throw new RangeError('count must be a positive integer');
-  return Math.min(count, MAX_PAGE);
-}
-
-function assertId(id: string): string {
-  if (!STREAM_ID_PATTERN.test(id))
-    throw new RangeError(`"${id.slice(0, 50)}" is not a stream entry id`);
-  return id;
+  return Math.min(count, INSPECTION.maxPage);
 }
 
 function toRecord(flat: unknown[]): Record<string, unknown> {

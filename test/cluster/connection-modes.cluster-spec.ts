@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { HealthModule } from '../../src/health/health.module.js';
 import {
+  DeadLetters,
   DurabilityCheck,
   RedisStreamsModule,
   RedisStreamsStatus,
@@ -240,12 +241,12 @@ describe('RedisStreamsModule on a 3+3 Redis Cluster', () => {
     const doomedAttempts = probe.of('deliver').filter((c) => c.message.eventId === 'doomed-1');
     expect(doomedAttempts).toHaveLength(MAX_ATTEMPTS);
 
-    // The inspector's reads and its replay script work on the stream's node too.
+    // The inspector's reads and the dead letters' replay script work on the stream's node too.
     const info = await inspector.stream(STREAM);
     expect(info.length).toBe(22);
     expect(info.deadLetter).toEqual({ stream: DEAD_LETTERS, length: 1 });
     expect(info.groups.map((g) => g.name).sort()).toEqual(['deliver', 'record']);
-    const replay = await inspector.replay(STREAM, [letters[0].id]);
+    const replay = await app.get(DeadLetters).replay(STREAM, [letters[0].id]);
     expect(replay.replayed).toHaveLength(1);
     await waitFor(
       () => probe.of('deliver').filter((c) => c.message.eventId === 'doomed-1').length > 3,

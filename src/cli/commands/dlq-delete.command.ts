@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { StreamInspector, streamKeys } from '../../redis-streams/index.js';
+import { DeadLetters, streamKeys } from '../../redis-streams/index.js';
 import type { DlqDeleteArgs } from '../cli-args.js';
 import type { CommandOutput } from './command-output.interface.js';
 
 /** `dlq delete`: dead letters removed for good. */
 @Injectable()
 export class DlqDeleteCommand {
-  constructor(private readonly inspector: StreamInspector) {}
+  constructor(private readonly deadLetters: DeadLetters) {}
 
   async run(args: DlqDeleteArgs): Promise<CommandOutput> {
     const requested = new Set(args.ids).size;
-    const deleted = await this.inspector.deleteDeadLetters(args.stream, [...new Set(args.ids)]);
+    const deleted = await this.deadLetters.delete(args.stream, [...new Set(args.ids)]);
     const absent = requested - deleted;
     return {
       data: { deleted, requested },

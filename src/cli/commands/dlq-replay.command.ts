@@ -1,19 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { StreamInspector, streamKeys, type ReplayResult } from '../../redis-streams/index.js';
+import { DeadLetters, streamKeys, type ReplayResult } from '../../redis-streams/index.js';
 import type { DlqReplayArgs } from '../cli-args.js';
 import type { CommandOutput } from './command-output.interface.js';
 
 /** `dlq replay`: named dead letters, or those matching a filter, back to their stream. */
 @Injectable()
 export class DlqReplayCommand {
-  constructor(private readonly inspector: StreamInspector) {}
+  constructor(private readonly deadLetters: DeadLetters) {}
 
   async run(args: DlqReplayArgs): Promise<CommandOutput> {
     const { selection } = args;
     const result =
       'ids' in selection
-        ? await this.inspector.replay(args.stream, selection.ids)
-        : await this.inspector.replayMatching(args.stream, selection.filter, selection.limit);
+        ? await this.deadLetters.replay(args.stream, selection.ids)
+        : await this.deadLetters.replayMatching(args.stream, selection.filter, selection.limit);
     return { data: result, text: renderReplay(args.stream, result) };
   }
 }

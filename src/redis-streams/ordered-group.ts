@@ -66,7 +66,7 @@ export class OrderedGroup implements ConsumerStateSource {
     private readonly connections: RedisConnections,
     private readonly events: StreamEvents,
   ) {
-    this.logger = new Logger(`OrderedConsumer ${definition.stream}/${definition.group}`);
+    this.logger = new Logger(`OrderedGroup ${definition.stream}/${definition.group}`);
     this.membersKey = streamKeys.members(definition.stream, definition.group);
   }
 
