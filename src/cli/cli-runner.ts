@@ -33,7 +33,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return EXIT.ok;
     }
     const env = validate(process.env);
-    context = await NestFactory.createApplicationContext(CliModule.forRoot(), {
+    context = await NestFactory.createApplicationContext(CliModule.forRoot(env), {
       logger: createCliLogger(env, verbose),
       // Let startup errors reach the catch below instead of an abort().
       abortOnError: false,

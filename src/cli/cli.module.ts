@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module.js';
 import { coreModules } from '../config/core-modules.js';
+import type { EnvironmentVariables } from '../config/env.validation.js';
 import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
 import { DlqDeleteCommand } from './commands/dlq-delete.command.js';
 import { DlqListCommand } from './commands/dlq-list.command.js';
@@ -17,7 +18,7 @@ export function cliStreamsOptions(service: RedisStreamsModuleOptions): RedisStre
   return {
     ...service,
     consumersEnabled: false,
-    retention: undefined,
+    retentionEnabled: false,
     redis: { ...service.redis, connectionName: `${service.consumerName}:cli` },
   };
 }
@@ -29,10 +30,10 @@ export function cliStreamsOptions(service: RedisStreamsModuleOptions): RedisStre
  */
 @Module({})
 export class CliModule {
-  static forRoot(): DynamicModule {
+  static forRoot(env: EnvironmentVariables): DynamicModule {
     return {
       module: CliModule,
-      imports: [...coreModules(cliStreamsOptions), AlertsModule],
+      imports: [...coreModules(env, cliStreamsOptions), AlertsModule],
       providers: [
         RedisReachability,
         StatusCommand,
