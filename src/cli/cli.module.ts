@@ -3,11 +3,7 @@ import { AlertsModule } from '../alerts/alerts.module.js';
 import { coreModules } from '../config/core-modules.js';
 import type { EnvironmentVariables } from '../config/env.validation.js';
 import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
-import { DlqDeleteCommand } from './commands/dlq-delete.command.js';
-import { DlqListCommand } from './commands/dlq-list.command.js';
-import { DlqReplayCommand } from './commands/dlq-replay.command.js';
-import { PublishCommand } from './commands/publish.command.js';
-import { StatusCommand } from './commands/status.command.js';
+import { COMMANDS } from './command-registry.js';
 import { RedisReachability } from './redis-reachability.js';
 
 /**
@@ -34,14 +30,7 @@ export class CliModule {
     return {
       module: CliModule,
       imports: [...coreModules(env, cliStreamsOptions), AlertsModule],
-      providers: [
-        RedisReachability,
-        StatusCommand,
-        DlqListCommand,
-        DlqReplayCommand,
-        DlqDeleteCommand,
-        PublishCommand,
-      ],
+      providers: [RedisReachability, ...COMMANDS.map(({ runner }) => runner)],
     };
   }
 }
