@@ -13,10 +13,10 @@ import { setupOpenApi } from './openapi.js';
  * listing every problem, before Nest starts when the environment is invalid.
  */
 export async function createApp(): Promise<NestExpressApplication> {
-  // Validated here first so that a bad environment fails with one clear error, and so that the
-  // log level and format are known before Nest prints its first line.
+  // The only validation: before Nest, so that a bad environment fails with one clear error and the
+  // log level and format are known before Nest prints its first line; the modules get the result.
   const env = validate(process.env);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(env), {
     logger: createLogger(env),
     // Registered below with our limit; bodies above it are answered with 413.
     bodyParser: false,

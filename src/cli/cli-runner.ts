@@ -7,12 +7,8 @@ import { CLI_DEFAULTS, CLI_NAME, EXIT } from './cli.constants.js';
 import { CommandFailedError, InvalidInputError, UsageError } from './cli.errors.js';
 import { createCliLogger } from './cli-logger.js';
 import { CliModule } from './cli.module.js';
+import { commandNamed } from './command-registry.js';
 import type { CommandOutput } from './commands/command-output.interface.js';
-import { DlqDeleteCommand } from './commands/dlq-delete.command.js';
-import { DlqListCommand } from './commands/dlq-list.command.js';
-import { DlqReplayCommand } from './commands/dlq-replay.command.js';
-import { PublishCommand } from './commands/publish.command.js';
-import { StatusCommand } from './commands/status.command.js';
 import { RedisReachability } from './redis-reachability.js';
 import { usageText } from './usage.js';
 
@@ -33,7 +29,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return EXIT.ok;
     }
     const env = validate(process.env);
-    context = await NestFactory.createApplicationContext(CliModule.forRoot(), {
+    context = await NestFactory.createApplicationContext(CliModule.forRoot(env), {
       logger: createCliLogger(env, verbose),
       // Let startup errors reach the catch below instead of an abort().
       abortOnError: false,
@@ -53,18 +49,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 }
 
 function execute(context: INestApplicationContext, command: CliCommand): Promise<CommandOutput> {
-  switch (command.name) {
-    case 'status':
-      return context.get(StatusCommand).run();
-    case 'dlq list':
-      return context.get(DlqListCommand).run(command);
-    case 'dlq replay':
-      return context.get(DlqReplayCommand).run(command);
-    case 'dlq delete':
-      return context.get(DlqDeleteCommand).run(command);
-    case 'publish':
-      return context.get(PublishCommand).run(command);
-  }
+  // parseCliArgs made `command` with this very definition's `parse`.
+  const runner = commandNamed(command.name)?.runner;
+  if (!runner) throw new Error(`No command ${command.name}`);
+  return context.get(runner).run(command);
 }
 
 /** Only streams that a handler consumes: a typo must not read or write some other key. */

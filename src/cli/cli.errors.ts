@@ -1,6 +1,8 @@
-/** Names of the commands, as typed; `dlq` alone only has a help text. */
-export type CommandName = 'status' | 'dlq list' | 'dlq replay' | 'dlq delete' | 'publish';
-export type HelpTopic = CommandName | 'dlq';
+import type { CommandGroup, CommandName } from './command-registry.js';
+
+export type { CommandName } from './command-registry.js';
+/** What a help text can be about: a command, or a group of commands. */
+export type HelpTopic = CommandName | CommandGroup;
 
 /** The command line is wrong: exit code 2, with the usage of `topic` (or of the whole CLI). */
 export class UsageError extends Error {

@@ -1,12 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module.js';
 import { coreModules } from '../config/core-modules.js';
+import type { EnvironmentVariables } from '../config/env.validation.js';
 import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
-import { DlqDeleteCommand } from './commands/dlq-delete.command.js';
-import { DlqListCommand } from './commands/dlq-list.command.js';
-import { DlqReplayCommand } from './commands/dlq-replay.command.js';
-import { PublishCommand } from './commands/publish.command.js';
-import { StatusCommand } from './commands/status.command.js';
+import { COMMANDS } from './command-registry.js';
 import { RedisReachability } from './redis-reachability.js';
 
 /**
@@ -17,7 +14,7 @@ export function cliStreamsOptions(service: RedisStreamsModuleOptions): RedisStre
   return {
     ...service,
     consumersEnabled: false,
-    retention: undefined,
+    retentionEnabled: false,
     redis: { ...service.redis, connectionName: `${service.consumerName}:cli` },
   };
 }
@@ -29,18 +26,11 @@ export function cliStreamsOptions(service: RedisStreamsModuleOptions): RedisStre
  */
 @Module({})
 export class CliModule {
-  static forRoot(): DynamicModule {
+  static forRoot(env: EnvironmentVariables): DynamicModule {
     return {
       module: CliModule,
-      imports: [...coreModules(cliStreamsOptions), AlertsModule],
-      providers: [
-        RedisReachability,
-        StatusCommand,
-        DlqListCommand,
-        DlqReplayCommand,
-        DlqDeleteCommand,
-        PublishCommand,
-      ],
+      imports: [...coreModules(env, cliStreamsOptions), AlertsModule],
+      providers: [RedisReachability, ...COMMANDS.map(({ runner }) => runner)],
     };
   }
 }

@@ -1,28 +1,21 @@
 import type { DynamicModule } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { RedisStreamsModule, type RedisStreamsModuleOptions } from '../redis-streams/index.js';
-import { alertsConfig } from './alerts.config.js';
 import { appConfig, type AppConfig } from './app.config.js';
-import { validate } from './env.validation.js';
+import type { EnvironmentVariables } from './env.validation.js';
+import { EnvironmentModule } from './environment.module.js';
 import { redisConfig, type RedisConfig } from './redis.config.js';
 import { redisStreamsOptions } from './redis-streams-options.js';
 
 /**
- * The configuration and the stream module, as the service and the CLI both load them. The
- * process environment is the only source, in production as in tests: a stray .env in the working
- * folder must not change what runs (`npm start` loads .env for local use). `adjust` lets the CLI
- * turn consumers off.
+ * The configuration and the stream module, as the service and the CLI both load them, from the
+ * environment their entry point validated. `adjust` lets the CLI turn consumers off.
  */
 export function coreModules(
+  env: EnvironmentVariables,
   adjust: (options: RedisStreamsModuleOptions) => RedisStreamsModuleOptions = (options) => options,
-): Array<DynamicModule | Promise<DynamicModule>> {
+): DynamicModule[] {
   return [
-    ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      validate,
-      load: [appConfig, redisConfig, alertsConfig],
-    }),
+    EnvironmentModule.forRoot(env),
     RedisStreamsModule.forRootAsync({
       isGlobal: true,
       inject: [redisConfig.KEY, appConfig.KEY],

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appConfig, type AppConfig } from './app.config.js';
-import { redisConfig, type RedisConfig } from './redis.config.js';
+import type { AppConfig } from './app.config.js';
+import type { RedisConfig } from './redis.config.js';
 import { redisStreamsOptions } from './redis-streams-options.js';
 
 const redis: RedisConfig = {
@@ -17,15 +17,10 @@ const redis: RedisConfig = {
   claimMinIdleMs: 30_000,
   publishTimeoutMs: 2_000,
   retry: { maxAttempts: 5, backoffBaseMs: 1_000, backoffMaxMs: 60_000 },
-  alertsPartitions: 0,
   batchSize: 16,
   concurrency: 8,
   blockMs: 2_000,
-  retentionMaxLen: 0,
-  retentionMaxAgeMs: 0,
   retentionIntervalMs: 10_000,
-  deadLetterMaxAgeMs: 0,
-  deadLetterAlarmCount: 0,
   waitForReplicas: { replicas: 0, timeoutMs: 1_000 },
 };
 
@@ -48,7 +43,6 @@ describe('redisStreamsOptions', () => {
       shutdownTimeoutMs: 10_000,
       publishTimeoutMs: 2_000,
       waitForReplicas: undefined,
-      retention: [{ stream: 'alerts:dlq' }],
       retentionIntervalMs: 10_000,
       handlerDefaults: {
         batchSize: 16,
@@ -88,62 +82,18 @@ describe('redisStreamsOptions', () => {
     });
   });
 
-  it('caps the alerts stream by count and age but never its dead letters, and waits for replicas when asked', () => {
+  it('waits for replicas only when asked', () => {
     const options = redisStreamsOptions(
-      {
-        ...redis,
-        retentionMaxLen: 500,
-        retentionMaxAgeMs: 3_600_000,
-        waitForReplicas: { replicas: 2, timeoutMs: 300 },
-      },
+      { ...redis, waitForReplicas: { replicas: 2, timeoutMs: 300 } },
       app,
     );
-    expect(options.retention).toEqual([
-      { stream: 'alerts', maxLen: 500, maxAgeMs: 3_600_000 },
-      { stream: 'alerts:dlq' },
-    ]);
     expect(options.waitForReplicas).toEqual({ replicas: 2, timeoutMs: 300 });
   });
 
-  it('gives dead letters only their own age limit, and watches their count', () => {
-    const options = redisStreamsOptions(
-      {
-        ...redis,
-        retentionMaxLen: 100,
-        deadLetterMaxAgeMs: 86_400_000,
-        deadLetterAlarmCount: 50,
-      },
-      app,
-    );
-    expect(options.retention).toEqual([
-      { stream: 'alerts', maxLen: 100 },
-      { stream: 'alerts:dlq', maxAgeMs: 86_400_000, alarmLength: 50 },
-    ]);
-  });
-
-  it('bounds a fresh install: the default configuration trims the alerts stream by count and age', () => {
-    const saved = process.env;
-    process.env = {};
-    try {
-      const options = redisStreamsOptions(redisConfig(), appConfig());
-      expect(options.retention).toEqual([
-        { stream: 'alerts', maxLen: 1_000_000, maxAgeMs: 7 * 24 * 60 * 60 * 1_000 },
-        { stream: 'alerts:dlq', alarmLength: 1_000 },
-      ]);
-    } finally {
-      process.env = saved;
-    }
-  });
-
-  it('keeps the alerts for ever when both limits are set to 0', () => {
-    const saved = process.env;
-    process.env = { RETENTION_MAX_LEN: '0', RETENTION_MAX_AGE_MS: '0' };
-    try {
-      const options = redisStreamsOptions(redisConfig(), appConfig());
-      expect(options.retention).toEqual([{ stream: 'alerts:dlq', alarmLength: 1_000 }]);
-    } finally {
-      process.env = saved;
-    }
+  it('leaves the streams to the modules that own them', () => {
+    const options = redisStreamsOptions(redis, app);
+    expect(options.partitions).toBeUndefined();
+    expect(options.retention).toBeUndefined();
   });
 
   it('reads the TLS CA file when one is set', () => {
@@ -159,19 +109,5 @@ describe('redisStreamsOptions', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-
-  it('splits the alerts stream into partitions, and keeps each one and its dead letters in bounds', () => {
-    const options = redisStreamsOptions(
-      { ...redis, alertsPartitions: 2, retentionMaxLen: 1_000 },
-      app,
-    );
-    expect(options.partitions).toEqual({ alerts: 2 });
-    expect(options.retention).toEqual([
-      { stream: 'alerts:{0}', maxLen: 1_000 },
-      { stream: 'alerts:{1}', maxLen: 1_000 },
-      { stream: 'alerts:{0}:dlq' },
-      { stream: 'alerts:{1}:dlq' },
-    ]);
   });
 });

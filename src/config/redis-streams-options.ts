@@ -1,11 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ALERTS_STREAM } from '../alerts/alerts.constants.js';
-import {
-  partitionStreams,
-  streamKeys,
-  type RedisStreamsModuleOptions,
-  type RetentionRule,
-} from '../redis-streams/index.js';
+import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
 import type { AppConfig } from './app.config.js';
 import type { RedisConfig } from './redis.config.js';
 
@@ -29,35 +23,10 @@ function where(redis: RedisConfig): Pick<RedisStreamsModuleOptions, 'url' | 'con
   }
 }
 
-/** The Redis streams of the alerts (each partition, if partitioned). */
-function alertsStreams(partitions: number): string[] {
-  return partitions === 0 ? [ALERTS_STREAM] : partitionStreams(ALERTS_STREAM, partitions);
-}
-
 /**
- * Alerts are trimmed by count and age. Dead letters never by count: they are kept until replayed,
- * deleted or, if asked, too old; they are always watched, so that the storage alarm sees them.
+ * Maps the `redis` and `app` namespaces to the options of `RedisStreamsModule`. The streams
+ * themselves (partitions, retention) are declared by the modules that own them (`forFeature`).
  */
-function retentionRules(redis: RedisConfig): RetentionRule[] {
-  const streams = alertsStreams(redis.alertsPartitions);
-  const limited = redis.retentionMaxLen > 0 || redis.retentionMaxAgeMs > 0;
-  return [
-    ...(limited
-      ? streams.map((stream) => ({
-          stream,
-          ...(redis.retentionMaxLen > 0 ? { maxLen: redis.retentionMaxLen } : {}),
-          ...(redis.retentionMaxAgeMs > 0 ? { maxAgeMs: redis.retentionMaxAgeMs } : {}),
-        }))
-      : []),
-    ...streams.map((stream) => ({
-      stream: streamKeys.deadLetter(stream),
-      ...(redis.deadLetterMaxAgeMs > 0 ? { maxAgeMs: redis.deadLetterMaxAgeMs } : {}),
-      ...(redis.deadLetterAlarmCount > 0 ? { alarmLength: redis.deadLetterAlarmCount } : {}),
-    })),
-  ];
-}
-
-/** Maps the `redis` and `app` namespaces to the options of `RedisStreamsModule`. */
 export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisStreamsModuleOptions {
   return {
     ...where(redis),
@@ -68,9 +37,6 @@ export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisSt
     shutdownTimeoutMs: app.shutdownTimeoutMs,
     publishTimeoutMs: redis.publishTimeoutMs,
     waitForReplicas: redis.waitForReplicas.replicas > 0 ? redis.waitForReplicas : undefined,
-    partitions:
-      redis.alertsPartitions > 0 ? { [ALERTS_STREAM]: redis.alertsPartitions } : undefined,
-    retention: retentionRules(redis),
     retentionIntervalMs: redis.retentionIntervalMs,
     handlerDefaults: {
       batchSize: redis.batchSize,

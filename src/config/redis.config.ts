@@ -1,5 +1,5 @@
-import { registerAs, type ConfigType } from '@nestjs/config';
-import { validate } from './env.validation.js';
+import type { ConfigType } from '@nestjs/config';
+import { configNamespace } from './config-namespace.js';
 import { parseHostPortList, type HostPort } from './host-port-list.js';
 
 /** A node list that `validate` has already checked; empty when unset. */
@@ -9,44 +9,30 @@ function nodes(list: string | undefined): HostPort[] {
 }
 
 /** Connection to Redis and the defaults of every stream consumer. */
-export const redisConfig = registerAs('redis', () => {
-  const env = validate(process.env);
-  return {
-    /** standalone: `url`; cluster: `clusterNodes`; sentinel: `sentinels` and `sentinelName`. */
-    mode: env.REDIS_MODE,
-    /** May contain a password: log it only through `redactUrl`. */
-    url: env.REDIS_URL,
-    tlsCaFile: env.REDIS_TLS_CA_FILE,
-    clusterNodes: nodes(env.REDIS_CLUSTER_NODES),
-    sentinels: nodes(env.REDIS_SENTINELS),
-    sentinelName: env.REDIS_SENTINEL_NAME,
-    sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
-    consumerName: env.CONSUMER_NAME,
-    claimMinIdleMs: env.CLAIM_MIN_IDLE_MS,
-    publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,
-    retry: {
-      maxAttempts: env.RETRY_MAX_ATTEMPTS,
-      backoffBaseMs: env.RETRY_BACKOFF_BASE_MS,
-      backoffMaxMs: env.RETRY_BACKOFF_MAX_MS,
-    },
-    /** 0: one `alerts` stream; otherwise that many partitions. */
-    alertsPartitions: env.ALERTS_PARTITIONS,
-    batchSize: env.CONSUMER_BATCH_SIZE,
-    concurrency: env.CONSUMER_CONCURRENCY,
-    blockMs: env.CONSUMER_BLOCK_MS,
-    /**
-     * The alerts stream keeps about this many newest entries, none older than the age limit (0:
-     * no such limit); entries some group has not received and acknowledged are never trimmed.
-     */
-    retentionMaxLen: env.RETENTION_MAX_LEN,
-    retentionMaxAgeMs: env.RETENTION_MAX_AGE_MS,
-    retentionIntervalMs: env.RETENTION_INTERVAL_MS,
-    /** Dead letters have no count cap; 0: kept until replayed or deleted. */
-    deadLetterMaxAgeMs: env.DEAD_LETTER_MAX_AGE_MS,
-    /** The storage alarm fires from this many dead letters in one stream; 0: never. */
-    deadLetterAlarmCount: env.DEAD_LETTER_ALARM_COUNT,
-    waitForReplicas: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
-  };
-});
+export const redisConfig = configNamespace('redis', (env) => ({
+  /** standalone: `url`; cluster: `clusterNodes`; sentinel: `sentinels` and `sentinelName`. */
+  mode: env.REDIS_MODE,
+  /** May contain a password: log it only through `redactUrl`. */
+  url: env.REDIS_URL,
+  tlsCaFile: env.REDIS_TLS_CA_FILE,
+  clusterNodes: nodes(env.REDIS_CLUSTER_NODES),
+  sentinels: nodes(env.REDIS_SENTINELS),
+  sentinelName: env.REDIS_SENTINEL_NAME,
+  sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
+  consumerName: env.CONSUMER_NAME,
+  claimMinIdleMs: env.CLAIM_MIN_IDLE_MS,
+  publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,
+  retry: {
+    maxAttempts: env.RETRY_MAX_ATTEMPTS,
+    backoffBaseMs: env.RETRY_BACKOFF_BASE_MS,
+    backoffMaxMs: env.RETRY_BACKOFF_MAX_MS,
+  },
+  batchSize: env.CONSUMER_BATCH_SIZE,
+  concurrency: env.CONSUMER_CONCURRENCY,
+  blockMs: env.CONSUMER_BLOCK_MS,
+  /** How often the retention rules of the streams run. */
+  retentionIntervalMs: env.RETENTION_INTERVAL_MS,
+  waitForReplicas: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
+}));
 
 export type RedisConfig = ConfigType<typeof redisConfig>;

@@ -1,5 +1,8 @@
 export { RedisStreamsModule } from './redis-streams.module.js';
+export type { StreamFeatureAsyncOptions } from './redis-streams.module.js';
+export { StreamDeclarations } from './stream-declarations.js';
 export type {
+  StreamFeatureOptions,
   RedisStreamsModuleOptions,
   RedisConnectionOptions,
   RedisNodeAddress,

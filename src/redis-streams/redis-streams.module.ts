@@ -1,6 +1,14 @@
-import { Module } from '@nestjs/common';
+import {
+  Module,
+  type DynamicModule,
+  type FactoryProvider,
+  type ModuleMetadata,
+  type ValueProvider,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ConfigurableModuleClass } from './redis-streams.module-definition.js';
+import type { StreamFeatureOptions } from './redis-streams.options.js';
+import { StreamDeclarations, StreamFeature } from './stream-declarations.js';
 import { RedisConnections } from './redis-connections.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
 import { StreamHandlerExplorer } from './stream-handler.explorer.js';
@@ -27,6 +35,7 @@ import { StreamEvents } from './stream-events.js';
     StreamInspector,
     DeadLetters,
     StreamEvents,
+    StreamDeclarations,
   ],
   exports: [
     RedisConnections,
@@ -37,6 +46,53 @@ import { StreamEvents } from './stream-events.js';
     StreamInspector,
     DeadLetters,
     StreamEvents,
+    StreamDeclarations,
   ],
 })
-export class RedisStreamsModule extends ConfigurableModuleClass {}
+export class RedisStreamsModule extends ConfigurableModuleClass {
+  /**
+   * Declares a stream from the module that owns it: its partitions and retention. Works with a
+   * `forRoot` that is not global too: the declaration is found by discovery.
+   */
+  static forFeature(options: StreamFeatureOptions): DynamicModule {
+    return featureModule({ useValue: new StreamFeature(options) });
+  }
+
+  /** `forFeature` with options that come from providers, such as a configuration namespace. */
+  static forFeatureAsync(options: StreamFeatureAsyncOptions): DynamicModule {
+    return featureModule(
+      {
+        useFactory: async (...args: unknown[]) => {
+          // Nest passes the providers named in `inject`, in order, as `useFactory` expects them.
+          const declare = options.useFactory as (
+            ...args: unknown[]
+          ) => ReturnType<typeof options.useFactory>;
+          return new StreamFeature(await declare(...args));
+        },
+        inject: options.inject ?? [],
+      },
+      options.imports,
+    );
+  }
+}
+
+/** Options of `RedisStreamsModule.forFeatureAsync`. */
+export interface StreamFeatureAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: FactoryProvider['inject'];
+  useFactory: (...args: never[]) => StreamFeatureOptions | Promise<StreamFeatureOptions>;
+}
+
+/** Holds the declarations of `forFeature`; nothing else, so importing it twice costs nothing. */
+@Module({})
+class RedisStreamsFeatureModule {}
+
+let features = 0;
+
+function featureModule(
+  provider: Omit<ValueProvider, 'provide'> | Omit<FactoryProvider, 'provide'>,
+  imports: ModuleMetadata['imports'] = [],
+): DynamicModule {
+  // A token of its own: Nest merges dynamic modules whose metadata serializes the same.
+  const provide = `RedisStreamsFeature#${++features}`;
+  return { module: RedisStreamsFeatureModule, imports, providers: [{ provide, ...provider }] };
+}

@@ -73,10 +73,13 @@ export interface RedisStreamsModuleOptions {
   waitForReplicas?: { replicas: number; timeoutMs: number };
   /** Do not start consumers (publish-only instances, tools). */
   consumersEnabled?: boolean;
+  /** Do not run the retention rules, neither these nor those of `forFeature` (tools). */
+  retentionEnabled?: boolean;
   /**
    * Logical streams split into partitions, by name: `{ alerts: 8 }` makes `alerts` the eight
    * streams `alerts:{0}` ... `alerts:{7}` (hash-tagged: spread over a Cluster's shards). Publishing
    * routes each event by its `partitionKey`; handlers of the logical stream consume every partition.
+   * A module that owns a stream can declare it instead, with `RedisStreamsModule.forFeature`.
    */
   partitions?: Record<string, number>;
   /**
@@ -113,4 +116,22 @@ export interface RetentionRule {
   maxAgeMs?: number;
   /** Raise a storage alarm while the stream holds at least this many entries; absent or 0: none. */
   alarmLength?: number;
+}
+
+/**
+ * A stream as the module that owns it declares it (`RedisStreamsModule.forFeature`): its
+ * partitions and what to keep of it and of its dead letters. Limits of 0 count as absent.
+ */
+export interface StreamFeatureOptions {
+  /** The logical stream, as handlers and `publish` name it. */
+  stream: string;
+  /** Split into this many partitions (see the module's `partitions`); absent: one stream. */
+  partitions?: number;
+  /** Retention of the stream, of each partition if partitioned; absent: neither trimmed nor watched. */
+  retention?: Omit<RetentionRule, 'stream'>;
+  /**
+   * Retention of its dead letters (each partition's), never by count; absent: not watched. An
+   * empty object watches them, so that health and metrics report them.
+   */
+  deadLetters?: Omit<RetentionRule, 'stream' | 'maxLen'>;
 }

@@ -20,7 +20,8 @@ import { RetryPolicy } from './retry-policy.js';
 import { StreamEvents } from './stream-events.js';
 import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
 import { OrderedGroup } from './ordered-group.js';
-import { assertValidPartitions, partitionStreams } from './partitions.js';
+import { partitionStreams } from './partitions.js';
+import { StreamDeclarations } from './stream-declarations.js';
 import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
 import type { StreamHandlerFn } from './stream-handler.interface.js';
 import { assertValidName, streamKeys } from './stream-keys.js';
@@ -45,17 +46,14 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     private readonly status: RedisStreamsStatus,
     private readonly events: StreamEvents,
     @Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions,
+    private readonly declarations: StreamDeclarations,
   ) {}
 
   onApplicationBootstrap(): void {
     if (this.started) return;
     this.started = true;
     const definitions = this.discover();
-    const partitions = this.options.partitions ?? {};
-    for (const [stream, count] of Object.entries(partitions)) {
-      assertValidName('stream', stream);
-      assertValidPartitions(stream, count);
-    }
+    const partitions = this.declarations.partitions();
     // What is read: a partitioned stream is read as its partition streams.
     const perStream = definitions.flatMap((definition) => {
       const count = partitions[definition.stream];

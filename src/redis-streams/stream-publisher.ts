@@ -6,6 +6,7 @@ import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisConnections } from './redis-connections.js';
 import { newEventId } from './event-id.js';
 import { partitionOf, partitionStream } from './partitions.js';
+import { StreamDeclarations } from './stream-declarations.js';
 import { encodeEntry } from './stream-codec.js';
 import { StreamEvents } from './stream-events.js';
 import { withPublishSpan } from './trace-context.js';
@@ -98,6 +99,7 @@ export class StreamPublisher {
     private readonly connections: RedisConnections,
     private readonly events: StreamEvents,
     @Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions,
+    private readonly declarations: StreamDeclarations,
   ) {}
 
   async publish(
@@ -170,7 +172,7 @@ export class StreamPublisher {
 
   /** The stream an event goes to: the stream, or the partition its key belongs to. */
   private route(stream: string, key: string): string {
-    const partitions = this.options.partitions?.[stream];
+    const partitions = this.declarations.partitionsOf(stream);
     if (partitions === undefined) return stream;
     return partitionStream(stream, partitionOf(key, partitions));
   }

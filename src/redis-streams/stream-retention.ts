@@ -11,6 +11,7 @@ import type { RedisStreamsModuleOptions, RetentionRule } from './redis-streams.o
 import { RedisConnections } from './redis-connections.js';
 import { readRedisMemory, type RedisMemoryState } from './redis-memory.js';
 import { RETENTION_TRIM } from './retention-trim.script.js';
+import { StreamDeclarations } from './stream-declarations.js';
 import { assertValidName } from './stream-keys.js';
 import { compareStreamIds, nextStreamId } from './stream-id.js';
 
@@ -58,10 +59,12 @@ export class StreamRetention implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     private readonly connections: RedisConnections,
     @Inject(REDIS_STREAMS_OPTIONS) private readonly options: RedisStreamsModuleOptions,
+    private readonly declarations: StreamDeclarations,
   ) {}
 
   onApplicationBootstrap(): void {
-    const rules = this.options.retention ?? [];
+    if (this.options.retentionEnabled === false) return;
+    const rules = this.declarations.retention();
     if (rules.length === 0) return;
     for (const rule of rules) assertValidRule(rule);
     const interval = this.options.retentionIntervalMs ?? DEFAULTS.retentionIntervalMs;
@@ -90,7 +93,7 @@ export class StreamRetention implements OnApplicationBootstrap, BeforeApplicatio
 
   async trimAll(): Promise<RetentionState[]> {
     const results: RetentionState[] = [];
-    for (const rule of this.options.retention ?? []) {
+    for (const rule of this.declarations.retention()) {
       try {
         results.push(await this.trim(rule));
       } catch (error) {

@@ -1,7 +1,34 @@
 import { Injectable } from '@nestjs/common';
-import { DeadLetters, streamKeys, type ReplayResult } from '../../redis-streams/index.js';
-import type { DlqReplayArgs } from '../cli-args.js';
+import {
+  DeadLetters,
+  streamKeys,
+  type DeadLetterFilter,
+  type ReplayResult,
+} from '../../redis-streams/index.js';
+import {
+  FILTER,
+  JSON_OUTPUT,
+  STREAM,
+  filterOf,
+  integerOption,
+  nonEmpty,
+  parseOptions,
+  streamId,
+} from '../cli-options.js';
+import { CLI_DEFAULTS, CLI_NAME } from '../cli.constants.js';
+import { UsageError } from '../cli.errors.js';
+import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
+
+/** Either the dead letters named, or those matching a filter (`{}` for all), at most `limit`. */
+export type ReplaySelection = { ids: string[] } | { filter: DeadLetterFilter; limit: number };
+
+export interface DlqReplayArgs {
+  name: 'dlq replay';
+  stream: string;
+  selection: ReplaySelection;
+  json: boolean;
+}
 
 /** `dlq replay`: named dead letters, or those matching a filter, back to their stream. */
 @Injectable()
@@ -31,3 +58,64 @@ export function renderReplay(stream: string, result: ReplayResult): string {
   }
   return lines.join('\n');
 }
+
+export const dlqReplayCommand: CommandDefinition<DlqReplayArgs> = {
+  name: 'dlq replay',
+  summary: 'Replay dead letters to their stream (idempotent)',
+  usage: `Usage: ${CLI_NAME} dlq replay [--stream ${CLI_DEFAULTS.stream}] (ID... | --all | --group G | --error TEXT) [--limit N] [--json]
+
+Appends dead letters to their original stream again (without their dlq-* fields, same eventId)
+and removes them from the dead letters, atomically: replaying an id twice appends it once, and
+the second time lists it as missing. Every consumer group of the stream receives it again.
+
+  ID...           Dead-letter ids, as "dlq list" shows them
+  --all           Every dead letter of the stream (at most --limit)
+  --group G       Those dead-lettered by consumer group G
+  --error TEXT    Those whose reason contains TEXT (any case); combines with --group
+  --limit N       With --all, --group or --error: at most N, the newest, replayed oldest first
+                  (1 to ${CLI_DEFAULTS.replayMaxLimit}, default ${CLI_DEFAULTS.replayLimit})
+  --stream NAME   Stream to replay to (default ${CLI_DEFAULTS.stream})
+  --json          Print JSON ({ replayed: [{ deadLetterId, newId }], missing })`,
+  parse: (args) => {
+    const topic = 'dlq replay';
+    const { values, positionals } = parseOptions(
+      topic,
+      args,
+      { ...STREAM, ...JSON_OUTPUT, ...FILTER, all: { type: 'boolean' }, limit: { type: 'string' } },
+      true,
+    );
+    const filtered = values.all || values.group !== undefined || values.error !== undefined;
+    if (positionals.length > 0 && (filtered || values.limit !== undefined)) {
+      throw new UsageError(
+        'Give either dead-letter ids or --all/--group/--error (with --limit), not both',
+        topic,
+      );
+    }
+    if (positionals.length === 0 && !filtered) {
+      throw new UsageError('Say what to replay: ids, --all, --group G or --error TEXT', topic);
+    }
+    if (values.all && (values.group !== undefined || values.error !== undefined)) {
+      throw new UsageError('--all replays every dead letter: leave out --group and --error', topic);
+    }
+    const selection: ReplaySelection =
+      positionals.length > 0
+        ? { ids: positionals.map((id) => streamId(id, 'id', topic)) }
+        : {
+            filter: filterOf(values, topic),
+            limit: integerOption(
+              values.limit,
+              '--limit',
+              CLI_DEFAULTS.replayLimit,
+              CLI_DEFAULTS.replayMaxLimit,
+              topic,
+            ),
+          };
+    return {
+      name: topic,
+      stream: nonEmpty(values.stream, '--stream', topic),
+      selection,
+      json: values.json,
+    };
+  },
+  runner: DlqReplayCommand,
+};

@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { StreamInspector, type StreamInfo } from '../../redis-streams/index.js';
+import { JSON_OUTPUT, parseOptions } from '../cli-options.js';
+import { CLI_NAME } from '../cli.constants.js';
 import { formatDuration, textTable } from '../text-table.js';
+import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
+
+export interface StatusArgs {
+  name: 'status';
+  json: boolean;
+}
 
 /** `status`: every handled stream with its groups, consumers, lag, pending and dead letters. */
 @Injectable()
@@ -64,3 +72,19 @@ export function renderStatus(streams: StreamInfo[]): string {
   }
   return sections.join('\n\n');
 }
+
+export const statusCommand: CommandDefinition<StatusArgs> = {
+  name: 'status',
+  summary: 'Streams, consumer groups, consumers, lag, pending, oldest pending age, dead letters',
+  usage: `Usage: ${CLI_NAME} status [--json]
+
+The streams the service handles: length, dead-letter count, and each consumer group with its
+consumers, lag (entries not yet delivered), pending entries and the age of the oldest one.
+
+  --json        Print JSON ({ streams: [...] }) instead of tables`,
+  parse: (args) => {
+    const { values } = parseOptions('status', args, { ...JSON_OUTPUT }, false);
+    return { name: 'status', json: values.json };
+  },
+  runner: StatusCommand,
+};
