@@ -97,6 +97,7 @@ export async function runChaos(options: RunOptions): Promise<RunReport> {
       afterShutdown,
       groups: { alerts: ALERTS.webhookGroup, ordered: ORDERED.group },
       alertsEntries,
+      startedAt: started,
     });
     return {
       seed,

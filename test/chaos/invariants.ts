@@ -51,6 +51,8 @@ export interface Figures {
   deadLettered: number;
   /** Dead letters, of any group, whose reason is an infrastructure failure. */
   deadLetteredInfra: number;
+  /** Dead letters by group and reason (numbers in the reason folded into N). */
+  deadLetterReasons: Record<string, number>;
   /** Alerts both delivered and dead-lettered (delivered first: a stale owner's dead letter). */
   deliveredAndDeadLettered: number;
   /** Accepted alerts neither delivered nor dead-lettered. */
@@ -84,6 +86,8 @@ export interface CheckInput {
   alertsEntries?: ReadonlyMap<string, string>;
   /** eventIds replayed from the dead-letter stream on purpose (none in the schedule). */
   replayed?: ReadonlySet<string>;
+  /** When the run started: times in the evidence are given from it (`+12.345s`). */
+  startedAt?: number;
 }
 
 export interface CheckResult {
@@ -94,6 +98,9 @@ export interface CheckResult {
 /** Per event: its receiver calls in arrival order. */
 type CallsByKey = Map<string, WebhookRequest[]>;
 
+/** A time as the evidence shows it. */
+type Clock = (at: number) => string;
+
 const isSuccess = (call: WebhookRequest): boolean =>
   call.status !== undefined && call.status >= 200 && call.status < 300;
 
@@ -103,15 +110,12 @@ const isSuccess = (call: WebhookRequest): boolean =>
  */
 export function checkHistory(input: CheckInput): CheckResult {
   const violations: Violation[] = [];
-  const calls: CallsByKey = new Map();
-  for (const call of input.calls) {
-    const list = calls.get(call.key);
-    if (list) list.push(call);
-    else calls.set(call.key, [call]);
-  }
-  const deadLetters = indexDeadLetters(input.state.deadLetters);
+  const calls: CallsByKey = groupBy(input.calls, (call) => call.key);
+  const deadLetters = groupBy(input.state.deadLetters, (letter) => letter.eventId);
   const replayed = input.replayed ?? new Set<string>();
-  const explain = evidence(input, calls, deadLetters);
+  const t: Clock = (at) =>
+    input.startedAt === undefined ? String(at) : `+${((at - input.startedAt) / 1_000).toFixed(3)}s`;
+  const explain = evidence(input, calls, deadLetters, t);
 
   // Alerts: the API's 202 is the promise.
   const attempted = new Set(input.publishes.map((p) => p.key));
@@ -126,7 +130,9 @@ export function checkHistory(input: CheckInput): CheckResult {
   for (const attempt of input.publishes) {
     publishAttempts[attempt.outcome] += 1;
     if (attempt.outcome !== 'accepted') continue;
-    accepted.set(attempt.key, [...(accepted.get(attempt.key) ?? []), attempt]);
+    const list = accepted.get(attempt.key);
+    if (list) list.push(attempt);
+    else accepted.set(attempt.key, [attempt]);
   }
   let delivered = 0;
   let deadLettered = 0;
@@ -186,12 +192,23 @@ export function checkHistory(input: CheckInput): CheckResult {
       });
     }
   }
-  const outOfOrder = checkOrder(input, orderedByEventId, calls, deadLetters, violations, explain);
+  const outOfOrder = checkOrder(
+    input,
+    orderedByEventId,
+    calls,
+    deadLetters,
+    violations,
+    explain,
+    t,
+  );
 
   // Dead letters: never for the system's own fault, and final.
   let deadLetteredInfra = 0;
   let deliveredAndDeadLettered = 0;
+  const deadLetterReasons: Record<string, number> = {};
   for (const letter of input.state.deadLetters) {
+    const reason = `${letter.group}: ${letter.reason.replace(/\d+/g, 'N').slice(0, 120)}`;
+    deadLetterReasons[reason] = (deadLetterReasons[reason] ?? 0) + 1;
     if (isInfrastructureReason(letter.reason)) {
       deadLetteredInfra += 1;
       violations.push({
@@ -214,7 +231,7 @@ export function checkHistory(input: CheckInput): CheckResult {
       violations.push({
         invariant: 'nothing-delivered-after-dead-letter',
         subject: key,
-        detail: `dead-lettered at ${first}, delivered ${after.length} time(s) after, first ${after[0].at - first} ms after: ${explain(key)}`,
+        detail: `dead-lettered at ${t(first)}, delivered ${after.length} time(s) after, first ${after[0].at - first} ms after: ${explain(key)}`,
       });
     } else if (successes.length > 0) {
       deliveredAndDeadLettered += 1;
@@ -222,7 +239,7 @@ export function checkHistory(input: CheckInput): CheckResult {
   }
 
   // What is left in Redis.
-  const entryNames = entryNamesOf(input);
+  const names = entryNamesOf(input);
   for (const group of input.state.groups) {
     if (group.pending > 0) {
       violations.push({
@@ -232,7 +249,7 @@ export function checkHistory(input: CheckInput): CheckResult {
           .slice(0, 10)
           .map(
             (p) =>
-              `${p.id}${entryNames.has(p.id) ? ` (${entryNames.get(p.id)})` : ''} on ${p.consumer}, idle ${p.idleMs} ms, ${p.deliveries} deliveries`,
+              `${names(group.stream, p.id)} on ${p.consumer}, idle ${p.idleMs} ms, ${p.deliveries} deliveries`,
           )
           .join('; ')}`,
       });
@@ -249,7 +266,10 @@ export function checkHistory(input: CheckInput): CheckResult {
     violations.push({
       invariant: 'no-retries-left',
       subject: key,
-      detail: `${members.length} member(s): ${members.slice(0, 10).map(named(entryNames)).join(', ')}`,
+      detail: `${members.length} member(s): ${members
+        .slice(0, 10)
+        .map((id) => names(streamOfKey(key, ':retries:'), id))
+        .join(', ')}`,
     });
   }
   for (const [key, fields] of Object.entries(input.state.attempts)) {
@@ -259,7 +279,7 @@ export function checkHistory(input: CheckInput): CheckResult {
       subject: key,
       detail: `${ids.length} field(s): ${ids
         .slice(0, 10)
-        .map((id) => `${named(entryNames)(id)}=${fields[id]}`)
+        .map((id) => `${names(streamOfKey(key, ':attempts:'), id)}=${fields[id]}`)
         .join(', ')}`,
     });
   }
@@ -317,6 +337,7 @@ export function checkHistory(input: CheckInput): CheckResult {
       unconfirmedDelivered,
       deadLettered,
       deadLetteredInfra,
+      deadLetterReasons,
       deliveredAndDeadLettered,
       lost,
       duplicates,
@@ -345,6 +366,7 @@ function checkOrder(
   deadLetters: Map<string, DeadLetterEntry[]>,
   violations: Violation[],
   explain: (key: string) => string,
+  t: Clock,
 ): number {
   const perKey = new Map<string, OrderedPublish[]>();
   for (const publish of byEventId.values()) {
@@ -373,7 +395,7 @@ function checkOrder(
           violations.push({
             invariant: 'ordered-per-key',
             subject: `${key} #${event.seq}`,
-            detail: `${event.eventId} was first handled at ${firstCall}, ${doneBy - firstCall} ms before an earlier event of ${key} was done: calls ${describeCalls(eventCalls)}`,
+            detail: `${event.eventId} was first handled at ${t(firstCall)}, ${doneBy - firstCall} ms before an earlier event of ${key} was done: calls ${describeCalls(eventCalls, t)}`,
           });
         }
       }
@@ -389,32 +411,41 @@ function checkOrder(
   return broken;
 }
 
-function indexDeadLetters(letters: readonly DeadLetterEntry[]): Map<string, DeadLetterEntry[]> {
-  const index = new Map<string, DeadLetterEntry[]>();
-  for (const letter of letters) {
-    index.set(letter.eventId, [...(index.get(letter.eventId) ?? []), letter]);
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const list = groups.get(keyOf(item));
+    if (list) list.push(item);
+    else groups.set(keyOf(item), [item]);
   }
-  return index;
+  return groups;
 }
 
-/** Entry id to eventId for every entry the history knows of (202s, ordered publishes, the stream). */
-function entryNamesOf(input: CheckInput): Map<string, string> {
-  const names = new Map<string, string>(input.alertsEntries ?? []);
-  for (const p of input.publishes) if (p.entryId) names.set(p.entryId, p.key);
-  for (const p of input.ordered) if (p.entryId) names.set(p.entryId, p.eventId);
-  return names;
+/**
+ * Names an entry of a stream by its eventId, when the history knows it (202s, ordered publishes,
+ * the alerts stream): `1718000000000-0 (a1-42)`. Entry ids repeat across streams, hence the stream.
+ */
+function entryNamesOf(input: CheckInput): (stream: string, id: string) => string {
+  const names = new Map<string, string>();
+  for (const [id, eventId] of input.alertsEntries ?? []) names.set(`alerts ${id}`, eventId);
+  for (const p of input.publishes) if (p.entryId) names.set(`alerts ${p.entryId}`, p.key);
+  for (const p of input.ordered) if (p.entryId) names.set(`${p.stream} ${p.entryId}`, p.eventId);
+  return (stream, id) => {
+    const name = names.get(`${stream} ${id}`);
+    return name ? `${id} (${name})` : id;
+  };
 }
 
-const named =
-  (names: Map<string, string>) =>
-  (id: string): string =>
-    names.has(id) ? `${id} (${names.get(id)})` : id;
+/** The stream a bookkeeping key belongs to: `alerts:{3}:attempts:g` is of `alerts:{3}`. */
+function streamOfKey(key: string, marker: string): string {
+  return key.slice(0, key.indexOf(marker));
+}
 
-function describeCalls(calls: readonly WebhookRequest[]): string {
+function describeCalls(calls: readonly WebhookRequest[], t: Clock): string {
   if (calls.length === 0) return 'none';
   const shown = calls
     .slice(0, 8)
-    .map((c) => `${c.status ?? 'held'}@${c.at}`)
+    .map((c) => `${c.status ?? 'held'}@${t(c.at)}`)
     .join(' ');
   return calls.length > 8 ? `${shown} ... (${calls.length})` : shown;
 }
@@ -424,22 +455,25 @@ function evidence(
   input: CheckInput,
   calls: CallsByKey,
   deadLetters: Map<string, DeadLetterEntry[]>,
+  t: Clock,
 ): (key: string) => string {
+  const publishesOf = groupBy(input.publishes, (p) => p.key);
+  const orderedOf = groupBy(input.ordered, (p) => p.eventId);
   return (key) => {
-    const publishes = input.publishes.filter((p) => p.key === key);
-    const ordered = input.ordered.filter((p) => p.eventId === key);
+    const publishes = publishesOf.get(key) ?? [];
+    const ordered = orderedOf.get(key) ?? [];
     const entryIds = new Set(
       [...publishes, ...ordered].map((p) => p.entryId).filter((id): id is string => !!id),
     );
     const parts: string[] = [];
     if (publishes.length > 0) {
       parts.push(
-        `POSTs ${publishes.map((p) => `${p.outcome}${p.status ? ` ${p.status}` : ''} via ${p.process} at ${p.at}`).join(', ')}`,
+        `POSTs ${publishes.map((p) => `${p.outcome}${p.status ? ` ${p.status}` : ''} via ${p.process} at ${t(p.at)}`).join(', ')}`,
       );
     }
     if (ordered.length > 0) {
       parts.push(
-        `publishes ${ordered.map((p) => `${p.ok ? 'ok' : `failed (${p.error})`} at ${p.at}`).join(', ')}`,
+        `publishes ${ordered.map((p) => `${p.ok ? 'ok' : `failed (${p.error})`} at ${t(p.at)}`).join(', ')}`,
       );
     }
     const ids = [...entryIds];
@@ -456,7 +490,9 @@ function evidence(
             `pending in ${g.stream}/${g.group} on ${p.consumer} (${p.deliveries} deliveries, idle ${p.idleMs} ms)`,
         ),
     );
-    parts.push(pending.length > 0 ? pending.join('; ') : 'pending nowhere (of what was listed)');
+    parts.push(
+      pending.length > 0 ? pending.join('; ') : 'not among the oldest pending entries of any group',
+    );
     const retries = Object.entries(input.state.retries)
       .filter(([, members]) => members.some((m) => entryIds.has(m)))
       .map(([k]) => k);
@@ -465,11 +501,11 @@ function evidence(
       ids.filter((id) => fields[id] !== undefined).map((id) => `${k}[${id}]=${fields[id]}`),
     );
     if (attempts.length > 0) parts.push(`attempts ${attempts.join(', ')}`);
-    parts.push(`receiver calls ${describeCalls(calls.get(key) ?? [])}`);
+    parts.push(`receiver calls ${describeCalls(calls.get(key) ?? [], t)}`);
     const letters = deadLetters.get(key) ?? [];
     if (letters.length > 0) {
       parts.push(
-        `dead letters ${letters.map((l) => `${l.group} at ${l.at} by ${l.consumer}: ${l.reason}`).join('; ')}`,
+        `dead letters ${letters.map((l) => `${l.group} at ${t(l.at)} by ${l.consumer}: ${l.reason.slice(0, 120)}`).join('; ')}`,
       );
     }
     const times = [
@@ -484,7 +520,7 @@ function evidence(
         (f) => f.startedAt <= to && (f.endedAt ?? Infinity) >= from,
       );
       parts.push(
-        `faults around: ${around.map((f) => `${f.kind} ${f.targetName} ${f.startedAt}-${f.endedAt ?? 'end'}`).join(', ') || 'none'}`,
+        `faults around: ${around.map((f) => `${f.kind} ${f.targetName} ${t(f.startedAt)}..${f.endedAt === undefined ? 'end' : t(f.endedAt)}`).join(', ') || 'none'}`,
       );
     }
     return parts.join('; ');

@@ -52,7 +52,7 @@ export interface RedisState {
   runningMarkers: Record<string, string>;
   /** Ordered partition leases (`*:lease:*`) and their holder. */
   leases: Record<string, string>;
-  /** Non-empty membership sets of ordered groups (`*:members:*`). */
+  /** Ordered groups' members whose membership has not expired (`*:members:*`). */
   members: Record<string, string[]>;
 }
 
@@ -122,7 +122,8 @@ export async function readRedisState(
     if (holder !== null) state.leases[key] = holder;
   }
   for (const key of await scanKeys(redis, '*:members:*')) {
-    const members = await redis.zrange(key, '0', '-1');
+    // Scored by expiry: only members whose membership has not lapsed count as present.
+    const members = await redis.zrangebyscore(key, `(${Date.now()}`, '+inf');
     if (members.length > 0) state.members[key] = members;
   }
   if (options.markers) {

@@ -78,6 +78,9 @@ export function detailLines(report: RunReport): string[] {
     `seed ${report.seed}: POST /alerts attempts: ${attempts}; delivered without a 202: ${f.unconfirmedDelivered}; ` +
       `delivered and also dead-lettered: ${f.deliveredAndDeadLettered}; ordered dead-lettered: ${f.orderedDeadLettered}; ` +
       `receiver calls: ${f.receiverCalls}; run took ${Math.round(report.durationMs / 1_000)} s`,
+    ...Object.entries(f.deadLetterReasons).map(
+      ([reason, count]) => `seed ${report.seed}: dead letters ×${count}: ${reason}`,
+    ),
     ...report.notes.map((note) => `seed ${report.seed}: note: ${note}`),
   ];
 }
