@@ -77,7 +77,9 @@ export async function runChaos(options: RunOptions): Promise<RunReport> {
 
     const settledAt = await settle(system, history);
     const settledMs = settledAt === undefined ? undefined : settledAt - faultsEndedAt;
-    if (settledAt === undefined) notes.push(`not settled within ${WAITS.settleMs} ms`);
+    if (settledAt === undefined) {
+      notes.push(`not settled: events unresolved with Redis idle, or after ${WAITS.settleMs} ms`);
+    }
     const state = await system.untilRedisAnswers(() =>
       readRedisState(system.admin, STREAMS, { markers: true }),
     );
@@ -116,12 +118,18 @@ export async function runChaos(options: RunOptions): Promise<RunReport> {
   }
 }
 
+/** Polls in a row that found Redis idle with events still unresolved: nothing can change any more. */
+const IDLE_POLLS_TO_GIVE_UP = 6;
+
 /**
  * Waits until every accepted alert and every confirmed ordered event was delivered or
- * dead-lettered and Redis has nothing left to do; returns when, or undefined after WAITS.settleMs.
+ * dead-lettered and Redis has nothing left to do; returns when, or undefined after WAITS.settleMs,
+ * or sooner once Redis stayed idle while events are unresolved (nothing pending means nothing
+ * will ever be delivered: they are lost, and waiting longer only delays the report).
  */
 async function settle(system: ChaosSystem, history: History): Promise<number | undefined> {
   const deadline = Date.now() + WAITS.settleMs;
+  let idlePolls = 0;
   while (Date.now() < deadline) {
     try {
       const state = await readRedisState(system.admin, STREAMS);
@@ -134,7 +142,9 @@ async function settle(system: ChaosSystem, history: History): Promise<number | u
       const waiting =
         history.publishes.some((p) => p.outcome === 'accepted' && !resolved.has(p.key)) ||
         history.ordered.some((p) => p.ok && !resolved.has(p.eventId));
-      if (!waiting && isIdle(state)) return Date.now();
+      if (!isIdle(state)) idlePolls = 0;
+      else if (!waiting) return Date.now();
+      else if (++idlePolls >= IDLE_POLLS_TO_GIVE_UP) return undefined;
     } catch {
       // Redis may still be loading: look again.
     }
