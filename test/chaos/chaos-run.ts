@@ -68,9 +68,9 @@ export async function runChaos(options: RunOptions): Promise<RunReport> {
       options.sabotage && sabotage(system, history, options.sabotage, faultMs / 2),
     ]);
     injector.stop();
+    const faultsEndedAt = Date.now();
     const notes = await system.healAll(history);
     await Promise.all([alerts.stop(), ordered.stop()]);
-    const faultsEndedAt = Date.now();
     log(
       `seed ${seed}: faults over after ${Math.round((faultsEndedAt - started) / 1_000)} s; settling`,
     );

@@ -42,10 +42,13 @@ export const PARTITION_LEASE_MS = 1_500;
 /** Alerts instances and ordered workers the run starts. */
 export const PROCESS_COUNTS = { instances: 3, workers: 2 } as const;
 
-/** Length of the fault phase of a CI run, and the seeds CI runs: each of them plans every kind of fault. */
+/**
+ * Length of the fault phase of a CI run, and the seeds CI runs. Each plans every kind of fault, an
+ * out-of-memory spell right after the receiver failed, and a Redis pause longer than a read's timeout.
+ */
 export const CI = {
   faultMs: 40_000,
-  seeds: [190, 240, 371],
+  seeds: [240, 276, 429],
 } as const;
 
 /** After the faults: the longest wait for the system to settle, and for each process to start. */

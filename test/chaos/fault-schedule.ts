@@ -47,8 +47,8 @@ const REDIS_FAULT_MS: Record<
   [number, number]
 > = {
   'redis-kill': [500, 3_000],
-  'redis-stop': [1_000, 4_000],
-  'redis-sleep': [1_000, 4_000],
+  'redis-stop': [1_000, 6_000],
+  'redis-sleep': [1_000, 6_000],
   'redis-oom': [4_000, 15_000],
   'lost-reply': [1_000, 1_000],
   'black-hole': [1_000, 4_000],
