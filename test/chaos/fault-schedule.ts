@@ -37,7 +37,8 @@ export interface PlannedFault {
 }
 
 /** Ranges, in ms, of each lane's faults and of the healthy gaps between them. */
-const PROCESS_FAULT_MS: [number, number] = [2_000, 5_000];
+/** SIGSTOPs longer than the claim idle time (1.5 s), and on both sides of the partition lease (5 s). */
+const PROCESS_FAULT_MS: [number, number] = [2_000, 8_000];
 const PROCESS_GAP_MS: [number, number] = [1_000, 4_000];
 const REDIS_GAP_MS: [number, number] = [1_500, 5_000];
 const RECEIVER_FAULT_MS: [number, number] = [1_500, 5_000];

@@ -74,3 +74,14 @@ export class History {
 
   constructor(readonly seed: number) {}
 }
+
+/** Records by a key of theirs (an eventId, ...), each list in the records' order. */
+export function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const list = groups.get(keyOf(item));
+    if (list) list.push(item);
+    else groups.set(keyOf(item), [item]);
+  }
+  return groups;
+}

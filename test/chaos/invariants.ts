@@ -1,11 +1,13 @@
 import type { WebhookRequest } from '../faults/recording-webhook.js';
 import { isInfrastructureReason } from './dead-letter-reason.js';
-import type {
-  InjectedFault,
-  OrderedPublish,
-  ProcessExit,
-  PublishAttempt,
-  PublishOutcome,
+import { describeCalls, entryNamesOf, evidence, streamOfKey, type Clock } from './evidence.js';
+import {
+  groupBy,
+  type InjectedFault,
+  type OrderedPublish,
+  type ProcessExit,
+  type PublishAttempt,
+  type PublishOutcome,
 } from './history.js';
 import type { DeadLetterEntry, RedisState } from './redis-state.js';
 
@@ -98,28 +100,84 @@ export interface CheckResult {
 /** Per event: its receiver calls in arrival order. */
 type CallsByKey = Map<string, WebhookRequest[]>;
 
-/** A time as the evidence shows it. */
-type Clock = (at: number) => string;
-
 const isSuccess = (call: WebhookRequest): boolean =>
   call.status !== undefined && call.status >= 200 && call.status < 300;
+
+/** What every check reads and writes: the input, its indexes, and the violations found so far. */
+interface Judging {
+  input: CheckInput;
+  calls: CallsByKey;
+  deadLetters: Map<string, DeadLetterEntry[]>;
+  violations: Violation[];
+  /** Where an event got to, for the evidence. */
+  explain: (key: string) => string;
+  t: Clock;
+}
 
 /**
  * Judges a run. Pure: everything it needs is in `input`, so a history can be checked again, and
  * synthetic histories show that each invariant can fail.
  */
 export function checkHistory(input: CheckInput): CheckResult {
-  const violations: Violation[] = [];
-  const calls: CallsByKey = groupBy(input.calls, (call) => call.key);
+  const calls = groupBy(input.calls, (call) => call.key);
   const deadLetters = groupBy(input.state.deadLetters, (letter) => letter.eventId);
-  const replayed = input.replayed ?? new Set<string>();
   const t: Clock = (at) =>
     input.startedAt === undefined ? String(at) : `+${((at - input.startedAt) / 1_000).toFixed(3)}s`;
-  const explain = evidence(input, calls, deadLetters, t);
+  const judging: Judging = {
+    input,
+    calls,
+    deadLetters,
+    violations: [],
+    explain: evidence(input, calls, deadLetters, t),
+    t,
+  };
+  const alerts = checkAlerts(judging);
+  const ordered = checkOrderedEvents(judging);
+  const letters = checkDeadLetters(judging);
+  checkLeftovers(judging);
+  const crashes = checkProcesses(judging);
+  checkPhantoms(judging, alerts.attempted, ordered.byEventId);
 
-  // Alerts: the API's 202 is the promise.
+  let duplicates = 0;
+  for (const list of calls.values()) {
+    duplicates += Math.max(0, list.filter(isSuccess).length - 1);
+  }
+  const faults: Record<string, number> = {};
+  for (const fault of input.faults) faults[fault.kind] = (faults[fault.kind] ?? 0) + 1;
+  const { violations } = judging;
+  return {
+    violations,
+    figures: {
+      faults,
+      publishAttempts: alerts.publishAttempts,
+      accepted: alerts.accepted,
+      delivered: alerts.delivered,
+      unconfirmedDelivered: alerts.unconfirmedDelivered,
+      deadLettered: alerts.deadLettered,
+      deadLetteredInfra: letters.infra,
+      deadLetterReasons: letters.reasons,
+      deliveredAndDeadLettered: letters.deliveredBefore,
+      lost: alerts.lost,
+      duplicates,
+      orderedPublished: ordered.published,
+      orderedDelivered: ordered.delivered,
+      orderedDeadLettered: ordered.deadLettered,
+      orderedLost: ordered.lost,
+      outOfOrder: ordered.outOfOrder,
+      receiverCalls: input.calls.length,
+      crashes,
+      violations: violations.length,
+    },
+  };
+}
+
+/** Every alert the API answered 202 for was delivered, or dead-lettered by the webhook group. */
+function checkAlerts({ input, calls, deadLetters, violations, explain }: Judging) {
   const attempted = new Set(input.publishes.map((p) => p.key));
-  const accepted = new Map<string, PublishAttempt[]>();
+  const accepted = groupBy(
+    input.publishes.filter((p) => p.outcome === 'accepted'),
+    (p) => p.key,
+  );
   const publishAttempts: Record<PublishOutcome, number> = {
     accepted: 0,
     unavailable: 0,
@@ -127,36 +185,28 @@ export function checkHistory(input: CheckInput): CheckResult {
     timeout: 0,
     refused: 0,
   };
-  for (const attempt of input.publishes) {
-    publishAttempts[attempt.outcome] += 1;
-    if (attempt.outcome !== 'accepted') continue;
-    const list = accepted.get(attempt.key);
-    if (list) list.push(attempt);
-    else accepted.set(attempt.key, [attempt]);
-  }
-  let delivered = 0;
-  let deadLettered = 0;
-  let lost = 0;
-  let unconfirmedDelivered = 0;
+  for (const attempt of input.publishes) publishAttempts[attempt.outcome] += 1;
+  const counts = { delivered: 0, deadLettered: 0, lost: 0, unconfirmedDelivered: 0 };
   for (const key of attempted) {
     const wasDelivered = (calls.get(key) ?? []).some(isSuccess);
-    if (!accepted.has(key)) {
-      if (wasDelivered) unconfirmedDelivered += 1;
+    const confirmations = accepted.get(key);
+    if (!confirmations) {
+      if (wasDelivered) counts.unconfirmedDelivered += 1;
       continue;
     }
-    const letters = (deadLetters.get(key) ?? []).filter((l) => l.group === input.groups.alerts);
-    const wrongId = accepted.get(key)!.filter((a) => a.eventId !== key);
-    if (wrongId.length > 0) {
+    const wrongId = confirmations.find((a) => a.eventId !== key);
+    if (wrongId) {
       violations.push({
         invariant: 'accepted-is-delivered-or-dead-lettered',
         subject: key,
-        detail: `the 202 named eventId ${JSON.stringify(wrongId[0].eventId)}, not the Idempotency-Key`,
+        detail: `the 202 named eventId ${JSON.stringify(wrongId.eventId)}, not the Idempotency-Key`,
       });
     }
-    if (wasDelivered) delivered += 1;
-    else if (letters.length > 0) deadLettered += 1;
+    const letters = (deadLetters.get(key) ?? []).filter((l) => l.group === input.groups.alerts);
+    if (wasDelivered) counts.delivered += 1;
+    else if (letters.length > 0) counts.deadLettered += 1;
     else {
-      lost += 1;
+      counts.lost += 1;
       violations.push({
         invariant: 'accepted-is-delivered-or-dead-lettered',
         subject: key,
@@ -164,27 +214,28 @@ export function checkHistory(input: CheckInput): CheckResult {
       });
     }
   }
+  return { attempted, accepted: accepted.size, publishAttempts, ...counts };
+}
 
-  // Ordered events: a confirmed publish is the promise; order per key on top.
-  const orderedByEventId = new Map<string, OrderedPublish>();
+/** Every confirmed ordered event was delivered or dead-lettered, and each key's in order. */
+function checkOrderedEvents(judging: Judging) {
+  const { input, calls, deadLetters, violations, explain } = judging;
+  const byEventId = new Map<string, OrderedPublish>();
   for (const publish of input.ordered) {
-    const known = orderedByEventId.get(publish.eventId);
-    if (!known || (!known.ok && publish.ok)) orderedByEventId.set(publish.eventId, publish);
+    const known = byEventId.get(publish.eventId);
+    if (!known || (!known.ok && publish.ok)) byEventId.set(publish.eventId, publish);
   }
-  let orderedPublished = 0;
-  let orderedDelivered = 0;
-  let orderedDeadLettered = 0;
-  let orderedLost = 0;
-  for (const [eventId, publish] of orderedByEventId) {
+  const counts = { published: 0, delivered: 0, deadLettered: 0, lost: 0 };
+  for (const [eventId, publish] of byEventId) {
     if (!publish.ok) continue;
-    orderedPublished += 1;
+    counts.published += 1;
     const letters = (deadLetters.get(eventId) ?? []).filter(
       (l) => l.group === input.groups.ordered,
     );
-    if ((calls.get(eventId) ?? []).some(isSuccess)) orderedDelivered += 1;
-    else if (letters.length > 0) orderedDeadLettered += 1;
+    if ((calls.get(eventId) ?? []).some(isSuccess)) counts.delivered += 1;
+    else if (letters.length > 0) counts.deadLettered += 1;
     else {
-      orderedLost += 1;
+      counts.lost += 1;
       violations.push({
         invariant: 'accepted-is-delivered-or-dead-lettered',
         subject: eventId,
@@ -192,31 +243,25 @@ export function checkHistory(input: CheckInput): CheckResult {
       });
     }
   }
-  const outOfOrder = checkOrder(
-    input,
-    orderedByEventId,
-    calls,
-    deadLetters,
-    violations,
-    explain,
-    t,
-  );
+  return { byEventId, ...counts, outOfOrder: checkOrder(judging, byEventId) };
+}
 
-  // Dead letters: never for the system's own fault, and final.
-  let deadLetteredInfra = 0;
-  let deliveredAndDeadLettered = 0;
-  const deadLetterReasons: Record<string, number> = {};
+/** Dead letters are never for the system's own fault, and final (nothing delivered after them). */
+function checkDeadLetters({ input, calls, deadLetters, violations, explain, t }: Judging) {
+  const replayed = input.replayed ?? new Set<string>();
+  let infra = 0;
+  let deliveredBefore = 0;
+  const reasons: Record<string, number> = {};
   for (const letter of input.state.deadLetters) {
     const reason = `${letter.group}: ${letter.reason.replace(/\d+/g, 'N').slice(0, 120)}`;
-    deadLetterReasons[reason] = (deadLetterReasons[reason] ?? 0) + 1;
-    if (isInfrastructureReason(letter.reason)) {
-      deadLetteredInfra += 1;
-      violations.push({
-        invariant: 'no-dead-letter-for-infrastructure',
-        subject: letter.eventId,
-        detail: `${letter.stream}/${letter.group} dead-lettered ${letter.originalId} by ${letter.consumer} after ${letter.attempts} attempt(s): ${letter.reason}; ${explain(letter.eventId)}`,
-      });
-    }
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+    if (!isInfrastructureReason(letter.reason)) continue;
+    infra += 1;
+    violations.push({
+      invariant: 'no-dead-letter-for-infrastructure',
+      subject: letter.eventId,
+      detail: `${letter.stream}/${letter.group} dead-lettered ${letter.originalId} by ${letter.consumer} after ${letter.attempts} attempt(s): ${letter.reason}; ${explain(letter.eventId)}`,
+    });
   }
   for (const [key, letters] of deadLetters) {
     if (replayed.has(key)) continue;
@@ -234,123 +279,103 @@ export function checkHistory(input: CheckInput): CheckResult {
         detail: `dead-lettered at ${t(first)}, delivered ${after.length} time(s) after, first ${after[0].at - first} ms after: ${explain(key)}`,
       });
     } else if (successes.length > 0) {
-      deliveredAndDeadLettered += 1;
+      deliveredBefore += 1;
     }
   }
+  return { infra, deliveredBefore, reasons };
+}
 
-  // What is left in Redis.
+/** Nothing is left to do in Redis, and no lease outlives the processes. */
+function checkLeftovers({ input, violations }: Judging): void {
   const names = entryNamesOf(input);
   for (const group of input.state.groups) {
+    const subject = `${group.stream}/${group.group}`;
     if (group.pending > 0) {
+      const shown = group.pendingEntries
+        .slice(0, 10)
+        .map(
+          (p) =>
+            `${names(group.stream, p.id)} on ${p.consumer}, idle ${p.idleMs} ms, ${p.deliveries} deliveries`,
+        );
       violations.push({
         invariant: 'nothing-left-pending',
-        subject: `${group.stream}/${group.group}`,
-        detail: `${group.pending} pending: ${group.pendingEntries
-          .slice(0, 10)
-          .map(
-            (p) =>
-              `${names(group.stream, p.id)} on ${p.consumer}, idle ${p.idleMs} ms, ${p.deliveries} deliveries`,
-          )
-          .join('; ')}`,
+        subject,
+        detail: `${group.pending} pending: ${shown.join('; ')}`,
       });
     }
     if (group.behind) {
       violations.push({
         invariant: 'nothing-left-pending',
-        subject: `${group.stream}/${group.group}`,
+        subject,
         detail: `has read up to ${group.lastDeliveredId} only: entries after it were never read`,
       });
     }
   }
   for (const [key, members] of Object.entries(input.state.retries)) {
+    const shown = members.slice(0, 10).map((id) => names(streamOfKey(key, ':retries:'), id));
     violations.push({
       invariant: 'no-retries-left',
       subject: key,
-      detail: `${members.length} member(s): ${members
-        .slice(0, 10)
-        .map((id) => names(streamOfKey(key, ':retries:'), id))
-        .join(', ')}`,
+      detail: `${members.length} member(s): ${shown.join(', ')}`,
     });
   }
   for (const [key, fields] of Object.entries(input.state.attempts)) {
     const ids = Object.keys(fields);
+    const shown = ids
+      .slice(0, 10)
+      .map((id) => `${names(streamOfKey(key, ':attempts:'), id)}=${fields[id]}`);
     violations.push({
       invariant: 'no-attempts-left',
       subject: key,
-      detail: `${ids.length} field(s): ${ids
-        .slice(0, 10)
-        .map((id) => `${names(streamOfKey(key, ':attempts:'), id)}=${fields[id]}`)
-        .join(', ')}`,
+      detail: `${ids.length} field(s): ${shown.join(', ')}`,
     });
   }
   const { leases, members, runningMarkers } = input.afterShutdown;
   for (const [key, holder] of Object.entries(leases)) {
     violations.push({ invariant: 'no-leases-left', subject: key, detail: `held by ${holder}` });
   }
-  for (const [key, names] of Object.entries(members)) {
+  for (const [key, live] of Object.entries(members)) {
     violations.push({
       invariant: 'no-leases-left',
       subject: key,
-      detail: `members ${names.join(', ')} after every process stopped`,
+      detail: `members ${live.join(', ')} after every process stopped`,
     });
   }
   for (const [key, value] of Object.entries(runningMarkers)) {
     violations.push({ invariant: 'no-leases-left', subject: key, detail: `still ${value}` });
   }
+}
 
-  // Processes.
+/** No process ended by itself, and each exited 0 on the final SIGTERM. Returns how many did not. */
+function checkProcesses({ input, violations }: Judging): number {
   let crashes = 0;
   for (const exit of input.exits) {
     if (exit.cause === 'killed' || (exit.cause === 'terminated' && exit.code === 0)) continue;
     crashes += 1;
+    const how = exit.cause === 'terminated' ? 'on the final SIGTERM, exited' : 'ended by itself';
     violations.push({
       invariant: 'no-crash',
       subject: `${exit.process} (life ${exit.life})`,
-      detail: `${exit.cause === 'terminated' ? 'on the final SIGTERM, exited' : 'ended by itself'} with code ${exit.code}, signal ${exit.signal}${exit.stderrTail ? `; stderr ends: ${exit.stderrTail}` : ''}`,
+      detail: `${how} with code ${exit.code}, signal ${exit.signal}${exit.stderrTail ? `; stderr ends: ${exit.stderrTail}` : ''}`,
     });
   }
+  return crashes;
+}
 
-  // Calls for events nobody published.
-  for (const key of calls.keys()) {
-    if (attempted.has(key) || orderedByEventId.has(key)) continue;
+/** The receiver got nothing that nobody published. */
+function checkPhantoms(
+  { calls, violations }: Judging,
+  alertKeys: ReadonlySet<string>,
+  orderedEvents: ReadonlyMap<string, OrderedPublish>,
+): void {
+  for (const [key, list] of calls) {
+    if (alertKeys.has(key) || orderedEvents.has(key)) continue;
     violations.push({
       invariant: 'no-phantom-delivery',
       subject: key,
-      detail: `${calls.get(key)!.length} call(s) for an eventId never published`,
+      detail: `${list.length} call(s) for an eventId never published`,
     });
   }
-
-  let duplicates = 0;
-  for (const list of calls.values()) {
-    duplicates += Math.max(0, list.filter(isSuccess).length - 1);
-  }
-  const faults: Record<string, number> = {};
-  for (const fault of input.faults) faults[fault.kind] = (faults[fault.kind] ?? 0) + 1;
-
-  return {
-    violations,
-    figures: {
-      faults,
-      publishAttempts,
-      accepted: accepted.size,
-      delivered,
-      unconfirmedDelivered,
-      deadLettered,
-      deadLetteredInfra,
-      deadLetterReasons,
-      deliveredAndDeadLettered,
-      lost,
-      duplicates,
-      orderedPublished,
-      orderedDelivered,
-      orderedDeadLettered,
-      orderedLost,
-      outOfOrder,
-      receiverCalls: input.calls.length,
-      crashes,
-      violations: violations.length,
-    },
-  };
 }
 
 /**
@@ -360,13 +385,8 @@ export function checkHistory(input: CheckInput): CheckResult {
  * harm: they come after the event was done. Returns how many events broke the order.
  */
 function checkOrder(
-  input: CheckInput,
+  { input, calls, deadLetters, violations, explain, t }: Judging,
   byEventId: Map<string, OrderedPublish>,
-  calls: CallsByKey,
-  deadLetters: Map<string, DeadLetterEntry[]>,
-  violations: Violation[],
-  explain: (key: string) => string,
-  t: Clock,
 ): number {
   const perKey = new Map<string, OrderedPublish[]>();
   for (const publish of byEventId.values()) {
@@ -409,120 +429,4 @@ function checkOrder(
     }
   }
   return broken;
-}
-
-function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const list = groups.get(keyOf(item));
-    if (list) list.push(item);
-    else groups.set(keyOf(item), [item]);
-  }
-  return groups;
-}
-
-/**
- * Names an entry of a stream by its eventId, when the history knows it (202s, ordered publishes,
- * the alerts stream): `1718000000000-0 (a1-42)`. Entry ids repeat across streams, hence the stream.
- */
-function entryNamesOf(input: CheckInput): (stream: string, id: string) => string {
-  const names = new Map<string, string>();
-  for (const [id, eventId] of input.alertsEntries ?? []) names.set(`alerts ${id}`, eventId);
-  for (const p of input.publishes) if (p.entryId) names.set(`alerts ${p.entryId}`, p.key);
-  for (const p of input.ordered) if (p.entryId) names.set(`${p.stream} ${p.entryId}`, p.eventId);
-  return (stream, id) => {
-    const name = names.get(`${stream} ${id}`);
-    return name ? `${id} (${name})` : id;
-  };
-}
-
-/** The stream a bookkeeping key belongs to: `alerts:{3}:attempts:g` is of `alerts:{3}`. */
-function streamOfKey(key: string, marker: string): string {
-  return key.slice(0, key.indexOf(marker));
-}
-
-function describeCalls(calls: readonly WebhookRequest[], t: Clock): string {
-  if (calls.length === 0) return 'none';
-  const shown = calls
-    .slice(0, 8)
-    .map((c) => `${c.status ?? 'held'}@${t(c.at)}`)
-    .join(' ');
-  return calls.length > 8 ? `${shown} ... (${calls.length})` : shown;
-}
-
-/** Where an event got to, in one line: publishes, stream entry, pending, calls, dead letters, faults. */
-function evidence(
-  input: CheckInput,
-  calls: CallsByKey,
-  deadLetters: Map<string, DeadLetterEntry[]>,
-  t: Clock,
-): (key: string) => string {
-  const publishesOf = groupBy(input.publishes, (p) => p.key);
-  const orderedOf = groupBy(input.ordered, (p) => p.eventId);
-  return (key) => {
-    const publishes = publishesOf.get(key) ?? [];
-    const ordered = orderedOf.get(key) ?? [];
-    const entryIds = new Set(
-      [...publishes, ...ordered].map((p) => p.entryId).filter((id): id is string => !!id),
-    );
-    const parts: string[] = [];
-    if (publishes.length > 0) {
-      parts.push(
-        `POSTs ${publishes.map((p) => `${p.outcome}${p.status ? ` ${p.status}` : ''} via ${p.process} at ${t(p.at)}`).join(', ')}`,
-      );
-    }
-    if (ordered.length > 0) {
-      parts.push(
-        `publishes ${ordered.map((p) => `${p.ok ? 'ok' : `failed (${p.error})`} at ${t(p.at)}`).join(', ')}`,
-      );
-    }
-    const ids = [...entryIds];
-    parts.push(`entry ${ids.join(', ') || 'unknown'}`);
-    if (input.alertsEntries && ids.length > 0 && publishes.length > 0) {
-      const kept = ids.filter((id) => input.alertsEntries!.has(id));
-      parts.push(kept.length > 0 ? 'still in the stream' : 'no longer in the stream');
-    }
-    const pending = input.state.groups.flatMap((g) =>
-      g.pendingEntries
-        .filter((p) => entryIds.has(p.id))
-        .map(
-          (p) =>
-            `pending in ${g.stream}/${g.group} on ${p.consumer} (${p.deliveries} deliveries, idle ${p.idleMs} ms)`,
-        ),
-    );
-    parts.push(
-      pending.length > 0 ? pending.join('; ') : 'not among the oldest pending entries of any group',
-    );
-    const retries = Object.entries(input.state.retries)
-      .filter(([, members]) => members.some((m) => entryIds.has(m)))
-      .map(([k]) => k);
-    if (retries.length > 0) parts.push(`scheduled in ${retries.join(', ')}`);
-    const attempts = Object.entries(input.state.attempts).flatMap(([k, fields]) =>
-      ids.filter((id) => fields[id] !== undefined).map((id) => `${k}[${id}]=${fields[id]}`),
-    );
-    if (attempts.length > 0) parts.push(`attempts ${attempts.join(', ')}`);
-    parts.push(`receiver calls ${describeCalls(calls.get(key) ?? [], t)}`);
-    const letters = deadLetters.get(key) ?? [];
-    if (letters.length > 0) {
-      parts.push(
-        `dead letters ${letters.map((l) => `${l.group} at ${t(l.at)} by ${l.consumer}: ${l.reason.slice(0, 120)}`).join('; ')}`,
-      );
-    }
-    const times = [
-      ...publishes.map((p) => p.at),
-      ...ordered.map((p) => p.at),
-      ...(calls.get(key) ?? []).map((c) => c.at),
-    ];
-    if (times.length > 0) {
-      const from = Math.min(...times) - 2_000;
-      const to = Math.max(...times) + 2_000;
-      const around = input.faults.filter(
-        (f) => f.startedAt <= to && (f.endedAt ?? Infinity) >= from,
-      );
-      parts.push(
-        `faults around: ${around.map((f) => `${f.kind} ${f.targetName} ${t(f.startedAt)}..${f.endedAt === undefined ? 'end' : t(f.endedAt)}`).join(', ') || 'none'}`,
-      );
-    }
-    return parts.join('; ');
-  };
 }
