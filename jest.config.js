@@ -38,6 +38,13 @@ export default {
       testMatch: ['<rootDir>/test/faults/**/*.faults-spec.ts'],
     },
     {
+      // The chaos checker's own tests; `npm run test:chaos` then runs the checker itself (main.ts).
+      ...common,
+      displayName: 'chaos',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'],
+    },
+    {
       ...common,
       displayName: 'cluster',
       rootDir: '.',

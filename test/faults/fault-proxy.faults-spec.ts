@@ -90,6 +90,21 @@ describe('FaultProxy', () => {
     await waitFor(() => again.received === 'y', 'the echo after the reset', 2_000);
   });
 
+  it('loses one reply after letting some through, resetting its connection, and only one', async () => {
+    const probe = await open();
+    proxy.loseReply(1);
+    probe.socket.write('a');
+    await waitFor(() => probe.received === 'a', 'the reply let through', 2_000);
+    probe.socket.write('b');
+    await waitFor(() => probe.closed, 'the reset after the lost reply', 2_000);
+    expect(probe.received).toBe('a');
+    expect(probe.error?.code).toBe('ECONNRESET');
+    expect(proxy.stats.lostReplies).toBe(1);
+    const again = await open();
+    again.socket.write('c');
+    await waitFor(() => again.received === 'c', 'the echo after the lost reply', 2_000);
+  });
+
   it('refuses connections while cut and accepts them after heal', async () => {
     const probe = await open();
     await proxy.cut();

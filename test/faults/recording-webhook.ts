@@ -13,10 +13,18 @@ export interface WebhookRequest {
   at: number;
   /** The status it was answered with; undefined while it is held. */
   status?: number;
+  /** When it was answered. */
+  answeredAt?: number;
 }
 
-/** How to answer one request: a status, possibly after a delay (a promise). */
-export type WebhookAnswer = number | Promise<number>;
+/** A status with response headers, e.g. 429 with `Retry-After`. */
+export interface WebhookReply {
+  status: number;
+  headers?: Record<string, string>;
+}
+
+/** How to answer one request: a status (or a reply), possibly after a delay (a promise). */
+export type WebhookAnswer = number | WebhookReply | Promise<number | WebhookReply>;
 
 /**
  * The alerts' webhook for fault tests. Unlike the shared `WebhookReceiver` it can answer slowly or
@@ -88,23 +96,27 @@ export class RecordingWebhook {
     this.attemptsByKey.set(key, attempt);
     const request: WebhookRequest = { key, entryId, attempt, at: Date.now() };
     this.requests.push(request);
-    let status: number;
+    let reply: WebhookReply;
     this.inFlight += 1;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     try {
-      status = await this.answer(request);
+      const answer = await this.answer(request);
+      reply = typeof answer === 'number' ? { status: answer } : answer;
     } catch {
-      status = 500;
+      reply = { status: 500 };
     } finally {
       this.inFlight -= 1;
     }
+    const { status } = reply;
     request.status = status;
+    request.answeredAt = Date.now();
     if (status >= 200 && status < 300) {
       this.deliveredByKey.set(key, (this.deliveredByKey.get(key) ?? 0) + 1);
       if (!this.firstDeliveryAt.has(key)) this.firstDeliveryAt.set(key, Date.now());
     }
     if (!res.destroyed) {
       res.statusCode = status;
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
       res.end();
     }
   }

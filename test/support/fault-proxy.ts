@@ -9,6 +9,8 @@ export interface FaultProxyStats {
   accepted: number;
   /** Connections destroyed by `reset()` or `cut()`. */
   reset: number;
+  /** Replies dropped by `loseReply()` (each with its connection). */
+  lostReplies: number;
   /** Connections open right now. */
   open: number;
 }
@@ -23,12 +25,18 @@ class Pipe {
   private timer?: NodeJS.Timeout;
   private ended = false;
 
+  /** `onLostReply`: set on the target-to-client direction; called when a reply is dropped. */
   constructor(
     private readonly from: Socket,
     private readonly to: Socket,
     private readonly proxy: FaultProxy,
+    private readonly onLostReply?: () => void,
   ) {
     from.on('data', (chunk: Buffer) => {
+      if (onLostReply && proxy.takeReplyToLose()) {
+        onLostReply();
+        return;
+      }
       this.queue.push({ due: Date.now() + proxy.latencyMs, chunk });
       this.flush();
     });
@@ -83,7 +91,12 @@ class Link {
     upstream.on('data', () => {
       if (losingReplies) this.reset();
     });
-    this.pipes = [new Pipe(client, upstream, proxy), new Pipe(upstream, client, proxy)];
+    this.pipes = [
+      new Pipe(client, upstream, proxy),
+      // A lost reply: the command ran, its answer is dropped and the connection dies, as when a
+      // network path fails after the request got through (TCP cannot lose bytes and carry on).
+      new Pipe(upstream, client, proxy, () => this.reset()),
+    ];
     // An error on one side is passed on as a reset, as a router in between would see it.
     client.on('error', () => this.reset());
     upstream.on('error', () => this.reset());
@@ -126,8 +139,10 @@ export class FaultProxy {
   latencyMs = 0;
   private readonly links = new Set<Link>();
   private server?: Server;
-  private counters = { accepted: 0, reset: 0 };
+  private counters = { accepted: 0, reset: 0, lostReplies: 0 };
   private marker?: Buffer;
+  /** Replies to let through before the one to lose; undefined when none is to be lost. */
+  private repliesBeforeLoss?: number;
 
   private constructor(
     readonly port: number,
@@ -183,6 +198,26 @@ export class FaultProxy {
     return this.marker !== undefined && chunk.includes(this.marker);
   }
 
+  /**
+   * Loses one reply: after `skip` more chunks from the target (on any connection), the next one
+   * is dropped and its connection reset. The command it answered has run; the client never learns.
+   */
+  loseReply(skip = 0): void {
+    this.repliesBeforeLoss = skip;
+  }
+
+  /** For the pipes: whether the chunk arriving now from the target is the reply to lose. */
+  takeReplyToLose(): boolean {
+    if (this.repliesBeforeLoss === undefined || this.mode !== 'pass') return false;
+    if (this.repliesBeforeLoss > 0) {
+      this.repliesBeforeLoss -= 1;
+      return false;
+    }
+    this.repliesBeforeLoss = undefined;
+    this.counters.lostReplies += 1;
+    return true;
+  }
+
   /** Resets every open connection; new connections are accepted as before. Returns how many. */
   reset(): number {
     const links = [...this.links];
@@ -200,12 +235,13 @@ export class FaultProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Back to pass-through without latency: listens again after a cut, releases a black-hole. */
+  /** Back to pass-through without latency or a reply to lose: listens again after a cut, releases a black-hole. */
   async heal(): Promise<void> {
     const wasCut = this.mode === 'cut';
     this.mode = 'pass';
     this.latencyMs = 0;
     this.marker = undefined;
+    this.repliesBeforeLoss = undefined;
     if (wasCut) this.adopt(await listenOn(this.port));
     this.flushAll();
   }

@@ -1,9 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The project's root: the nearest folder above this file with a package.json (also when compiled elsewhere). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
 /** The build output that `npm start:prod` runs; `npm test` builds it before jest. */
-export const MAIN_JS = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+export const MAIN_JS = join(projectRoot(), 'dist', 'main.js');
 
 export interface Exit {
   code: number | null;
@@ -26,14 +34,14 @@ export class MainProcess {
 
   /**
    * Starts it with only `env` (plus PATH and HOME), so variables of the test runner's own
-   * environment, such as a REDIS_URL, do not leak in.
+   * environment, such as a REDIS_URL, do not leak in. `script` is another built entry point.
    */
-  static start(env: Record<string, string>): MainProcess {
-    if (!existsSync(MAIN_JS)) {
-      throw new Error(`${MAIN_JS} does not exist: run "npm run build" first (npm test does)`);
+  static start(env: Record<string, string>, script = MAIN_JS): MainProcess {
+    if (!existsSync(script)) {
+      throw new Error(`${script} does not exist: run "npm run build" first (npm test does)`);
     }
     const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
-    const child = spawn(process.execPath, [MAIN_JS], {
+    const child = spawn(process.execPath, [script], {
       env: { ...base, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -101,6 +101,16 @@ export class TestRedis {
     await this.signal('SIGKILL');
   }
 
+  /** SIGSTOP: the server freezes with every connection open, until `thaw()`. */
+  freeze(): void {
+    if (this.running) this.child!.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after `freeze()`. */
+  thaw(): void {
+    if (this.running) this.child!.kill('SIGCONT');
+  }
+
   /** Stops it the polite way (SIGTERM). */
   async stop(): Promise<void> {
     await this.signal('SIGTERM');

@@ -1,4 +1,4 @@
-import { MainProcess, type Exit } from './main-process.js';
+import { MAIN_JS, MainProcess, type Exit } from './main-process.js';
 import { freePort } from './redis-server.js';
 import { sleep } from './wait-for.js';
 
@@ -22,23 +22,30 @@ export class ServiceProcess {
   lives = 1;
   /** Output of earlier lives of this instance (before restarts). */
   private history = '';
+  private stderrHistory = '';
 
   private constructor(
     readonly consumerName: string,
     readonly port: number,
     private readonly env: Record<string, string>,
     private main: MainProcess,
+    private readonly script: string,
   ) {}
 
-  /** Starts an instance and waits until /health/ready answers 200 (or fails with its output). */
+  /**
+   * Starts an instance and waits until /health/ready answers 200 (or fails with its output).
+   * `script`: another built entry point that reads CONSUMER_NAME and PORT and serves /health/ready.
+   */
   static async start(
     consumerName: string,
     env: Record<string, string>,
     readyTimeoutMs = 15_000,
+    script = MAIN_JS,
   ): Promise<ServiceProcess> {
     const port = await freePort();
     const fullEnv = { ...env, CONSUMER_NAME: consumerName, PORT: String(port) };
-    const service = new ServiceProcess(consumerName, port, fullEnv, MainProcess.start(fullEnv));
+    const main = MainProcess.start(fullEnv, script);
+    const service = new ServiceProcess(consumerName, port, fullEnv, main, script);
     try {
       await service.waitReady(readyTimeoutMs);
     } catch (error) {
@@ -151,7 +158,8 @@ export class ServiceProcess {
   async restart(readyTimeoutMs = 15_000): Promise<void> {
     if (this.main.running) throw new Error(`${this.consumerName} still runs`);
     this.history += this.main.output();
-    this.main = MainProcess.start(this.env);
+    this.stderrHistory += this.main.stderr;
+    this.main = MainProcess.start(this.env, this.script);
     this.lives += 1;
     this.state = 'running';
     await this.waitReady(readyTimeoutMs);
@@ -168,5 +176,10 @@ export class ServiceProcess {
 
   output(): string {
     return `=== ${this.consumerName} (port ${this.port}) ===\n${this.history}${this.main.output()}`;
+  }
+
+  /** What every life of this instance wrote to stderr. */
+  stderr(): string {
+    return this.stderrHistory + this.main.stderr;
   }
 }
