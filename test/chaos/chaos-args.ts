@@ -7,6 +7,8 @@ export interface ChaosArgs {
   sabotage?: SabotageKind;
   /** Where the history of a failed run is written, as JSON. */
   outDir?: string;
+  /** A saved history to check again (with the checker as it is now) instead of running. */
+  check?: string;
 }
 
 export const USAGE = `npm run test:chaos [-- options]
@@ -16,14 +18,15 @@ export const USAGE = `npm run test:chaos [-- options]
                      without --seed, the seed is random
   --sabotage KIND    ${SABOTAGE_KINDS.join(' or ')}: acknowledge or delete pending entries behind the
                      consumers' back; the run must then fail (a check of the checker)
-  --out DIR          write the history of a failed run there as JSON (default: the temp folder)`;
+  --out DIR          write the history of a failed run there as JSON (default: the temp folder)
+  --check FILE       check a saved history again, without running anything`;
 
 /** Parses the runner's arguments; throws with the usage on anything it does not know. */
 export function parseChaosArgs(argv: string[]): ChaosArgs {
   const options = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split('=', 2);
-    if (!['--seed', '--minutes', '--sabotage', '--out'].includes(name)) {
+    if (!['--seed', '--minutes', '--sabotage', '--out', '--check'].includes(name)) {
       throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
     }
     const value = inline ?? argv[++i];
@@ -53,5 +56,6 @@ export function parseChaosArgs(argv: string[]): ChaosArgs {
     faultMs,
     sabotage: sabotage as SabotageKind | undefined,
     outDir: options.get('--out'),
+    check: options.get('--check'),
   };
 }

@@ -5,8 +5,8 @@ import { ChaosSystem } from './chaos-system.js';
 import { FaultInjector } from './fault-injector.js';
 import { planFaults, type PlannedFault } from './fault-schedule.js';
 import { History } from './history.js';
-import { checkHistory, type CheckResult } from './invariants.js';
-import { isIdle, readEventIds, readRedisState, streamsOf, type RedisState } from './redis-state.js';
+import { checkHistory, type CheckInput, type CheckResult } from './invariants.js';
+import { isIdle, readEventIds, readRedisState, streamsOf } from './redis-state.js';
 import { AlertPublisher, OrderedPublisher } from './traffic.js';
 
 /** What `--sabotage` does behind the system's back, to show that the checker fails. */
@@ -26,7 +26,8 @@ export interface RunReport {
   faultMs: number;
   plan: PlannedFault[];
   history: History;
-  state: RedisState;
+  /** What the checker judged: the history and the end state, as saved for `--check`. */
+  input: CheckInput;
   result: CheckResult;
   /** From the end of the faults until the system settled; undefined when it did not in time. */
   settledMs?: number;
@@ -89,7 +90,7 @@ export async function runChaos(options: RunOptions): Promise<RunReport> {
     await sleep(LEASES_EXPIRE_MS);
     const afterShutdown = await readRedisState(system.admin, STREAMS, { markers: true });
 
-    const result = checkHistory({
+    const input: CheckInput = {
       publishes: history.publishes,
       ordered: history.ordered,
       calls: history.calls,
@@ -100,14 +101,14 @@ export async function runChaos(options: RunOptions): Promise<RunReport> {
       groups: { alerts: ALERTS.webhookGroup, ordered: ORDERED.group },
       alertsEntries,
       startedAt: started,
-    });
+    };
     return {
       seed,
       faultMs,
       plan,
       history,
-      state,
-      result,
+      input,
+      result: checkHistory(input),
       settledMs,
       notes: [...notes, ...history.sabotage],
       durationMs: Date.now() - started,

@@ -3,6 +3,9 @@ import { groupBy } from './history.js';
 import type { CheckInput } from './invariants.js';
 import type { DeadLetterEntry } from './redis-state.js';
 
+/** Faults listed in the evidence of one event. */
+const FAULTS_SHOWN = 8;
+
 /** A time as the evidence shows it. */
 export type Clock = (at: number) => string;
 
@@ -93,20 +96,22 @@ export function evidence(
         `dead letters ${letters.map((l) => `${l.group} at ${t(l.at)} by ${l.consumer}: ${l.reason.slice(0, 120)}`).join('; ')}`,
       );
     }
-    const times = [
-      ...publishes.map((p) => p.at),
-      ...ordered.map((p) => p.at),
-      ...(calls.get(key) ?? []).map((c) => c.at),
-    ];
-    if (times.length > 0) {
-      const from = Math.min(...times) - 2_000;
-      const to = Math.max(...times) + 2_000;
+    // Where the trouble started: the faults active around the time the event was published.
+    const first = Math.min(...publishes.map((p) => p.at), ...ordered.map((p) => p.at));
+    if (first !== Infinity) {
+      const from = first - 2_000;
+      const to = first + 3_000;
       const around = input.faults.filter(
         (f) => f.startedAt <= to && (f.endedAt ?? Infinity) >= from,
       );
-      parts.push(
-        `faults around: ${around.map((f) => `${f.kind} ${f.targetName} ${t(f.startedAt)}..${f.endedAt === undefined ? 'end' : t(f.endedAt)}`).join(', ') || 'none'}`,
-      );
+      const shown = around
+        .slice(0, FAULTS_SHOWN)
+        .map(
+          (f) =>
+            `${f.kind} ${f.targetName} ${t(f.startedAt)}..${f.endedAt === undefined ? 'end' : t(f.endedAt)}`,
+        );
+      if (around.length > FAULTS_SHOWN) shown.push(`${around.length - FAULTS_SHOWN} more`);
+      parts.push(`faults around it: ${shown.join(', ') || 'none'}`);
     }
     return parts.join('; ');
   };

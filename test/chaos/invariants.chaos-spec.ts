@@ -242,7 +242,28 @@ describe('the chaos checker', () => {
     input.calls = input.calls.map((c) => (c.key === 'o1-k0-3' ? { ...c, at: 2_150 } : c));
     const { violations, figures } = checkHistory(input);
     expect(figures.outOfOrder).toBe(1);
-    expect(violations.map((v) => [v.invariant, v.subject])).toEqual([['ordered-per-key', 'k0 #3']]);
+    expect(violations.map((v) => [v.invariant, v.subject])).toEqual([
+      ['ordered-per-key', 'o1-k0-2'],
+    ]);
+    expect(violations[0].detail).toContain('1 later event(s) of k0 were handled before');
+  });
+
+  it('blames one overtaken event once, however many later events overtook it', () => {
+    const input = cleanInput();
+    input.ordered = [...input.ordered, published('k0', 4, 1_500), published('k0', 5, 1_600)];
+    // #2 stranded until a late takeover: #3, #4 and #5 all go first.
+    input.calls = [
+      ...input.calls.filter((c) => c.key !== 'o1-k0-2'),
+      call('o1-k0-4', 2_310),
+      call('o1-k0-5', 2_320),
+      call('o1-k0-2', 9_000),
+    ];
+    const { violations, figures } = checkHistory(input);
+    expect(figures.outOfOrder).toBe(3);
+    expect(violations.map((v) => [v.invariant, v.subject])).toEqual([
+      ['ordered-per-key', 'o1-k0-2'],
+    ]);
+    expect(violations[0].detail).toMatch(/^done at 9000, but 3 later event\(s\) of k0/);
   });
 
   it('fails when an ordered key’s later event is handled while an earlier one never is', () => {

@@ -382,51 +382,49 @@ function checkPhantoms(
  * Per key, events are known to exist when their publish was confirmed, the receiver saw them, or
  * they were dead-lettered. Each one's first call must come after every earlier one of its key was
  * done: delivered (first 2xx) or dead-lettered. Calls of a stale owner that arrive late are no
- * harm: they come after the event was done. Returns how many events broke the order.
+ * harm: they come after the event was done. One violation per event that was overtaken (the
+ * earliest not done when a later one started), with how many later events overtook it; returns how
+ * many events started too early.
  */
 function checkOrder(
   { input, calls, deadLetters, violations, explain, t }: Judging,
   byEventId: Map<string, OrderedPublish>,
 ): number {
-  const perKey = new Map<string, OrderedPublish[]>();
-  for (const publish of byEventId.values()) {
-    const exists = publish.ok || calls.has(publish.eventId) || deadLetters.has(publish.eventId);
-    if (!exists) continue;
-    perKey.set(publish.key, [...(perKey.get(publish.key) ?? []), publish]);
-  }
-  let broken = 0;
-  for (const [key, events] of perKey) {
+  const perKey = groupBy(
+    [...byEventId.values()].filter(
+      (p) => p.ok || calls.has(p.eventId) || deadLetters.has(p.eventId),
+    ),
+    (p) => p.key,
+  );
+  const doneAt = (eventId: string): number => {
+    const success = (calls.get(eventId) ?? []).find(isSuccess)?.at;
+    const letter = (deadLetters.get(eventId) ?? []).find((l) => l.group === input.groups.ordered);
+    return Math.min(success ?? Infinity, letter?.at ?? Infinity);
+  };
+  let early = 0;
+  for (const events of perKey.values()) {
     events.sort((a, b) => a.seq - b.seq);
-    let doneBy = -Infinity;
-    let notDone: OrderedPublish | undefined;
-    for (const event of events) {
-      const eventCalls = calls.get(event.eventId) ?? [];
-      const firstCall = eventCalls[0]?.at;
-      if (firstCall !== undefined) {
-        if (notDone) {
-          broken += 1;
-          violations.push({
-            invariant: 'ordered-per-key',
-            subject: `${key} #${event.seq}`,
-            detail: `${event.eventId} was handled, but the earlier ${notDone.eventId} never was: ${explain(notDone.eventId)}`,
-          });
-        } else if (firstCall < doneBy) {
-          broken += 1;
-          violations.push({
-            invariant: 'ordered-per-key',
-            subject: `${key} #${event.seq}`,
-            detail: `${event.eventId} was first handled at ${t(firstCall)}, ${doneBy - firstCall} ms before an earlier event of ${key} was done: calls ${describeCalls(eventCalls, t)}`,
-          });
-        }
-      }
-      const success = eventCalls.find(isSuccess)?.at;
-      const letter = (deadLetters.get(event.eventId) ?? []).find(
-        (l) => l.group === input.groups.ordered,
-      )?.at;
-      const done = Math.min(success ?? Infinity, letter ?? Infinity);
-      if (done === Infinity) notDone ??= event;
-      else doneBy = Math.max(doneBy, done);
+    const done = events.map((event) => doneAt(event.eventId));
+    const overtaken = new Map<number, { count: number; first: OrderedPublish; at: number }>();
+    for (let n = 0; n < events.length; n++) {
+      const firstCall = calls.get(events[n].eventId)?.[0]?.at;
+      if (firstCall === undefined) continue;
+      const m = done.findIndex((at, i) => i < n && at > firstCall);
+      if (m === -1) continue;
+      early += 1;
+      const seen = overtaken.get(m);
+      if (seen) seen.count += 1;
+      else overtaken.set(m, { count: 1, first: events[n], at: firstCall });
+    }
+    for (const [m, { count, first, at }] of overtaken) {
+      const late = events[m];
+      const when = done[m] === Infinity ? 'never done' : `done at ${t(done[m])}`;
+      violations.push({
+        invariant: 'ordered-per-key',
+        subject: late.eventId,
+        detail: `${when}, but ${count} later event(s) of ${late.key} were handled before, the first ${first.eventId} at ${t(at)} (calls ${describeCalls(calls.get(first.eventId) ?? [], t)}); ${late.eventId}: ${explain(late.eventId)}`,
+      });
     }
   }
-  return broken;
+  return early;
 }

@@ -1,8 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseChaosArgs, type ChaosArgs } from './chaos-args.js';
 import { runChaos, type RunReport } from './chaos-run.js';
+import { checkHistory, type CheckInput } from './invariants.js';
 import { detailLines, faultTable, summaryTable, violationReport } from './summary.js';
 
 /**
@@ -18,6 +19,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;
   }
+  if (args.check) return checkAgain(args.check);
   const log = (line: string): void => console.log(`chaos: ${line}`);
   const reports: RunReport[] = [];
   const failures: string[] = [];
@@ -34,7 +36,8 @@ async function main(): Promise<number> {
       if (f.violations > 0) {
         failedSeeds.push(seed);
         const file = writeHistory(report, args.outDir ?? tmpdir());
-        failures.push(`${violationReport(report, reproduce)}\n  history: ${file}`);
+        const described = violationReport(seed, report.result, `reproduce: ${reproduce}`);
+        failures.push(`${described}\n  history: ${file} (check it again: --check ${file})`);
       }
     } catch (error) {
       failedSeeds.push(seed);
@@ -62,27 +65,40 @@ function reproduceCommand(seed: number, args: ChaosArgs): string {
   return `npm run test:chaos -- --seed ${seed} --minutes ${minutes}${sabotage}`;
 }
 
-/** The run's history and end state as JSON, so a failure can be studied (and re-checked) later. */
+/** The run's history and end state as JSON, so a failure can be studied and checked again. */
 function writeHistory(report: RunReport, dir: string): string {
   const file = join(dir, `chaos-seed-${report.seed}-${Date.now()}.json`);
-  const { history } = report;
-  writeFileSync(
-    file,
-    JSON.stringify({
-      seed: report.seed,
-      faultMs: report.faultMs,
-      plan: report.plan,
-      faults: history.faults,
-      exits: history.exits,
-      publishes: history.publishes,
-      ordered: history.ordered,
-      calls: history.calls,
-      state: report.state,
-      violations: report.result.violations,
-      figures: report.result.figures,
-    }),
-  );
+  const saved: SavedRun = {
+    seed: report.seed,
+    faultMs: report.faultMs,
+    plan: report.plan,
+    input: { ...report.input, alertsEntries: [...(report.input.alertsEntries ?? [])] },
+    violations: report.result.violations,
+  };
+  writeFileSync(file, JSON.stringify(saved));
   return file;
+}
+
+/** `--check FILE`: the invariants of today's checker on a saved run. */
+function checkAgain(file: string): number {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedRun;
+  const input: CheckInput = { ...saved.input, alertsEntries: new Map(saved.input.alertsEntries) };
+  const result = checkHistory(input);
+  if (result.violations.length === 0) {
+    console.log(`chaos: seed ${saved.seed} (${file}): every invariant held`);
+    return 0;
+  }
+  console.log(violationReport(saved.seed, result, `checked again from ${file}`));
+  return 1;
+}
+
+/** A run as saved: what the checker read, with the entries' Map as pairs for JSON. */
+interface SavedRun {
+  seed: number;
+  faultMs: number;
+  plan: RunReport['plan'];
+  input: Omit<CheckInput, 'alertsEntries'> & { alertsEntries: Array<[string, string]> };
+  violations: RunReport['result']['violations'];
 }
 
 main().then(

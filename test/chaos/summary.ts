@@ -1,6 +1,6 @@
 import type { RunReport } from './chaos-run.js';
 import { FAULT_KINDS } from './fault-schedule.js';
-import { INVARIANTS, type InvariantName } from './invariants.js';
+import { INVARIANTS, type CheckResult, type InvariantName, type Violation } from './invariants.js';
 
 /** Examples printed per broken invariant; the count says how many there were. */
 const EXAMPLES = 5;
@@ -86,15 +86,15 @@ export function detailLines(report: RunReport): string[] {
 }
 
 /** Every broken invariant of a run, with its count and a few examples with their evidence. */
-export function violationReport(report: RunReport, reproduce: string): string {
-  const byInvariant = new Map<InvariantName, typeof report.result.violations>();
-  for (const violation of report.result.violations) {
+export function violationReport(seed: number, result: CheckResult, reproduce: string): string {
+  const byInvariant = new Map<InvariantName, Violation[]>();
+  for (const violation of result.violations) {
     byInvariant.set(violation.invariant, [
       ...(byInvariant.get(violation.invariant) ?? []),
       violation,
     ]);
   }
-  const lines = [`seed ${report.seed} FAILED (reproduce: ${reproduce})`];
+  const lines = [`seed ${seed} FAILED (${reproduce})`];
   for (const [invariant, violations] of byInvariant) {
     lines.push(`- ${invariant} (${violations.length}): ${INVARIANTS[invariant]}`);
     for (const v of violations.slice(0, EXAMPLES)) lines.push(`    ${v.subject}: ${v.detail}`);
