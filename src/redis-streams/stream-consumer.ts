@@ -36,6 +36,7 @@ import {
   EXTEND_LEASE,
   RECLAIM,
   SCHEDULE_RETRY,
+  STILL_CURRENT,
   TAKE_DUE_RETRIES,
 } from './stream-scripts.js';
 
@@ -514,6 +515,10 @@ export class StreamConsumer implements ConsumerStateSource {
       let durationMs: number;
       for (;;) {
         try {
+          if (waiting && !(await this.stillCurrent(entry))) {
+            this.notCurrent('run again', this.where(entry.id, eventId, attempt));
+            return;
+          }
           if (mayHaveLostBytes(entry)) entry = await this.readAsBytes(entry);
           const decoded = decodeEntry(entry, this.runtime.maxValueBytes, this.definition.rawFields);
           eventId = decoded.eventId;
@@ -802,6 +807,24 @@ export class StreamConsumer implements ConsumerStateSource {
       [stream, this.keys.retries, this.keys.attempts],
       [group, this.runtime.consumerName, this.deliveryOf(entry), entry.id, dueAt, attemptsSpent],
     );
+  }
+
+  /**
+   * Whether this delivery of `entry` is still this consumer's (see STILL_CURRENT), renewing its
+   * lease: after waiting for Redis, another consumer may have claimed and settled the entry.
+   */
+  private async stillCurrent(entry: RawEntry): Promise<boolean> {
+    const { stream, group } = this.definition;
+    try {
+      const current = await STILL_CURRENT.run<number>(
+        this.redis,
+        [stream],
+        [group, this.runtime.consumerName, this.deliveryOf(entry), entry.id],
+      );
+      return current === 1;
+    } catch (error) {
+      throw new InfrastructureError('check the delivery is still current', { cause: error });
+    }
   }
 
   private deliveryOf(entry: RawEntry): number {

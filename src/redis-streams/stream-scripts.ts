@@ -377,6 +377,23 @@ return {nextStart, claimed, attempts, gone, deliveries}
 );
 
 /**
+ * Whether a delivery is still current (the entry pending under the caller with that delivery
+ * count), renewing its lease if so: a consumer whose entry waited for Redis asks before it runs the
+ * handler again, since meanwhile another consumer may have claimed, settled or dead-lettered it.
+ * Safe to run twice because it only reads and resets the idle time of what the caller owns.
+ * KEYS: stream. ARGV: group, consumer, delivery count, id. Returns 1 when current, else 0.
+ */
+export const STILL_CURRENT = new StreamScript(
+  'still-current',
+  `${PENDING_ROW}
+local row = pendingRow(ARGV[4])
+if not row or row[2] ~= ARGV[2] or row[4] ~= tonumber(ARGV[3]) then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[4], 'JUSTID')
+return 1
+`,
+);
+
+/**
  * Keeps entries that handlers are still working on from looking idle, so no other consumer claims
  * live work. Only entries this consumer still owns are touched.
  * Safe to run twice because it only resets the idle time of entries the caller owns (JUSTID keeps
