@@ -253,6 +253,23 @@ return 1
  * of claiming (and counting) anything else.
  */
 
+/**
+ * The ids a claim asked for and XCLAIM did not return: deleted from the stream (XCLAIM drops them
+ * from the pending list), so their attempts field (KEYS[3]) goes too.
+ */
+const FORGET_GONE = `
+local function forgetGone(ids, seen)
+  local gone = {}
+  for _, id in ipairs(ids) do
+    if not seen[id] then
+      redis.call('HDEL', KEYS[3], id)
+      gone[#gone + 1] = id
+    end
+  end
+  return gone
+end
+`;
+
 /** Hands out again what an earlier run of the same call claimed: {next, entries, attempts, deliveries}. */
 const RECALL_CLAIM = `
 local function recallClaim(record)
@@ -285,7 +302,7 @@ end
  */
 export const TAKE_DUE_RETRIES = new StreamScript(
   'take-due-retries',
-  `${PENDING_ROW}${RECALL_CLAIM}
+  `${PENDING_ROW}${RECALL_CLAIM}${FORGET_GONE}
 local record = redis.call('GET', KEYS[4])
 if record then
   local _, entries, attempts, deliveries = recallClaim(record)
@@ -306,12 +323,7 @@ for i, entry in ipairs(claimed) do
   claim[#claim + 1] = id
   claim[#claim + 1] = deliveries[i]
 end
-for _, id in ipairs(ids) do
-  if not seen[id] then
-    redis.call('HDEL', KEYS[3], id)
-    gone[#gone + 1] = id
-  end
-end
+gone = forgetGone(ids, seen)
 if #claimed > 0 then redis.call('SET', KEYS[4], table.concat(claim, ' '), 'PX', ARGV[5]) end
 return {claimed, attempts, gone, deliveries}
 `,
@@ -331,7 +343,7 @@ return {claimed, attempts, gone, deliveries}
  */
 export const RECLAIM = new StreamScript(
   'reclaim',
-  `${PENDING_ROW}${RECALL_CLAIM}
+  `${PENDING_ROW}${RECALL_CLAIM}${FORGET_GONE}
 local record = redis.call('GET', KEYS[4])
 if record then
   local nextStart, entries, attempts, deliveries = recallClaim(record)
@@ -365,12 +377,7 @@ for i, entry in ipairs(claimed) do
   claim[#claim + 1] = id
   claim[#claim + 1] = counts[id]
 end
-for _, id in ipairs(ids) do
-  if not seen[id] then
-    redis.call('HDEL', KEYS[3], id)
-    gone[#gone + 1] = id
-  end
-end
+gone = forgetGone(ids, seen)
 if #claimed > 0 then redis.call('SET', KEYS[4], table.concat(claim, ' '), 'PX', ARGV[6]) end
 return {nextStart, claimed, attempts, gone, deliveries}
 `,
@@ -702,7 +709,7 @@ return {{}, {}, gone, 0}
  */
 export const RECOVER_OWN = new StreamScript(
   'recover-own',
-  `
+  `${FORGET_GONE}
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], '+', ARGV[5], ARGV[2])
 local nextStart = '0'
 if #pending == tonumber(ARGV[5]) then nextStart = '(' .. pending[#pending][1] end
@@ -732,12 +739,7 @@ for i, entry in ipairs(claimed) do
     attempts[i] = tonumber(redis.call('HGET', KEYS[3], entry[1]) or '0')
   end
 end
-for _, id in ipairs(ids) do
-  if not seen[id] then
-    redis.call('HDEL', KEYS[3], id)
-    gone[#gone + 1] = id
-  end
-end
+gone = forgetGone(ids, seen)
 return {nextStart, claimed, attempts, gone, deliveries}
 `,
 );
