@@ -22,13 +22,12 @@ import { InfrastructureError, isInfrastructureError } from './infrastructure-err
 import { DEFAULTS } from './redis-streams.constants.js';
 import {
   ACQUIRE_LEASE,
-  CLAIM_EVENT,
   FENCED_ACK,
   FENCED_DEAD_LETTER,
-  RELEASE_EVENT,
   RENEW_LEASE,
   TAKE_OVER_PENDING,
-} from './stream-scripts.js';
+} from './scripts/fenced.scripts.js';
+import { CLAIM_EVENT, RELEASE_EVENT } from './scripts/idempotency.scripts.js';
 
 /** Settings of ordered processing on a partitioned stream. */
 export interface OrderedSettings {

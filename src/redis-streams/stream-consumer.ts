@@ -29,16 +29,14 @@ import { tracingEnabled, withHandleSpan } from './trace-context.js';
 import type { StreamMessage } from './stream-message.interface.js';
 import {
   ACK,
-  CLAIM_EVENT,
   DEAD_LETTER,
-  ENSURE_GROUP,
-  RELEASE_EVENT,
   EXTEND_LEASE,
-  RECLAIM,
   SCHEDULE_RETRY,
   STILL_CURRENT,
-  TAKE_DUE_RETRIES,
-} from './stream-scripts.js';
+} from './scripts/group-settlement.scripts.js';
+import { RECLAIM, TAKE_DUE_RETRIES } from './scripts/old-work.scripts.js';
+import { ENSURE_GROUP } from './scripts/group-lifecycle.scripts.js';
+import { CLAIM_EVENT, RELEASE_EVENT } from './scripts/idempotency.scripts.js';
 
 /** Everything one consumer loop needs to know about its handler. */
 export interface ConsumerDefinition {
