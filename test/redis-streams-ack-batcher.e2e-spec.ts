@@ -37,6 +37,18 @@ describe('AckBatcher', () => {
     return reply[0][1].map(([id]) => id);
   };
 
+  /** A batcher on the assertion client whose onSettled calls are kept in `settled`. */
+  const recordingBatcher = () => {
+    const settled: Array<[string[], unknown]> = [];
+    const batcher = new AckBatcher<string>(
+      () => bed.client,
+      'orders',
+      'g',
+      (jobs, error) => settled.push([jobs, error]),
+    );
+    return { batcher, settled };
+  };
+
   const pending = async (): Promise<number> =>
     Number(((await bed.client.xpending('orders', 'g')) as [number])[0]);
 
@@ -64,13 +76,7 @@ describe('AckBatcher', () => {
 
   it('tells onSettled about the jobs of ackThen, with no error once Redis acknowledged them', async () => {
     const ids = await delivered(2);
-    const settled: Array<[string[], unknown]> = [];
-    const batcher = new AckBatcher<string>(
-      () => bed.client,
-      'orders',
-      'g',
-      (jobs, error) => settled.push([jobs, error]),
-    );
+    const { batcher, settled } = recordingBatcher();
     batcher.ackThen(ids[0], 'first');
     batcher.ackThen(ids[1], 'second');
     expect(settled).toEqual([]);
@@ -89,13 +95,7 @@ describe('AckBatcher', () => {
 
   it('reports a batch that Redis refuses to onSettled and to every caller of ack', async () => {
     await bed.client.set('orders', 'not a stream');
-    const settled: Array<[string[], unknown]> = [];
-    const batcher = new AckBatcher<string>(
-      () => bed.client,
-      'orders',
-      'g',
-      (jobs, error) => settled.push([jobs, error]),
-    );
+    const { batcher, settled } = recordingBatcher();
     batcher.ackThen('1-1', 'job');
     const acks = [batcher.ack('1-2'), batcher.ack('1-3')];
     for (const ack of acks) await expect(ack).rejects.toThrow(/WRONGTYPE/);
@@ -145,13 +145,7 @@ describe('AckBatcher', () => {
     const ids = await delivered(1);
     const reader = connect('reader');
     await reader.ping();
-    const settled: Array<[string[], unknown]> = [];
-    const batcher = new AckBatcher<string>(
-      () => bed.client,
-      'orders',
-      'g',
-      (jobs, error) => settled.push([jobs, error]),
-    );
+    const { batcher, settled } = recordingBatcher();
     bed.redis.freeze();
     try {
       batcher.holdForRead();
