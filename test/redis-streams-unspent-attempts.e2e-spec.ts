@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { StreamEvents } from '../src/redis-streams/index.js';
 import { claimedBatch } from '../src/redis-streams/own-pending.js';
 import { RECLAIM, RECOVER_OWN, SERVER_TIME } from '../src/redis-streams/stream-scripts.js';
-import { FaultProxy } from './support/fault-proxy.js';
+import type { FaultProxy } from './support/fault-proxy.js';
 import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
@@ -14,18 +14,13 @@ import { sleep, waitFor } from './support/wait-for.js';
  * wait for a slot. (Read-ahead entries on shutdown: see redis-streams-prefetch.)
  */
 describe('RedisStreamsModule attempts of entries that never ran', () => {
-  const bed = streamsTestbed();
+  const bed = streamsTestbed({ faultProxy: true });
   let client: Redis;
   let proxy: FaultProxy;
 
-  beforeAll(async () => {
-    client = bed.client;
-    proxy = await FaultProxy.start(bed.redis.port);
+  beforeAll(() => {
+    ({ client, proxy } = bed);
   });
-
-  afterEach(() => proxy.heal());
-
-  afterAll(() => proxy.close());
 
   const start = (
     probe: Probe,
