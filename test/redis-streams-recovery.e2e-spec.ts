@@ -14,7 +14,7 @@ describe('RedisStreamsModule recovery', () => {
   const bed = streamsTestbed({ args: ['--appendfsync', 'always'] });
   let client: Redis;
 
-  const start = async (
+  const start = (
     probe: Probe,
     overrides: Record<string, unknown> = {},
   ): Promise<INestApplication> =>

@@ -1,7 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
 import { InfrastructureError } from '../src/redis-streams/index.js';
 import { NonRetryableError } from '../src/redis-streams/index.js';
-import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
@@ -13,16 +12,10 @@ import { sleep, waitFor } from './support/wait-for.js';
 describe('RedisStreamsModule entries that waited for Redis while another consumer settled them', () => {
   const bed = streamsTestbed({ faultProxy: true });
 
-  const start = (probe: Probe, consumerName: string, url?: string): Promise<INestApplication> =>
-    bed.start(
-      {
-        ...(url ? { url } : {}),
-        consumerName,
-        claimMinIdleMs: 1_000,
-        handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
-      },
-      [{ provide: PROBE, useValue: probe }, SecondHandler],
-    );
+  const start = bed.probedStart([SecondHandler], {
+    claimMinIdleMs: 1_000,
+    handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
+  });
 
   it('does not run an entry again once another consumer dead-lettered it', async () => {
     // `cut` reaches Redis through the proxy; its handler loses Redis and says so.
@@ -35,7 +28,7 @@ describe('RedisStreamsModule entries that waited for Redis while another consume
         });
       }
     };
-    await start(cut, 'cut', bed.proxy.url);
+    await start(cut, 'cut', { url: bed.proxy.url });
     await bed.client.xadd('orders', '*', 'eventId', 'evt-1', 'payload', '{"n":1}');
     await waitFor(() => cut.calls.length === 1, 'the first consumer to take the entry', 10_000);
 

@@ -1,10 +1,9 @@
-import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamEvents } from '../src/redis-streams/index.js';
 import { claimedBatch } from '../src/redis-streams/own-pending.js';
 import { RECLAIM, RECOVER_OWN, SERVER_TIME } from '../src/redis-streams/stream-scripts.js';
 import type { FaultProxy } from './support/fault-proxy.js';
-import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
@@ -22,20 +21,10 @@ describe('RedisStreamsModule attempts of entries that never ran', () => {
     ({ client, proxy } = bed);
   });
 
-  const start = (
-    probe: Probe,
-    consumerName: string,
-    overrides: Record<string, unknown> = {},
-  ): Promise<INestApplication> =>
-    bed.start(
-      {
-        consumerName,
-        claimMinIdleMs: 1_000,
-        handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
-        ...overrides,
-      },
-      [{ provide: PROBE, useValue: probe }, SecondHandler],
-    );
+  const start = bed.probedStart([SecondHandler], {
+    claimMinIdleMs: 1_000,
+    handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
+  });
 
   const ownedBy = async (consumer: string): Promise<number> =>
     (await client.xpending('orders', 'second', '-', '+', 100, consumer)).length;

@@ -21,7 +21,7 @@ describe('RedisStreamsModule against a real redis-server', () => {
   const bed = streamsTestbed({ args: ['--appendfsync', 'always'] });
   let client: Redis;
 
-  const start = async (
+  const start = (
     probe: Probe,
     handlers: Array<typeof FirstHandler | typeof SecondHandler>,
     overrides: Record<string, unknown> = {},

@@ -2,6 +2,16 @@ import type { INestApplication, Provider, Type } from '@nestjs/common';
 import type { RedisStreamsModuleOptions } from '../../src/redis-streams/index.js';
 import { RedisTestbed, type RedisTestbedOptions } from './redis-testbed.js';
 import { startStreamsApp } from './streams-app.js';
+import { PROBE, type Probe } from './stream-probe.js';
+
+type AppOptions = Partial<RedisStreamsModuleOptions>;
+
+/** Starts one consumer of a spec's handlers, which record to `probe`. */
+export type ProbedStart = (
+  probe: Probe,
+  consumerName: string,
+  options?: AppOptions,
+) => Promise<INestApplication>;
 
 /** What a spec file of the streams module shares: one redis-server and the apps its tests start. */
 export class StreamsTestbed extends RedisTestbed {
@@ -14,6 +24,15 @@ export class StreamsTestbed extends RedisTestbed {
     providers: Array<Provider | Type>,
   ): Promise<INestApplication> {
     return this.ownApp(await startStreamsApp({ url: this.redis.url, ...options }, providers));
+  }
+
+  /** The `start` of a spec whose apps run `handlers` with its `defaults`, which a start overrides. */
+  probedStart(handlers: Type[], defaults: AppOptions): ProbedStart {
+    return (probe, consumerName, options = {}) =>
+      this.start({ ...defaults, consumerName, ...options }, [
+        { provide: PROBE, useValue: probe },
+        ...handlers,
+      ]);
   }
 }
 
