@@ -2,7 +2,6 @@ import request from 'supertest';
 import { appTestbed } from './support/app-testbed.js';
 import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
 
 const API_KEY = 'admin-e2e-key-0123456789';
 /** Alerts whose message carries this are refused by the webhook (400) until their eventId is accepted. */
@@ -41,19 +40,17 @@ interface StreamView {
 }
 
 describe('Admin API', () => {
-  const bed = appTestbed();
-  let receiver: WebhookReceiver;
-  let app: RunningApp;
   const accepted = new Set<string>();
+  const bed = appTestbed({
+    webhook: (body) =>
+      String(body.message).includes(REJECTED) && !accepted.has(String(body.eventId)) ? 400 : 200,
+  });
+  let app: RunningApp;
 
   beforeAll(async () => {
-    receiver = bed.own(await WebhookReceiver.start());
-    receiver.respond = (body) =>
-      String(body.message).includes(REJECTED) && !accepted.has(String(body.eventId)) ? 400 : 200;
     app = await bed.start({
       API_KEY,
       CONSUMER_NAME: 'admin-e2e',
-      ALERTS_WEBHOOK_URL: receiver.url,
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '200',
     });
@@ -98,7 +95,7 @@ describe('Admin API', () => {
   }
 
   function deliveries(eventId: string): number {
-    return receiver.deliveries.filter((d) => d.headers['idempotency-key'] === eventId).length;
+    return bed.receiver.deliveries.filter((d) => d.headers['idempotency-key'] === eventId).length;
   }
 
   describe('authentication', () => {

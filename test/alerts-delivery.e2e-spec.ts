@@ -3,7 +3,6 @@ import { appTestbed } from './support/app-testbed.js';
 import { toRecord } from './support/stream-probe.js';
 import type { RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
 
 interface AlertView {
   eventId: string;
@@ -23,21 +22,19 @@ const FLAKY = '[500 twice]';
 const REJECTED = '[400]';
 
 describe('Alert delivery to the webhook', () => {
-  const bed = appTestbed();
-  let receiver: WebhookReceiver;
-  let app: RunningApp;
-
-  beforeAll(async () => {
-    receiver = bed.own(await WebhookReceiver.start());
-    receiver.respond = (body, attempt) => {
+  const bed = appTestbed({
+    webhook: (body, attempt) => {
       const message = String(body.message ?? '');
       if (message.includes(FLAKY)) return attempt <= 2 ? 500 : 200;
       if (message.includes(REJECTED)) return 400;
       return 200;
-    };
+    },
+  });
+  let app: RunningApp;
+
+  beforeAll(async () => {
     app = await bed.start({
       CONSUMER_NAME: 'test-1',
-      ALERTS_WEBHOOK_URL: receiver.url,
       ALERTS_WEBHOOK_TIMEOUT_MS: '2000',
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '400',
@@ -65,7 +62,7 @@ describe('Alert delivery to the webhook', () => {
 
   function deliveryOf(eventId: string) {
     return waitFor(
-      () => receiver.deliveries.find((d) => d.headers['idempotency-key'] === eventId),
+      () => bed.receiver.deliveries.find((d) => d.headers['idempotency-key'] === eventId),
       `a webhook delivery of ${eventId}`,
     );
   }
@@ -99,7 +96,7 @@ describe('Alert delivery to the webhook', () => {
       deliveredVia: 'webhook',
       deliveredAt: expect.any(String),
     });
-    expect(receiver.attempts(eventId)).toBe(1);
+    expect(bed.receiver.attempts(eventId)).toBe(1);
   });
 
   it('delivers an alert written with a plain XADD by another producer', async () => {
@@ -147,7 +144,7 @@ describe('Alert delivery to the webhook', () => {
         .find((group) => group.name === 'alerts-webhook');
       return pending.length === 0 && webhook?.['last-delivered-id'] === second;
     }, 'the webhook group to finish the second entry');
-    expect(receiver.attempts(eventId)).toBe(1);
+    expect(bed.receiver.attempts(eventId)).toBe(1);
     expect((await alert(eventId))?.id).toBe(first);
   });
 
@@ -157,9 +154,9 @@ describe('Alert delivery to the webhook', () => {
     const record = await waitForStatus(eventId, 'delivered');
     expect(record.attempts).toBe(3);
     expect(record.lastError).toContain('500');
-    expect(receiver.attempts(eventId)).toBe(3);
+    expect(bed.receiver.attempts(eventId)).toBe(3);
     expect(
-      receiver.deliveries.filter((d) => d.headers['idempotency-key'] === eventId),
+      bed.receiver.deliveries.filter((d) => d.headers['idempotency-key'] === eventId),
     ).toHaveLength(1);
   });
 
@@ -179,7 +176,7 @@ describe('Alert delivery to the webhook', () => {
     expect(record).toMatchObject({ attempts: 1, deadLetteredAt: expect.any(String) });
     expect(record.lastError).toContain('400');
     await sleep(300);
-    expect(receiver.attempts(eventId)).toBe(1);
+    expect(bed.receiver.attempts(eventId)).toBe(1);
   });
 
   it('dead-letters a malformed entry with the reason and records it', async () => {
@@ -188,7 +185,7 @@ describe('Alert delivery to the webhook', () => {
     const record = await waitForStatus(id, 'dead-lettered');
     expect(record.lastError).toMatch(/message/);
     expect(record.attempts).toBe(1);
-    expect(receiver.attempts(id)).toBe(0);
+    expect(bed.receiver.attempts(id)).toBe(0);
   });
 
   it('lists recent alerts newest first, up to the limit', async () => {

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { DLQ_FIELD, StreamInspector, StreamPublisher } from '../src/redis-streams/index.js';
 import { runCli, type CliRun } from './support/cli-process.js';
-import { freePort, TestRedis } from './support/redis-server.js';
-import { startApp } from './support/test-app.js';
+import { appTestbed } from './support/app-testbed.js';
+import { freePort } from './support/redis-server.js';
 import { waitFor } from './support/wait-for.js';
 
 const APP_CONSUMER = 'cli-e2e-app';
@@ -35,7 +35,7 @@ function record(flat: string[]): Record<string, string> {
 
 /** `node dist/cli/main.js` as operators run it: a separate process, configured by environment. */
 describe('CLI (node dist/cli/main.js)', () => {
-  let redis: TestRedis;
+  const bed = appTestbed();
   let client: Redis;
   let env: Record<string, string>;
   /** What the running service's inspector knows: the CLI must know the same. */
@@ -50,16 +50,10 @@ describe('CLI (node dist/cli/main.js)', () => {
   };
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    env = { REDIS_URL: redis.url, CONSUMER_NAME: CLI_CONSUMER };
+    client = bed.client;
+    env = { REDIS_URL: bed.redis.url, CONSUMER_NAME: CLI_CONSUMER };
     // The service creates its consumer groups when it starts; then it stops, so nothing consumes.
-    const app = await startApp({
-      REDIS_URL: redis.url,
-      CONSUMER_NAME: APP_CONSUMER,
-      CONSUMER_BLOCK_MS: '200',
-      SHUTDOWN_TIMEOUT_MS: '1000',
-    });
+    const app = await bed.start({ CONSUMER_NAME: APP_CONSUMER, SHUTDOWN_TIMEOUT_MS: '1000' });
     try {
       serviceStreams = app.app.get(StreamInspector).knownStreams();
       // A consumer shows in a group once it has received an entry: give the service one.
@@ -79,14 +73,9 @@ describe('CLI (node dist/cli/main.js)', () => {
         );
       }, 'the service to create its groups and handle one alert');
     } finally {
-      await app.close();
+      await bed.close(app);
     }
   }, 30_000);
-
-  afterAll(async () => {
-    client?.disconnect();
-    await redis?.destroy();
-  });
 
   it('prints its usage with --help (exit 0), and with a usage error (exit 2)', async () => {
     const [help, nothing, unknown, badLimit, badOption] = await Promise.all([

@@ -3,13 +3,12 @@ import { mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Locator, type Page } from 'playwright-core';
 import request from 'supertest';
 import { StreamHistory } from '../src/admin/stream-history.js';
-import { TestRedis } from './support/redis-server.js';
-import { startReadyApp, type RunningApp } from './support/test-app.js';
+import { appTestbed } from './support/app-testbed.js';
+import type { RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
 
 /** Debian's Chromium; never a downloaded browser. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -40,37 +39,27 @@ const MESSAGES = [
 ];
 
 describe('Dashboard in headless Chromium', () => {
-  let redis: TestRedis;
+  const accepted = new Set<string>();
+  // Alerts labelled webhook=reject are refused (400, so dead-lettered at once) until accepted.
+  const bed = appTestbed({
+    webhook: (body) => {
+      const labels = (body.labels ?? {}) as Record<string, string>;
+      return labels.webhook === 'reject' && !accepted.has(String(body.eventId)) ? 400 : 200;
+    },
+  });
   let client: Redis;
-  let receiver: WebhookReceiver;
   let app: RunningApp;
   let history: StreamHistory;
-  let browser: Browser;
   let page: Page;
-  const accepted = new Set<string>();
   const browserErrors: string[] = [];
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    receiver = await WebhookReceiver.start();
-    // Alerts labelled webhook=reject are refused (400, so dead-lettered at once) until accepted.
-    receiver.respond = (body) => {
-      const labels = (body.labels ?? {}) as Record<string, string>;
-      return labels.webhook === 'reject' && !accepted.has(String(body.eventId)) ? 400 : 200;
-    };
-    app = await startReadyApp({
-      REDIS_URL: redis.url,
-      API_KEY,
-      CONSUMER_NAME: 'alerts-1',
-      ALERTS_WEBHOOK_URL: receiver.url,
-    });
+    client = bed.client;
+    app = await bed.start({ API_KEY, CONSUMER_NAME: 'alerts-1' });
     history = app.app.get(StreamHistory);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      timeout: 30_000,
-    });
+    const browser = bed.own(
+      await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 }),
+    );
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(PAGE_TIMEOUT_MS);
     page.on('pageerror', (error) => browserErrors.push(error.message));
@@ -81,14 +70,6 @@ describe('Dashboard in headless Chromium', () => {
       }
     });
   }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await app?.close();
-    await receiver?.close();
-    client?.disconnect();
-    await redis?.destroy();
-  });
 
   afterEach(() => expect(browserErrors).toEqual([]));
 
@@ -105,7 +86,7 @@ describe('Dashboard in headless Chromium', () => {
   }
 
   const delivered = (eventId: string): boolean =>
-    receiver.deliveries.some((d) => d.headers['idempotency-key'] === eventId);
+    bed.receiver.deliveries.some((d) => d.headers['idempotency-key'] === eventId);
 
   async function numberIn(cell: Locator): Promise<number> {
     return Number((await cell.textContent())?.replace(/\D/g, '') || NaN);

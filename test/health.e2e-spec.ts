@@ -1,4 +1,5 @@
-import { freePort, TestRedis } from './support/redis-server.js';
+import { appTestbed } from './support/app-testbed.js';
+import { freePort } from './support/redis-server.js';
 import { startApp, type RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -19,17 +20,11 @@ async function probe(base: string, path: string): Promise<Probe> {
 }
 
 describe('health probes', () => {
-  let redis: TestRedis;
+  const bed = appTestbed();
   let app: RunningApp;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    app = await startApp({ REDIS_URL: redis.url, CONSUMER_NAME: 'health-e2e' });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await redis?.destroy();
+    app = await bed.startWithoutWaiting({ CONSUMER_NAME: 'health-e2e' });
   });
 
   it('reports live without asking Redis', async () => {
@@ -52,7 +47,7 @@ describe('health probes', () => {
   });
 
   it('answers 503 quickly once Redis is gone, and stays live', async () => {
-    await redis.kill();
+    await bed.redis.kill();
     const killedAt = Date.now();
     const notReady = await waitFor(
       async () => {
@@ -77,7 +72,8 @@ describe('health probes', () => {
   });
 
   it('is ready again after Redis comes back', async () => {
-    await redis.restart();
+    // Redis is up again already if the testbed restarted it after the test that killed it.
+    await bed.redis.restart();
     const ready = await waitFor(
       async () => {
         const result = await probe(app.url, '/health/ready');
@@ -117,42 +113,31 @@ describe('health probes when Redis is unreachable from the start', () => {
 });
 
 describe('storage alarms in readiness', () => {
-  let redis: TestRedis;
+  const bed = appTestbed();
   let app: RunningApp;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    app = await startApp({
-      REDIS_URL: redis.url,
+    app = await bed.startWithoutWaiting({
       CONSUMER_NAME: 'storage-e2e',
       RETENTION_MAX_LEN: '5',
       RETENTION_INTERVAL_MS: '100',
     });
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await redis?.destroy();
-  });
-
   it('reports persistence and a stream held over its cap by a lagging group, while staying ready', async () => {
-    const client = redis.client();
-    try {
-      await client.xgroup('CREATE', 'alerts', 'laggard', '0', 'MKSTREAM');
-      for (let i = 0; i < 20; i++) await client.xadd('alerts', '*', 'message', `m${i}`);
-      const ready = await waitFor(async () => {
-        const result = await probe(app.url, '/health/ready');
-        const storage = (result.body.details as Record<string, { alarms?: string[] }>)?.storage;
-        return storage?.alarms?.some((a) => a.includes('held by laggard')) ? result : undefined;
-      }, 'the retention alarm');
-      expect(ready.status).toBe(200);
-      expect(ready.body).toMatchObject({
-        details: { storage: { status: 'up', persistence: { appendFsync: 'everysec' } } },
-      });
-      // Nothing the laggard has not acknowledged was trimmed.
-      expect(await client.xlen('alerts')).toBe(20);
-    } finally {
-      client.disconnect();
-    }
+    const client = bed.client;
+    await client.xgroup('CREATE', 'alerts', 'laggard', '0', 'MKSTREAM');
+    for (let i = 0; i < 20; i++) await client.xadd('alerts', '*', 'message', `m${i}`);
+    const ready = await waitFor(async () => {
+      const result = await probe(app.url, '/health/ready');
+      const storage = (result.body.details as Record<string, { alarms?: string[] }>)?.storage;
+      return storage?.alarms?.some((a) => a.includes('held by laggard')) ? result : undefined;
+    }, 'the retention alarm');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({
+      details: { storage: { status: 'up', persistence: { appendFsync: 'everysec' } } },
+    });
+    // Nothing the laggard has not acknowledged was trimmed.
+    expect(await client.xlen('alerts')).toBe(20);
   });
 });

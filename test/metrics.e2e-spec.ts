@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { appTestbed } from './support/app-testbed.js';
-import { startApp, type RunningApp } from './support/test-app.js';
+import type { RunningApp } from './support/test-app.js';
 import { sleep, waitFor } from './support/wait-for.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
 
 const API_KEY = 'metrics-test-key-0123456789';
 /** Markers in the message tell the receiver how to answer. */
@@ -51,22 +50,20 @@ function valueOf(
 }
 
 describe('GET /metrics', () => {
-  const bed = appTestbed();
-  let receiver: WebhookReceiver;
-  let app: RunningApp;
-
-  beforeAll(async () => {
-    receiver = bed.own(await WebhookReceiver.start());
-    receiver.respond = (body, attempt) => {
+  const bed = appTestbed({
+    webhook: (body, attempt) => {
       const message = String(body.message ?? '');
       if (message.includes(REJECTED)) return 400;
       if (message.includes(FLAKY)) return attempt === 1 ? 500 : 200;
       return 200;
-    };
+    },
+  });
+  let app: RunningApp;
+
+  beforeAll(async () => {
     app = await bed.start({
       CONSUMER_NAME: 'metrics-1',
       API_KEY,
-      ALERTS_WEBHOOK_URL: receiver.url,
       RETRY_BACKOFF_BASE_MS: '50',
       RETRY_BACKOFF_MAX_MS: '200',
     });
@@ -109,12 +106,12 @@ describe('GET /metrics', () => {
     await waitFor(
       () =>
         [...ok, flaky].every((key) =>
-          receiver.deliveries.some((d) => d.headers['idempotency-key'] === key),
+          bed.receiver.deliveries.some((d) => d.headers['idempotency-key'] === key),
         ),
       'the deliveries',
     );
-    expect(receiver.attempts(flaky)).toBe(2);
-    expect(receiver.attempts(rejected)).toBe(1);
+    expect(bed.receiver.attempts(flaky)).toBe(2);
+    expect(bed.receiver.attempts(rejected)).toBe(1);
     // The counters move once the acknowledgements are written; the dead letter has its own handler.
     const samples = await waitFor(async () => {
       const s = await scrape();
@@ -202,34 +199,21 @@ describe('GET /metrics', () => {
   });
 
   it('keeps the metrics of two applications in one process apart', async () => {
-    const second = await startApp({
-      REDIS_URL: bed.redis.url,
-      CONSUMER_NAME: 'metrics-2',
-      ALERTS_WEBHOOK_URL: receiver.url,
-      CONSUMER_BLOCK_MS: '200',
-      SHUTDOWN_TIMEOUT_MS: '2000',
-    });
-    try {
-      await waitFor(
-        async () => (await request(second.url).get('/health/ready')).status === 200,
-        'the second app to be ready',
-      );
-      const own = await scrape(second.url);
-      expect(valueOf(own, 'redis_streams_redis_up')).toBe(1);
-      expect(valueOf(own, 'redis_streams_delivered_total', WEBHOOK)).toBe(0);
-      expect(valueOf(own, 'redis_streams_published_total', { stream: 'alerts' })).toBeUndefined();
-      // The gauges come from Redis, which both see alike.
-      expect(valueOf(own, 'redis_streams_stream_length', { stream: 'alerts' })).toBe(4);
-      const first = await scrape();
-      expect(valueOf(first, 'redis_streams_delivered_total', WEBHOOK)).toBe(3);
-      expect(valueOf(first, 'redis_streams_published_total', { stream: 'alerts' })).toBe(4);
-    } finally {
-      await second.close();
-    }
+    // Started as the first one is, and so resolved once it is ready.
+    const second = await bed.start({ CONSUMER_NAME: 'metrics-2' });
+    const own = await scrape(second.url);
+    expect(valueOf(own, 'redis_streams_redis_up')).toBe(1);
+    expect(valueOf(own, 'redis_streams_delivered_total', WEBHOOK)).toBe(0);
+    expect(valueOf(own, 'redis_streams_published_total', { stream: 'alerts' })).toBeUndefined();
+    // The gauges come from Redis, which both see alike.
+    expect(valueOf(own, 'redis_streams_stream_length', { stream: 'alerts' })).toBe(4);
+    const first = await scrape();
+    expect(valueOf(first, 'redis_streams_delivered_total', WEBHOOK)).toBe(3);
+    expect(valueOf(first, 'redis_streams_published_total', { stream: 'alerts' })).toBe(4);
   });
 
   it('answers within the bound while Redis hangs, with redis_up 0 and the counters', async () => {
-    const sleeper = bed.redis.client();
+    const sleeper = bed.connect();
     // DEBUG SLEEP freezes the whole server: every command waits, none fails.
     const frozen = sleeper.call('DEBUG', 'SLEEP', '2.5').catch(() => undefined);
     await sleep(100);
@@ -243,7 +227,6 @@ describe('GET /metrics', () => {
       expect(valueOf(samples, 'redis_streams_delivered_total', WEBHOOK)).toBe(3);
     } finally {
       await frozen;
-      sleeper.disconnect();
     }
     await waitFor(
       async () => valueOf(await scrape(), 'redis_streams_redis_up') === 1,

@@ -1,10 +1,7 @@
-import { Inject, Injectable, type INestApplication } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { Inject, Injectable } from '@nestjs/common';
 import { StreamHandler, type StreamMessage } from '../src/redis-streams/index.js';
-import { FaultProxy } from './support/fault-proxy.js';
 import { PROBE, Probe } from './support/stream-probe.js';
-import { startStreamsApp } from './support/streams-app.js';
-import { TestRedis } from './support/redis-server.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
 @Injectable()
@@ -21,29 +18,7 @@ class OneAtATimeHandler {
 
 /** Connections that die with commands on them, between the service and Redis (a TCP proxy). */
 describe('RedisStreamsModule when a connection dies with commands in flight', () => {
-  let redis: TestRedis;
-  let client: Redis;
-  let proxy: FaultProxy;
-  let app: INestApplication | undefined;
-
-  beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    proxy = await FaultProxy.start(redis.port);
-  });
-
-  afterEach(async () => {
-    await proxy.heal();
-    await app?.close();
-    app = undefined;
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    await proxy.close();
-    client.disconnect();
-    await redis.destroy();
-  });
+  const bed = streamsTestbed({ faultProxy: true });
 
   // ioredis 6 without autoResendUnfulfilledCommands drops the commands that were in flight when
   // a connection closed after its first reconnect, without settling them. A read that waited for
@@ -53,7 +28,8 @@ describe('RedisStreamsModule when a connection dies with commands in flight', ()
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     probe.behaviour = (call) => ((call.payload as { n: string }).n === 'held' ? gate : undefined);
-    app = await startStreamsApp(
+    const { client, proxy } = bed;
+    await bed.start(
       {
         url: proxy.url,
         consumerName: 'c1',

@@ -8,9 +8,7 @@ import {
   StreamRetention,
   type StreamMessage,
 } from '../src/redis-streams/index.js';
-import { TestRedis } from './support/redis-server.js';
 import { PROBE, Probe } from './support/stream-probe.js';
-import { startStreamsApp } from './support/streams-app.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
@@ -155,92 +153,67 @@ describe('RedisStreamsModule hardening', () => {
     const always = await app.get(DurabilityCheck).check();
     expect(always).toEqual({ appendFsync: 'always' });
 
-    const volatile = await TestRedis.start({ appendOnly: false });
-    // Apps on this other Redis, closed before it goes.
-    const others: INestApplication[] = [];
-    try {
-      const other = await startStreamsApp(
-        { url: volatile.url, consumerName: 'c1', consumersEnabled: false },
-        [],
-      );
-      others.push(other);
-      const report = await other.get(DurabilityCheck).check();
-      expect(report.appendFsync).toBe('off');
-      expect(report.warning).toMatch(/appendonly yes/);
+    const volatile = await bed.startRedis({ appendOnly: false });
+    const other = await bed.start(
+      { url: volatile.url, consumerName: 'c1', consumersEnabled: false },
+      [],
+    );
+    const report = await other.get(DurabilityCheck).check();
+    expect(report.appendFsync).toBe('off');
+    expect(report.warning).toMatch(/appendonly yes/);
 
-      const admin = volatile.client();
-      await admin.call(
-        'ACL',
-        'SETUSER',
-        'limited',
-        'on',
-        '>secret-pass-123',
-        '~orders*',
-        '+@all',
-        '-config',
-      );
-      admin.disconnect();
-      const limited = await startStreamsApp(
-        {
-          url: `redis://limited:secret-pass-123@127.0.0.1:${volatile.port}`,
-          consumerName: 'c1',
-          consumersEnabled: false,
-        },
-        [],
-      );
-      others.push(limited);
-      const denied = await limited.get(DurabilityCheck).check();
-      expect(denied.appendFsync).toBe('unknown');
-      expect(denied.warning).toMatch(/may not run CONFIG GET/);
-    } finally {
-      await Promise.all(others.map((a) => a.close()));
-      await volatile.destroy();
-    }
+    const admin = bed.connect({ to: volatile });
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'limited',
+      'on',
+      '>secret-pass-123',
+      '~orders*',
+      '+@all',
+      '-config',
+    );
+    const limited = await bed.start(
+      {
+        url: volatile.urlAs('limited', 'secret-pass-123'),
+        consumerName: 'c1',
+        consumersEnabled: false,
+      },
+      [],
+    );
+    const denied = await limited.get(DurabilityCheck).check();
+    expect(denied.appendFsync).toBe('unknown');
+    expect(denied.warning).toMatch(/may not run CONFIG GET/);
   });
 
   it('waits for replicas when asked, and fails the publish when they do not confirm', async () => {
-    await client.config('SET', 'repl-diskless-sync-delay', '0');
-    const replica = await TestRedis.start({
-      args: ['--replicaof', '127.0.0.1', String(bed.redis.port)],
+    const replica = await bed.startReplica();
+    const app = await start({
+      consumersEnabled: false,
+      waitForReplicas: { replicas: 1, timeoutMs: 500 },
     });
-    try {
-      await waitFor(async () => {
-        const info = await client.info('replication');
-        return /connected_slaves:1/.test(info) && /state=online/.test(info);
-      }, 'the replica to be online');
-      // Just after a full sync the replica loads the data set and acknowledges nothing for about a second.
-      await waitFor(async () => {
-        await client.set('warm-up', String(Date.now()));
-        return (await client.wait(1, 200)) === 1;
-      }, 'the replica to acknowledge writes');
-      const app = await start({
-        consumersEnabled: false,
-        waitForReplicas: { replicas: 1, timeoutMs: 500 },
-      });
-      const publisher = app.get(StreamPublisher);
-      const ok = await publisher.publish('orders', { n: 1 }, { eventId: 'r-1' });
-      const replicaClient = replica.client();
-      expect(await replicaClient.xlen('orders')).toBe(1);
-      replicaClient.disconnect();
+    const publisher = app.get(StreamPublisher);
+    const ok = await publisher.publish('orders', { n: 1 }, { eventId: 'r-1' });
+    const replicaClient = bed.connect({ to: replica });
+    expect(await replicaClient.xlen('orders')).toBe(1);
+    // Before the replica goes, or the client would try to reconnect until the test ends.
+    replicaClient.disconnect();
 
-      await replica.kill();
-      await waitFor(
-        async () => /connected_slaves:0/.test(await client.info('replication')),
-        'the replica to drop',
-      );
-      const error = await publisher
-        .publish('orders', { n: 2 }, { eventId: 'r-2' })
-        .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(PublishFailedError);
-      expect((error as Error).message).toMatch(/0 of 1 replicas/);
-      // The retry with the same eventId does not append a second entry.
-      await expect(publisher.publish('orders', { n: 2 }, { eventId: 'r-2' })).rejects.toThrow(
-        PublishFailedError,
-      );
-      expect(await client.xlen('orders')).toBe(2);
-      expect(ok.duplicate).toBe(false);
-    } finally {
-      await replica.destroy();
-    }
+    await replica.kill();
+    await waitFor(
+      async () => /connected_slaves:0/.test(await client.info('replication')),
+      'the replica to drop',
+    );
+    const error = await publisher
+      .publish('orders', { n: 2 }, { eventId: 'r-2' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PublishFailedError);
+    expect((error as Error).message).toMatch(/0 of 1 replicas/);
+    // The retry with the same eventId does not append a second entry.
+    await expect(publisher.publish('orders', { n: 2 }, { eventId: 'r-2' })).rejects.toThrow(
+      PublishFailedError,
+    );
+    expect(await client.xlen('orders')).toBe(2);
+    expect(ok.duplicate).toBe(false);
   });
 });

@@ -1,14 +1,13 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { DeadLetters, StreamInspector, UnknownStreamError } from '../src/redis-streams/index.js';
-import { TestRedis } from './support/redis-server.js';
 import { FirstHandler, PROBE, Probe, SecondHandler } from './support/stream-probe.js';
-import { startStreamsApp } from './support/streams-app.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { waitFor } from './support/wait-for.js';
 
 /** What operators see and repair: groups, pending entries, dead letters, replay. */
 describe('StreamInspector and DeadLetters', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed();
   let client: Redis;
   let app: INestApplication;
   let inspector: StreamInspector;
@@ -16,8 +15,7 @@ describe('StreamInspector and DeadLetters', () => {
   const probe = new Probe();
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
+    client = bed.client;
     probe.behaviour = (call) => {
       if (
         (call.payload as { message: string }).message.startsWith('bad') &&
@@ -26,9 +24,8 @@ describe('StreamInspector and DeadLetters', () => {
         throw new Error(`refused ${(call.payload as { message: string }).message}`);
       }
     };
-    app = await startStreamsApp(
+    app = await bed.start(
       {
-        url: redis.url,
         consumerName: 'c1',
         claimMinIdleMs: 60_000,
         handlerDefaults: { blockMs: 100, maxAttempts: 1, backoff: { baseMs: 10, maxMs: 10 } },
@@ -37,12 +34,6 @@ describe('StreamInspector and DeadLetters', () => {
     );
     inspector = app.get(StreamInspector);
     deadLetters = app.get(DeadLetters);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    client.disconnect();
-    await redis.destroy();
   });
 
   it('lists the handled streams with their groups, consumers, lag and pending', async () => {

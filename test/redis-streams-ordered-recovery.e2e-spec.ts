@@ -1,37 +1,19 @@
-import { Inject, Injectable, type INestApplication } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { INestApplication } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import {
   RedisStreamsStatus,
-  StreamHandler,
   StreamPublisher,
   type RedisStreamsModuleOptions,
-  type StreamMessage,
 } from '../src/redis-streams/index.js';
-import { PROBE, Probe, type Call } from './support/stream-probe.js';
+import {
+  InOrder,
+  InOrderOnce,
+  ORDERED_STREAM as STREAM,
+  startOrdered,
+} from './support/ordered-probe.js';
+import { Probe, type Call } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
-
-@Injectable()
-class InOrder {
-  constructor(@Inject(PROBE) private readonly probe: Probe) {}
-
-  @StreamHandler('orders', { group: 'in-order', ordered: true })
-  handle(payload: unknown, message: StreamMessage): unknown {
-    return this.probe.record('in-order', payload, message);
-  }
-}
-
-@Injectable()
-class InOrderOnce {
-  constructor(@Inject(PROBE) private readonly probe: Probe) {}
-
-  @StreamHandler('orders', { group: 'in-order-once', ordered: true, idempotent: true })
-  handle(payload: unknown, message: StreamMessage): unknown {
-    return this.probe.record('in-order-once', payload, message);
-  }
-}
-
-const STREAM = 'orders:{0}';
 
 /**
  * Ordered handlers when Redis misbehaves: a read whose reply never comes, pending entries deleted
@@ -46,17 +28,7 @@ describe('RedisStreamsModule ordered handlers under faults', () => {
     probe: Probe,
     options: Partial<RedisStreamsModuleOptions> = {},
     handlers: Array<typeof InOrder | typeof InOrderOnce> = [InOrder],
-  ): Promise<INestApplication> =>
-    bed.start(
-      {
-        consumerName: 'a',
-        partitions: { orders: 1 },
-        partitionLeaseMs: 3_000,
-        handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 50, maxMs: 100 } },
-        ...options,
-      },
-      [{ provide: PROBE, useValue: probe }, ...handlers],
-    );
+  ): Promise<INestApplication> => startOrdered(bed, probe, options, handlers);
 
   const pendingCount = async (group = 'in-order'): Promise<number> =>
     Number(((await client.xpending(STREAM, group)) as [number])[0]);
@@ -81,22 +53,17 @@ describe('RedisStreamsModule ordered handlers under faults', () => {
     // The partition's XREADGROUP (BLOCK 100) is waiting in Redis when Redis stops answering for
     // longer than the client waits for it (BLOCK + 1 s); e2 and e3 arrive during the stall and go
     // to a read whose reply the consumer no longer waits for.
-    const sleeper = bed.redis.client();
-    const writer = bed.redis.client();
-    try {
-      await sleep(150);
-      const stalled = sleeper.call('DEBUG', 'SLEEP', '4');
-      await sleep(100);
-      const during = [append(writer, 2), append(writer, 3)];
-      await stalled;
-      await Promise.all(during);
-      await sleep(500);
-      await append(writer, 4);
-      await append(writer, 5);
-    } finally {
-      sleeper.disconnect();
-      writer.disconnect();
-    }
+    const sleeper = bed.connect();
+    const writer = bed.connect();
+    await sleep(150);
+    const stalled = sleeper.call('DEBUG', 'SLEEP', '4');
+    await sleep(100);
+    const during = [append(writer, 2), append(writer, 3)];
+    await stalled;
+    await Promise.all(during);
+    await sleep(500);
+    await append(writer, 4);
+    await append(writer, 5);
 
     await waitFor(() => probe.calls.length >= 5, 'five entries handled', 15_000);
     await waitFor(async () => (await pendingCount()) === 0, 'nothing pending', 10_000);
@@ -159,7 +126,7 @@ describe('RedisStreamsModule ordered handlers under faults', () => {
   it('keeps entries pending and in order, spending no attempt, while Redis is out of memory', async () => {
     // The handlers' own step needs memory: a write to Redis of their own. Their first calls wait
     // until Redis is full.
-    const own = bed.redis.client();
+    const own = bed.connect();
     const probe = new Probe();
     let full: () => void = () => undefined;
     const filled = new Promise<void>((resolve) => (full = resolve));
@@ -167,57 +134,53 @@ describe('RedisStreamsModule ordered handlers under faults', () => {
       await filled;
       await own.set(`${handler}:note:${(payload as { n: number }).n}`, 'x'.repeat(1_000));
     };
+    const app = await start(probe, {}, [InOrder, InOrderOnce]);
+    const status = app.get(RedisStreamsStatus);
+    for (let n = 1; n <= 5; n++) await append(client, n);
+    await waitFor(
+      () => probe.of('in-order').length > 0 && probe.of('in-order-once').length > 0,
+      'both handlers to start on the first entry',
+    );
+    const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
+    await client.config('SET', 'maxmemory', String(Math.floor(used / 2)));
     try {
-      const app = await start(probe, {}, [InOrder, InOrderOnce]);
-      const status = app.get(RedisStreamsStatus);
-      for (let n = 1; n <= 5; n++) await append(client, n);
-      await waitFor(
-        () => probe.of('in-order').length > 0 && probe.of('in-order-once').length > 0,
-        'both handlers to start on the first entry',
-      );
-      const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
-      await client.config('SET', 'maxmemory-policy', 'noeviction');
-      await client.config('SET', 'maxmemory', String(Math.floor(used / 2)));
-      try {
-        full();
-        // Far beyond three attempts with a backoff of 50-100 ms.
-        await sleep(2_500);
-        expect(await client.xlen(`${STREAM}:dlq`)).toBe(0);
-        // The plain handler failed on its own write again and again, always as attempt 1. The
-        // idempotent one failed once; then claiming its eventId again needed memory too.
-        for (const group of ['in-order', 'in-order-once']) {
-          const calls = probe.of(group);
-          expect(new Set(numbers(calls))).toEqual(new Set([1]));
-          expect(new Set(calls.map((c) => c.message.attempt))).toEqual(new Set([1]));
-        }
-        expect(probe.of('in-order').length).toBeGreaterThan(3);
-        expect(status.consumers().map((c) => c.lastError)).toEqual([
-          expect.stringContaining('OOM'),
-          expect.stringContaining('OOM'),
-        ]);
-      } finally {
-        await client.config('SET', 'maxmemory', '0');
-      }
-
-      for (const group of ['in-order', 'in-order-once']) {
-        await waitFor(
-          () => new Set(numbers(probe.of(group))).size === 5,
-          `all five handled by ${group}`,
-          10_000,
-        );
-        await waitFor(async () => (await pendingCount(group)) === 0, `nothing pending in ${group}`);
-      }
-      const distinct = (calls: Call[]): number[] =>
-        numbers(calls).filter((n, i, all) => i === 0 || all[i - 1] !== n);
-      expect(distinct(probe.of('in-order'))).toEqual([1, 2, 3, 4, 5]);
-      expect(distinct(probe.of('in-order-once'))).toEqual([1, 2, 3, 4, 5]);
+      full();
+      // Far beyond three attempts with a backoff of 50-100 ms.
+      await sleep(2_500);
       expect(await client.xlen(`${STREAM}:dlq`)).toBe(0);
-      await waitFor(
-        () => status.consumers().every((c) => c.lastError === undefined),
-        'the errors to clear',
-      );
+      // The plain handler failed on its own write again and again, always as attempt 1. The
+      // idempotent one failed once; then claiming its eventId again needed memory too.
+      for (const group of ['in-order', 'in-order-once']) {
+        const calls = probe.of(group);
+        expect(new Set(numbers(calls))).toEqual(new Set([1]));
+        expect(new Set(calls.map((c) => c.message.attempt))).toEqual(new Set([1]));
+      }
+      expect(probe.of('in-order').length).toBeGreaterThan(3);
+      expect(status.consumers().map((c) => c.lastError)).toEqual([
+        expect.stringContaining('OOM'),
+        expect.stringContaining('OOM'),
+      ]);
     } finally {
-      own.disconnect();
+      await client.config('SET', 'maxmemory', '0');
     }
+
+    for (const group of ['in-order', 'in-order-once']) {
+      await waitFor(
+        () => new Set(numbers(probe.of(group))).size === 5,
+        `all five handled by ${group}`,
+        10_000,
+      );
+      await waitFor(async () => (await pendingCount(group)) === 0, `nothing pending in ${group}`);
+    }
+    const distinct = (calls: Call[]): number[] =>
+      numbers(calls).filter((n, i, all) => i === 0 || all[i - 1] !== n);
+    expect(distinct(probe.of('in-order'))).toEqual([1, 2, 3, 4, 5]);
+    expect(distinct(probe.of('in-order-once'))).toEqual([1, 2, 3, 4, 5]);
+    expect(await client.xlen(`${STREAM}:dlq`)).toBe(0);
+    await waitFor(
+      () => status.consumers().every((c) => c.lastError === undefined),
+      'the errors to clear',
+    );
   }, 40_000);
 });

@@ -1,35 +1,10 @@
-import { Inject, Injectable, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  StreamHandler,
-  StreamPublisher,
-  streamKeys,
-  type StreamMessage,
-} from '../src/redis-streams/index.js';
+import { StreamPublisher, streamKeys } from '../src/redis-streams/index.js';
+import { InOrder, InOrderOnce, startOrdered } from './support/ordered-probe.js';
 import { PROBE, Probe, toRecord } from './support/stream-probe.js';
-import { startStreamsApp } from './support/streams-app.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
-
-@Injectable()
-class InOrder {
-  constructor(@Inject(PROBE) private readonly probe: Probe) {}
-
-  @StreamHandler('orders', { group: 'in-order', ordered: true })
-  handle(payload: unknown, message: StreamMessage): unknown {
-    return this.probe.record('in-order', payload, message);
-  }
-}
-
-@Injectable()
-class InOrderOnce {
-  constructor(@Inject(PROBE) private readonly probe: Probe) {}
-
-  @StreamHandler('orders', { group: 'once', ordered: true, idempotent: true })
-  handle(payload: unknown, message: StreamMessage): unknown {
-    return this.probe.record('once', payload, message);
-  }
-}
 
 /** `ordered: true` on one Redis: the same scripts as on Cluster, without the shards. */
 describe('RedisStreamsModule ordered handlers', () => {
@@ -38,15 +13,7 @@ describe('RedisStreamsModule ordered handlers', () => {
   const LEASE = streamKeys.lease('orders:{0}', 'in-order');
 
   const start = (probe: Probe, consumerName: string): Promise<INestApplication> =>
-    bed.start(
-      {
-        consumerName,
-        partitions: { orders: 1 },
-        partitionLeaseMs: 600,
-        handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 50, maxMs: 100 } },
-      },
-      [{ provide: PROBE, useValue: probe }, InOrder],
-    );
+    startOrdered(bed, probe, { consumerName, partitionLeaseMs: 600 });
 
   beforeAll(() => {
     client = bed.client;
@@ -116,15 +83,7 @@ describe('RedisStreamsModule ordered handlers', () => {
 
   describe('with idempotent', () => {
     const startOnce = (probe: Probe): Promise<INestApplication> =>
-      bed.start(
-        {
-          consumerName: 'a',
-          partitions: { orders: 1 },
-          partitionLeaseMs: 1_000,
-          handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 50, maxMs: 100 } },
-        },
-        [{ provide: PROBE, useValue: probe }, InOrderOnce],
-      );
+      startOrdered(bed, probe, { partitionLeaseMs: 1_000 }, [InOrderOnce]);
     /** Appended as another producer would, without the publisher's de-duplication. */
     const append = (eventId: string, n: number): Promise<string | null> =>
       client.xadd('orders:{0}', '*', 'eventId', eventId, 'payload', JSON.stringify({ n }));
@@ -132,7 +91,8 @@ describe('RedisStreamsModule ordered handlers', () => {
       probe.calls.map((c) => (c.payload as { n: number }).n);
     const nothingPending = (): Promise<boolean> =>
       waitFor(
-        async () => Number(((await client.xpending('orders:{0}', 'once')) as [number])[0]) === 0,
+        async () =>
+          Number(((await client.xpending('orders:{0}', 'in-order-once')) as [number])[0]) === 0,
         'nothing pending',
       );
 
@@ -146,12 +106,19 @@ describe('RedisStreamsModule ordered handlers', () => {
       await nothingPending();
       await sleep(300);
       expect(numbers(probe)).toEqual([1, 3]);
-      expect(await client.get(streamKeys.done('orders:{0}', 'once', 'ev-3'))).toMatch(/^done:/);
+      expect(await client.get(streamKeys.done('orders:{0}', 'in-order-once', 'ev-3'))).toMatch(
+        /^done:/,
+      );
     });
 
     it('waits in place while another entry of the same event runs, holding back the next ones', async () => {
       // A former owner is still running another entry of ev-1: its marker lives for 1.5 s more.
-      await client.set(streamKeys.done('orders:{0}', 'once', 'ev-1'), 'running:1-1', 'PX', 1_500);
+      await client.set(
+        streamKeys.done('orders:{0}', 'in-order-once', 'ev-1'),
+        'running:1-1',
+        'PX',
+        1_500,
+      );
       await append('ev-1', 1);
       await append('ev-2', 2);
       const probe = new Probe();
@@ -182,10 +149,7 @@ describe('RedisStreamsModule ordered handlers', () => {
 
   it('refuses ordered on a stream that is not partitioned', async () => {
     await expect(
-      startStreamsApp({ url: bed.redis.url, consumerName: 'a' }, [
-        { provide: PROBE, useValue: new Probe() },
-        InOrder,
-      ]),
+      bed.start({ consumerName: 'a' }, [{ provide: PROBE, useValue: new Probe() }, InOrder]),
     ).rejects.toThrow(/ordered needs a partitioned stream/);
   });
 });

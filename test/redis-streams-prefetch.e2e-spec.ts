@@ -1,7 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamPublisher } from '../src/redis-streams/index.js';
-import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -10,20 +9,10 @@ describe('RedisStreamsModule read-ahead (prefetch)', () => {
   const bed = streamsTestbed();
   let client: Redis;
 
-  const start = (
-    probe: Probe,
-    consumerName: string,
-    overrides: Record<string, unknown> = {},
-  ): Promise<INestApplication> =>
-    bed.start(
-      {
-        consumerName,
-        claimMinIdleMs: 60_000,
-        handlerDefaults: { blockMs: 100, concurrency: 2, batchSize: 4, prefetch: 4 },
-        ...overrides,
-      },
-      [{ provide: PROBE, useValue: probe }, SecondHandler],
-    );
+  const start = bed.probedStart([SecondHandler], {
+    claimMinIdleMs: 60_000,
+    handlerDefaults: { blockMs: 100, concurrency: 2, batchSize: 4, prefetch: 4 },
+  });
 
   /** Resolves the promise a handler call returned, so tests decide when handlers finish. */
   const gate = (probe: Probe): { open: () => void; running: () => number; peak: () => number } => {

@@ -1,44 +1,24 @@
-import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PublishManyError, StreamPublisher, type PublishItem } from '../src/redis-streams/index.js';
-import { FaultProxy } from './support/fault-proxy.js';
-import { startStreamsApp } from './support/streams-app.js';
-import { TestRedis } from './support/redis-server.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { waitFor } from './support/wait-for.js';
 
 /** What the publisher promises when a call reaches Redis twice, or part of a batch fails. */
 describe('StreamPublisher, resent calls and partial batches', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed({ faultProxy: true });
   let client: Redis;
-  let proxy: FaultProxy;
-  let app: INestApplication | undefined;
 
-  beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = redis.client();
-    proxy = await FaultProxy.start(redis.port);
-  });
-
-  afterEach(async () => {
-    await proxy.heal();
-    await app?.close();
-    app = undefined;
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    await proxy.close();
-    client.disconnect();
-    await redis.destroy();
+  beforeAll(() => {
+    client = bed.client;
   });
 
   // A client that resends (a Cluster client after a node failed; here a standalone one with
   // autoResendUnfulfilledCommands, through a proxy that loses the reply) sends the same script
   // call twice. A generated eventId had no de-duplication key, so it was appended twice.
   it('appends a publish with a generated eventId once when the client sends its call twice', async () => {
-    app = await startStreamsApp(
+    const app = await bed.start(
       {
-        url: proxy.url,
+        url: bed.proxy.url,
         consumerName: 'p1',
         publishTimeoutMs: 8_000,
         redis: { autoResendUnfulfilledCommands: true },
@@ -50,14 +30,14 @@ describe('StreamPublisher, resent calls and partial batches', () => {
 
     // The call reaches Redis, which appends; its reply is still in the proxy when the
     // connection is reset, so the client resends the call once it has reconnected.
-    proxy.latency(400);
+    bed.proxy.latency(400);
     const publishing = publisher.publishMany('orders', [
       { payload: { n: 'generated' } },
       { payload: { n: 'chosen' }, eventId: 'chosen-1' },
     ]);
     await waitFor(async () => (await client.xlen('orders')) === 3, 'the first run of the call');
-    proxy.latency(0);
-    expect(proxy.reset()).toBeGreaterThan(0);
+    bed.proxy.latency(0);
+    expect(bed.proxy.reset()).toBeGreaterThan(0);
     const [generated, chosen] = await publishing;
 
     const entries = await client.xrange('orders', '-', '+');
@@ -71,8 +51,8 @@ describe('StreamPublisher, resent calls and partial batches', () => {
   }, 30_000);
 
   it('answers a later publish of a generated eventId with its entry, not with the guard of its call', async () => {
-    app = await startStreamsApp(
-      { url: redis.url, consumerName: 'p1', redis: { autoResendUnfulfilledCommands: true } },
+    const app = await bed.start(
+      { consumerName: 'p1', redis: { autoResendUnfulfilledCommands: true } },
       [],
     );
     const publisher = app.get(StreamPublisher);
@@ -87,14 +67,14 @@ describe('StreamPublisher, resent calls and partial batches', () => {
   });
 
   it('keeps no resend guard where the client never sends a call twice', async () => {
-    app = await startStreamsApp({ url: redis.url, consumerName: 'p1' }, []);
+    const app = await bed.start({ consumerName: 'p1' }, []);
     await app.get(StreamPublisher).publish('orders', { n: 'generated' });
     expect(await client.keys('orders:dedup:*')).toEqual([]);
   });
 
   it('keeps the guard of a resending client only briefly', async () => {
-    app = await startStreamsApp(
-      { url: redis.url, consumerName: 'p1', redis: { autoResendUnfulfilledCommands: true } },
+    const app = await bed.start(
+      { consumerName: 'p1', redis: { autoResendUnfulfilledCommands: true } },
       [],
     );
     const published = await app.get(StreamPublisher).publish('orders', { n: 'generated' });
@@ -107,7 +87,7 @@ describe('StreamPublisher, resent calls and partial batches', () => {
   });
 
   it('remembers a chosen eventId for the window the caller asks, else for the module window', async () => {
-    app = await startStreamsApp({ url: redis.url, consumerName: 'p1' }, []);
+    const app = await bed.start({ consumerName: 'p1' }, []);
     const publisher = app.get(StreamPublisher);
     await publisher.publish('orders', { n: 1 }, { eventId: 'short', dedupWindowMs: 5_000 });
     await publisher.publishMany('orders', [{ payload: { n: 2 }, eventId: 'default' }]);
@@ -121,7 +101,7 @@ describe('StreamPublisher, resent calls and partial batches', () => {
   // publishMany sends 25 events per script call. One call failing rejected the whole batch, though
   // the other calls' events were appended, and the caller could not tell which.
   it('says per item which events of a batch were published when one of its calls failed', async () => {
-    app = await startStreamsApp({ url: redis.url, consumerName: 'p1' }, []);
+    const app = await bed.start({ consumerName: 'p1' }, []);
     const publisher = app.get(StreamPublisher);
     // The first event of the second call has a dedup key of the wrong type: that call fails
     // before it appends anything; the first and third go through.
@@ -171,7 +151,7 @@ describe('StreamPublisher, resent calls and partial batches', () => {
   });
 
   it('fails every item, each with its eventId, when Redis refuses the whole batch', async () => {
-    app = await startStreamsApp({ url: redis.url, consumerName: 'p1' }, []);
+    const app = await bed.start({ consumerName: 'p1' }, []);
     await client.set('orders', 'not a stream');
     const error = await app
       .get(StreamPublisher)

@@ -5,24 +5,21 @@ import {
   RedisStreamsStatus,
   StreamPublisher,
 } from '../src/redis-streams/index.js';
-import { TestRedis } from './support/redis-server.js';
 import { FirstHandler, PROBE, Probe, toRecord, type Call } from './support/stream-probe.js';
-import { startStreamsApp } from './support/streams-app.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
 /** Crashes, restarts, lost connections and shutdowns, against a real redis-server. */
 describe('RedisStreamsModule recovery', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed({ args: ['--appendfsync', 'always'] });
   let client: Redis;
-  const apps: INestApplication[] = [];
 
-  const start = async (
+  const start = (
     probe: Probe,
     overrides: Record<string, unknown> = {},
-  ): Promise<INestApplication> => {
-    const app = await startStreamsApp(
+  ): Promise<INestApplication> =>
+    bed.start(
       {
-        url: redis.url,
         consumerName: 'c1',
         claimMinIdleMs: 60_000,
         handlerDefaults: { blockMs: 100, maxAttempts: 5, backoff: { baseMs: 100, maxMs: 1_000 } },
@@ -30,9 +27,6 @@ describe('RedisStreamsModule recovery', () => {
       },
       [{ provide: PROBE, useValue: probe }, FirstHandler],
     );
-    apps.push(app);
-    return app;
-  };
 
   const pending = async (): Promise<number> =>
     Number(((await client.xpending('orders', 'first')) as [number])[0]);
@@ -40,20 +34,8 @@ describe('RedisStreamsModule recovery', () => {
   const messages = (calls: Call[]): string[] =>
     calls.map((c) => (c.payload as { message: string }).message);
 
-  beforeAll(async () => {
-    redis = await TestRedis.start({ args: ['--appendfsync', 'always'] });
-    client = redis.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    if (!redis.running) await redis.restart();
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    client.disconnect();
-    await redis.destroy();
+  beforeAll(() => {
+    client = bed.client;
   });
 
   it('splits the work of one group between two consumers without duplicates', async () => {
@@ -235,7 +217,7 @@ describe('RedisStreamsModule recovery', () => {
     })();
 
     await waitFor(() => accepted.length >= 50, 'some accepted publishes');
-    await redis.kill();
+    await bed.redis.kill();
     const downAt = Date.now();
     const t0 = Date.now();
     await expect(publisher.publish('orders', { message: 'while down' })).rejects.toThrow(
@@ -246,7 +228,7 @@ describe('RedisStreamsModule recovery', () => {
     const ping = await status.ping(300);
     expect(ping.ok).toBe(false);
     await sleep(500);
-    await redis.restart();
+    await bed.redis.restart();
     await waitFor(
       async () => (await status.ping(300)).ok,
       'the publisher connection to come back',
@@ -280,11 +262,10 @@ describe('RedisStreamsModule recovery', () => {
     await waitFor(() => probe.calls.length === 3, 'all three to start');
     const status = app.get(RedisStreamsStatus);
     const t0 = Date.now();
-    const closing = app.close();
+    const closing = bed.close(app);
     await sleep(50);
     expect(status.shuttingDown).toBe(true);
     await closing;
-    apps.splice(apps.indexOf(app), 1);
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(900);
     expect(took).toBeLessThan(3_000);

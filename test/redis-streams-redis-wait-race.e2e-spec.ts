@@ -1,8 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
 import { InfrastructureError } from '../src/redis-streams/index.js';
 import { NonRetryableError } from '../src/redis-streams/index.js';
-import { FaultProxy } from './support/fault-proxy.js';
-import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
@@ -12,40 +10,25 @@ import { sleep, waitFor } from './support/wait-for.js';
  * (found by the chaos soak, seed 20261203: a dead letter delivered 12 s after it was dead-lettered).
  */
 describe('RedisStreamsModule entries that waited for Redis while another consumer settled them', () => {
-  const bed = streamsTestbed();
-  let proxy: FaultProxy;
+  const bed = streamsTestbed({ faultProxy: true });
 
-  beforeAll(async () => {
-    proxy = await FaultProxy.start(bed.redis.port);
+  const start = bed.probedStart([SecondHandler], {
+    claimMinIdleMs: 1_000,
+    handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
   });
-
-  afterEach(() => proxy.heal());
-
-  afterAll(() => proxy.close());
-
-  const start = (probe: Probe, consumerName: string, url?: string): Promise<INestApplication> =>
-    bed.start(
-      {
-        ...(url ? { url } : {}),
-        consumerName,
-        claimMinIdleMs: 1_000,
-        handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
-      },
-      [{ provide: PROBE, useValue: probe }, SecondHandler],
-    );
 
   it('does not run an entry again once another consumer dead-lettered it', async () => {
     // `cut` reaches Redis through the proxy; its handler loses Redis and says so.
     const cut = new Probe();
     cut.behaviour = () => {
       if (cut.calls.length === 1) {
-        proxy.blackHole();
+        bed.proxy.blackHole();
         throw new InfrastructureError('write the record', {
           cause: new Error('Command timed out'),
         });
       }
     };
-    await start(cut, 'cut', proxy.url);
+    await start(cut, 'cut', { url: bed.proxy.url });
     await bed.client.xadd('orders', '*', 'eventId', 'evt-1', 'payload', '{"n":1}');
     await waitFor(() => cut.calls.length === 1, 'the first consumer to take the entry', 10_000);
 
@@ -62,7 +45,7 @@ describe('RedisStreamsModule entries that waited for Redis while another consume
     );
 
     // Redis is back for `cut`: its wait ends, and the entry is no longer its delivery.
-    await proxy.heal();
+    await bed.proxy.heal();
     await sleep(7_000);
     expect(cut.calls).toHaveLength(1);
     expect(other.calls).toHaveLength(1);

@@ -1,4 +1,3 @@
-import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamEvents } from '../src/redis-streams/index.js';
 import { claimedBatch } from '../src/redis-streams/own-pending.js';
@@ -7,8 +6,8 @@ import {
   RECOVER_OWN,
   SERVER_TIME,
 } from '../src/redis-streams/scripts/old-work.scripts.js';
-import { FaultProxy } from './support/fault-proxy.js';
-import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
+import type { FaultProxy } from './support/fault-proxy.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
@@ -18,33 +17,18 @@ import { sleep, waitFor } from './support/wait-for.js';
  * wait for a slot. (Read-ahead entries on shutdown: see redis-streams-prefetch.)
  */
 describe('RedisStreamsModule attempts of entries that never ran', () => {
-  const bed = streamsTestbed();
+  const bed = streamsTestbed({ faultProxy: true });
   let client: Redis;
   let proxy: FaultProxy;
 
-  beforeAll(async () => {
-    client = bed.client;
-    proxy = await FaultProxy.start(bed.redis.port);
+  beforeAll(() => {
+    ({ client, proxy } = bed);
   });
 
-  afterEach(() => proxy.heal());
-
-  afterAll(() => proxy.close());
-
-  const start = (
-    probe: Probe,
-    consumerName: string,
-    overrides: Record<string, unknown> = {},
-  ): Promise<INestApplication> =>
-    bed.start(
-      {
-        consumerName,
-        claimMinIdleMs: 1_000,
-        handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
-        ...overrides,
-      },
-      [{ provide: PROBE, useValue: probe }, SecondHandler],
-    );
+  const start = bed.probedStart([SecondHandler], {
+    claimMinIdleMs: 1_000,
+    handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
+  });
 
   const ownedBy = async (consumer: string): Promise<number> =>
     (await client.xpending('orders', 'second', '-', '+', 100, consumer)).length;

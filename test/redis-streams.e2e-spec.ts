@@ -6,7 +6,6 @@ import {
   StreamEvents,
   StreamPublisher,
 } from '../src/redis-streams/index.js';
-import { TestRedis } from './support/redis-server.js';
 import {
   FirstHandler,
   OrderDto,
@@ -15,22 +14,20 @@ import {
   SecondHandler,
   toRecord,
 } from './support/stream-probe.js';
-import { startStreamsApp } from './support/streams-app.js';
+import { streamsTestbed } from './support/streams-testbed.js';
 import { waitFor } from './support/wait-for.js';
 
 describe('RedisStreamsModule against a real redis-server', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed({ args: ['--appendfsync', 'always'] });
   let client: Redis;
-  const apps: INestApplication[] = [];
 
-  const start = async (
+  const start = (
     probe: Probe,
     handlers: Array<typeof FirstHandler | typeof SecondHandler>,
     overrides: Record<string, unknown> = {},
-  ): Promise<INestApplication> => {
-    const app = await startStreamsApp(
+  ): Promise<INestApplication> =>
+    bed.start(
       {
-        url: redis.url,
         consumerName: 'c1',
         claimMinIdleMs: 60_000,
         handlerDefaults: { blockMs: 100, maxAttempts: 3, backoff: { baseMs: 100, maxMs: 1_000 } },
@@ -38,33 +35,14 @@ describe('RedisStreamsModule against a real redis-server', () => {
       },
       [{ provide: PROBE, useValue: probe }, ...handlers],
     );
-    apps.push(app);
-    return app;
-  };
-
-  const closeAll = async (): Promise<void> => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-  };
 
   const pendingCount = async (stream: string, group: string): Promise<number> => {
     const summary = (await client.xpending(stream, group)) as [number, ...unknown[]];
     return Number(summary[0]);
   };
 
-  beforeAll(async () => {
-    redis = await TestRedis.start({ args: ['--appendfsync', 'always'] });
-    client = redis.client();
-  });
-
-  afterEach(async () => {
-    await closeAll();
-    if (!redis.running) await redis.restart();
-    await client.flushall();
-  });
-
-  afterAll(async () => {
-    client.disconnect();
-    await redis.destroy();
+  beforeAll(() => {
+    client = bed.client;
   });
 
   it('publishes, handles and acknowledges; the entry stays readable with plain XREAD', async () => {
@@ -356,7 +334,7 @@ describe('RedisStreamsModule against a real redis-server', () => {
       async () => (await client.zcard('orders:retries:first')) === 1,
       'the scheduled retry',
     );
-    await closeAll();
+    await bed.close(app);
 
     const second = new Probe();
     await start(second, [FirstHandler], { consumerName: 'c2' });

@@ -1,7 +1,5 @@
-import { MainProcess } from './support/main-process.js';
-import { freePort, TestRedis } from './support/redis-server.js';
+import { appTestbed, type ServedMain } from './support/app-testbed.js';
 import { waitFor } from './support/wait-for.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
 
 const SHUTDOWN_TIMEOUT_MS = 3_000;
 /** main.ts gives up SHUTDOWN_TIMEOUT_MS + 5 s after the signal; a clean exit must come sooner. */
@@ -14,43 +12,16 @@ async function status(url: string): Promise<number> {
 }
 
 describe('graceful shutdown of dist/main.js', () => {
-  let redis: TestRedis;
-  let receiver: WebhookReceiver;
-  const started: MainProcess[] = [];
+  const bed = appTestbed({ webhook: true });
+  let started = 0;
 
-  beforeAll(async () => {
-    redis = await TestRedis.start();
-    receiver = await WebhookReceiver.start();
-  });
-
-  afterAll(async () => {
-    await Promise.all(started.map((main) => main.kill()));
-    await receiver?.close();
-    await redis?.destroy();
-  });
-
-  async function startReady(): Promise<{ main: MainProcess; base: string }> {
-    const port = await freePort();
-    const main = MainProcess.start({
-      PORT: String(port),
-      REDIS_URL: redis.url,
-      CONSUMER_NAME: `shutdown-e2e-${started.length}`,
+  const startReady = (): Promise<ServedMain> =>
+    bed.startMain({
+      CONSUMER_NAME: `shutdown-e2e-${started++}`,
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
-      ALERTS_WEBHOOK_URL: receiver.url,
       // Longer than the shutdown timeout, so a hanging delivery is still in flight at the end.
       ALERTS_WEBHOOK_TIMEOUT_MS: '60000',
     });
-    started.push(main);
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(
-      async () => !main.running || (await status(`${base}/health/ready`)) === 200,
-      'the service to be ready',
-      15_000,
-      100,
-    );
-    if (!main.running) throw new Error(`dist/main.js exited at start\n${main.output()}`);
-    return { main, base };
-  }
 
   it('exits 0 on SIGTERM', async () => {
     const { main } = await startReady();
@@ -62,27 +33,23 @@ describe('graceful shutdown of dist/main.js', () => {
   });
 
   it('exits 0 on SIGINT even while Redis is down', async () => {
-    const { main, base } = await startReady();
-    await redis.kill();
-    try {
-      await waitFor(async () => (await status(`${base}/health/ready`)) === 503, 'readiness 503');
-      main.child.kill('SIGINT');
-      const exit = await main.exit(EXIT_BOUND_MS);
-      expect(exit).toEqual({ code: 0, signal: null });
-    } finally {
-      await redis.restart();
-    }
+    const { main, url } = await startReady();
+    await bed.redis.kill();
+    await waitFor(async () => (await status(`${url}/health/ready`)) === 503, 'readiness 503');
+    main.child.kill('SIGINT');
+    const exit = await main.exit(EXIT_BOUND_MS);
+    expect(exit).toEqual({ code: 0, signal: null });
   });
 
   /** Starts the service with one webhook delivery hanging in a handler. */
-  async function startWithDeliveryInFlight(): Promise<{ main: MainProcess; base: string }> {
+  async function startWithDeliveryInFlight(): Promise<ServedMain> {
     const ready = await startReady();
     let deliveriesStarted = 0;
-    receiver.respond = () => {
+    bed.receiver.respond = () => {
       deliveriesStarted += 1;
       return 'hang';
     };
-    const accepted = await fetch(`${ready.base}/alerts`, {
+    const accepted = await fetch(`${ready.url}/alerts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ message: 'in flight during shutdown' }),
@@ -94,16 +61,16 @@ describe('graceful shutdown of dist/main.js', () => {
   }
 
   it('reports not ready while it drains an in-flight delivery, then exits 0', async () => {
-    const { main, base } = await startWithDeliveryInFlight();
+    const { main, url } = await startWithDeliveryInFlight();
     const signalledAt = Date.now();
     main.child.kill('SIGTERM');
     // The HTTP server stays open while in-flight handlers drain; readiness must say no.
     await waitFor(
-      async () => (await status(`${base}/health/ready`)) === 503,
+      async () => (await status(`${url}/health/ready`)) === 503,
       'readiness 503 during the drain',
       2_000,
     );
-    expect(await status(`${base}/health/live`)).toBe(200);
+    expect(await status(`${url}/health/live`)).toBe(200);
 
     const exit = await main.exit(EXIT_BOUND_MS);
     expect(exit).toEqual({ code: 0, signal: null });
@@ -111,10 +78,10 @@ describe('graceful shutdown of dist/main.js', () => {
   });
 
   it('exits 1 at once on a second signal during the drain', async () => {
-    const { main, base } = await startWithDeliveryInFlight();
+    const { main, url } = await startWithDeliveryInFlight();
     main.child.kill('SIGTERM');
     await waitFor(
-      async () => (await status(`${base}/health/ready`)) === 503,
+      async () => (await status(`${url}/health/ready`)) === 503,
       'readiness 503 during the drain',
       2_000,
     );

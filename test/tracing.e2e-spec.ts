@@ -13,7 +13,6 @@ import { appTestbed } from './support/app-testbed.js';
 import { toRecord } from './support/stream-probe.js';
 import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
 
 const WEBHOOK_GROUP = 'alerts-webhook';
 const RECORDER_GROUP = 'alerts-recorder';
@@ -26,15 +25,12 @@ function callerTrace(): { traceId: string; spanId: string; header: string } {
 }
 
 describe('Trace context from the HTTP request to the handler', () => {
-  const bed = appTestbed();
-  let receiver: WebhookReceiver;
+  const bed = appTestbed({ webhook: true });
   let app: RunningApp;
 
   beforeAll(async () => {
-    receiver = bed.own(await WebhookReceiver.start());
     app = await bed.start({
       CONSUMER_NAME: 'tracing-1',
-      ALERTS_WEBHOOK_URL: receiver.url,
     });
   });
 
@@ -55,7 +51,7 @@ describe('Trace context from the HTTP request to the handler', () => {
 
   function delivered(eventId: string) {
     return waitFor(
-      () => receiver.deliveries.find((d) => d.headers['idempotency-key'] === eventId),
+      () => bed.receiver.deliveries.find((d) => d.headers['idempotency-key'] === eventId),
       `the webhook delivery of ${eventId}`,
     );
   }

@@ -1,8 +1,7 @@
-import { Inject, Injectable, type INestApplication } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamHandler, type StreamMessage } from '../../src/redis-streams/index.js';
-import { TestRedis } from '../support/redis-server.js';
-import { startStreamsApp } from '../support/streams-app.js';
+import { streamsTestbed } from '../support/streams-testbed.js';
 import { waitFor } from '../support/wait-for.js';
 
 const SUCCEEDED = Symbol('succeeded');
@@ -40,17 +39,14 @@ class FailsOnceHandler {
  * also counts one more attempt. It was about 1 in 10 retried entries here.
  */
 describe('retries under load', () => {
-  let redis: TestRedis;
+  const bed = streamsTestbed({ appendOnly: false });
   let client: Redis;
-  let app: INestApplication;
   const succeeded = new Set<string>();
 
   beforeAll(async () => {
-    redis = await TestRedis.start({ appendOnly: false });
-    client = redis.client();
-    app = await startStreamsApp(
+    client = bed.client;
+    await bed.start(
       {
-        url: redis.url,
         consumerName: 'c1',
         claimMinIdleMs: CLAIM_MIN_IDLE_MS,
         handlerDefaults: {
@@ -62,12 +58,6 @@ describe('retries under load', () => {
       },
       [{ provide: SUCCEEDED, useValue: succeeded }, FailsOnceHandler],
     );
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    client?.disconnect();
-    await redis?.destroy();
   });
 
   it('runs the retry of every entry that failed once, promptly', async () => {

@@ -1,10 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
-import { MainProcess } from '../support/main-process.js';
-import { freePort, TestRedis } from '../support/redis-server.js';
+import { appTestbed } from '../support/app-testbed.js';
+import type { MainProcess } from '../support/main-process.js';
 import { SeededRandom } from '../support/seeded-random.js';
 import { waitFor } from '../support/wait-for.js';
-import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 /** FUZZ_SEED=<n> repeats a run; FUZZ_ENTRIES / FUZZ_REQUESTS change its size. */
 const SEED = SeededRandom.seedFrom('FUZZ_SEED');
@@ -707,9 +706,8 @@ function toFields(flat: Buffer[]): Map<string, Buffer> {
 }
 
 describe(`fuzzing the inputs ${seedNote}`, () => {
-  let redis: TestRedis;
+  const bed = appTestbed({ appendOnly: false, webhook: true });
   let client: Redis;
-  let receiver: WebhookReceiver;
   let main: MainProcess;
   let base: string;
   /** Alerts the API answered 202 for: they are in the stream and must be delivered. */
@@ -717,16 +715,9 @@ describe(`fuzzing the inputs ${seedNote}`, () => {
 
   beforeAll(async () => {
     process.stdout.write(`Fuzz seed ${SEED} (repeat with FUZZ_SEED=${SEED})\n`);
-    redis = await TestRedis.start({ appendOnly: false });
-    client = redis.client();
-    receiver = await WebhookReceiver.start();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    main = MainProcess.start({
-      PORT: String(port),
-      REDIS_URL: redis.url,
+    client = bed.client;
+    ({ main, url: base } = await bed.startMain({
       API_KEY,
-      ALERTS_WEBHOOK_URL: receiver.url,
       CONSUMER_NAME: 'fuzz-1',
       CONSUMER_CONCURRENCY: '32',
       CONSUMER_BATCH_SIZE: '64',
@@ -738,21 +729,8 @@ describe(`fuzzing the inputs ${seedNote}`, () => {
       // Short, so that an entry a consumer lost track of is taken over within the test's bound.
       CLAIM_MIN_IDLE_MS: '5000',
       LOG_LEVEL: 'error',
-    });
-    await waitFor(
-      async () => main.running && (await probe(base, '/health/ready')).status === 200,
-      `the service to be ready\n${main.output()}`,
-      15_000,
-      100,
-    );
+    }));
   }, 20_000);
-
-  afterAll(async () => {
-    await main?.kill();
-    await receiver?.close();
-    client?.disconnect();
-    await redis?.destroy();
-  });
 
   // Deeply nested JSON once made class-transformer overflow its stack: a 500 (RequestValidationPipe).
   it(`answers ${REQUEST_COUNT} random and malformed requests with 2xx or 4xx, in time`, async () => {
@@ -820,7 +798,7 @@ describe(`fuzzing the inputs ${seedNote}`, () => {
     let deadLettersReadUpTo = '-';
     const collect = async (): Promise<boolean> => {
       deliveries.clear();
-      for (const { body } of receiver.deliveries) {
+      for (const { body } of bed.receiver.deliveries) {
         const id = String(body.id);
         deliveries.set(id, [...(deliveries.get(id) ?? []), body]);
       }

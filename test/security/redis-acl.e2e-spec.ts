@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
-import { TestRedis } from '../support/redis-server.js';
-import { startApp, type RunningApp } from '../support/test-app.js';
+import type { Redis } from 'ioredis';
+import { appTestbed } from '../support/app-testbed.js';
+import type { RunningApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const USER = 'alerts';
 const PASSWORD = 'acl-e2e-Pa55word-0f3c91';
@@ -140,25 +139,21 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
 }
 
 describe('running as a least-privilege ACL user', () => {
-  let redis: TestRedis;
-  let replica: TestRedis;
+  const bed = appTestbed({
+    webhook: (body, attempt) => {
+      if (body.message === 'rejected by the webhook') return 400;
+      if (body.message === 'fails once' && attempt === 1) return 500;
+      return 200;
+    },
+  });
   let admin: Redis;
-  let receiver: WebhookReceiver;
   let app: RunningApp;
   let leftPendingId: string;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
+    admin = bed.client;
     // A replica, so that REDIS_WAIT_REPLICAS=1 has something to wait for.
-    replica = await TestRedis.start({
-      appendOnly: false,
-      args: ['--replicaof', '127.0.0.1', String(redis.port)],
-    });
-    admin = redis.client();
-    await waitFor(
-      async () => /^slave0:.*state=online/m.test(await admin.info('replication')),
-      'the replica to be online',
-    );
+    await bed.startReplica();
     await admin.call('ACL', 'SETUSER', USER, ...ACL_RULES);
 
     // An entry a previous run of this consumer read and never finished: it must be recovered.
@@ -186,16 +181,9 @@ describe('running as a least-privilege ACL user', () => {
     await admin.config('RESETSTAT');
     await admin.call('ACL', 'LOG', 'RESET');
 
-    receiver = await WebhookReceiver.start();
-    receiver.respond = (body, attempt) => {
-      if (body.message === 'rejected by the webhook') return 400;
-      if (body.message === 'fails once' && attempt === 1) return 500;
-      return 200;
-    };
-    app = await startApp({
-      REDIS_URL: `redis://${USER}:${PASSWORD}@127.0.0.1:${redis.port}`,
+    app = await bed.start({
+      REDIS_URL: bed.redis.urlAs(USER, PASSWORD),
       CONSUMER_NAME: CONSUMER,
-      ALERTS_WEBHOOK_URL: receiver.url,
       RETRY_MAX_ATTEMPTS: '3',
       RETRY_BACKOFF_BASE_MS: '100',
       RETRY_BACKOFF_MAX_MS: '200',
@@ -208,18 +196,6 @@ describe('running as a least-privilege ACL user', () => {
       PUBLISH_TIMEOUT_MS: '3000',
       SHUTDOWN_TIMEOUT_MS: '1000',
     });
-    await waitFor(
-      async () => (await getJson(`${app.url}/health/ready`)).status === 200,
-      'readiness 200 as the ACL user',
-    );
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await receiver?.close();
-    admin?.disconnect();
-    await replica?.destroy();
-    await redis?.destroy();
   });
 
   async function post(message: string): Promise<string> {
@@ -244,7 +220,7 @@ describe('running as a least-privilege ACL user', () => {
   it('publishes, delivers and records an alert', async () => {
     const eventId = await post('delivered at once');
     await waitFor(
-      () => receiver.deliveries.some((d) => d.body.eventId === eventId),
+      () => bed.receiver.deliveries.some((d) => d.body.eventId === eventId),
       'the webhook delivery',
     );
     expect(await recordOf(eventId, 'delivered')).toMatchObject({ attempts: 1 });
@@ -253,7 +229,7 @@ describe('running as a least-privilege ACL user', () => {
   it('retries after a webhook 500 and then delivers', async () => {
     const eventId = await post('fails once');
     expect(await recordOf(eventId, 'delivered')).toMatchObject({ attempts: 2 });
-    expect(receiver.attempts(eventId)).toBe(2);
+    expect(bed.receiver.attempts(eventId)).toBe(2);
   });
 
   it('dead-letters an alert the webhook rejects with 400', async () => {
@@ -273,13 +249,13 @@ describe('running as a least-privilege ACL user', () => {
       'severity',
       'info',
     ))!;
-    await waitFor(() => receiver.deliveries.some((d) => d.body.id === id), 'the direct alert');
+    await waitFor(() => bed.receiver.deliveries.some((d) => d.body.id === id), 'the direct alert');
     expect(await recordOf(id, 'delivered')).toMatchObject({ severity: 'info' });
   });
 
   it('recovered the entry its previous run left pending', async () => {
     await waitFor(
-      () => receiver.deliveries.some((d) => d.body.id === leftPendingId),
+      () => bed.receiver.deliveries.some((d) => d.body.id === leftPendingId),
       'the delivery of the entry left pending',
     );
     expect(await recordOf(leftPendingId, 'delivered')).toMatchObject({ attempts: 2 });
@@ -334,15 +310,8 @@ describe('running as a least-privilege ACL user', () => {
     let client: Redis;
 
     beforeAll(() => {
-      client = new Redis(redis.port, '127.0.0.1', {
-        username: USER,
-        password: PASSWORD,
-        maxRetriesPerRequest: 1,
-        connectionName: 'acl-probe',
-      });
+      client = bed.connect({ username: USER, password: PASSWORD, connectionName: 'acl-probe' });
     });
-
-    afterAll(() => client?.disconnect());
 
     it.each([
       ['SET a key outside the namespace', ['SET', 'other-key', 'x']],

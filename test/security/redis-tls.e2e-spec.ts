@@ -1,10 +1,9 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { appTestbed } from '../support/app-testbed.js';
 import { LogCapture } from '../support/log-capture.js';
-import { startApp, type RunningApp } from '../support/test-app.js';
+import type { RunningApp } from '../support/test-app.js';
 import { generateTlsCertificates, type TlsCertificates } from '../support/tls-certs.js';
-import { TlsTestRedis } from '../support/tls-redis-server.js';
 import { sleep, waitFor } from '../support/wait-for.js';
-import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const PUBLISH_TIMEOUT_MS = 1_000;
 /** Readiness PINGs with a 1 s timeout; a refused TLS handshake must not make it slower. */
@@ -43,51 +42,29 @@ const postAlert = (base: string, message: string): Promise<Answer> =>
   });
 
 describe('Redis over TLS', () => {
-  let certs: TlsCertificates;
-  let otherCa: TlsCertificates;
-  let redis: TlsTestRedis;
+  const bed = appTestbed({ tls: true, appendOnly: false, webhook: true });
   let admin: Redis;
-  let receiver: WebhookReceiver;
-  const apps: RunningApp[] = [];
+  /** A CA of its own that did not sign the server certificate. */
+  let otherCa: TlsCertificates;
 
-  beforeAll(async () => {
-    certs = generateTlsCertificates();
-    // A CA of its own that did not sign the server certificate.
+  beforeAll(() => {
+    admin = bed.client;
     otherCa = generateTlsCertificates();
-    redis = await TlsTestRedis.start(certs);
-    admin = redis.client();
-    receiver = await WebhookReceiver.start();
   });
 
-  afterAll(async () => {
-    for (const app of apps.splice(0)) await app.close();
-    admin?.disconnect();
-    await receiver?.close();
-    await redis?.destroy();
-    certs?.remove();
-    otherCa?.remove();
-  });
+  afterAll(() => otherCa?.remove());
 
-  async function start(env: Record<string, string>): Promise<RunningApp> {
-    const app = await startApp({
-      REDIS_URL: redis.url,
-      ALERTS_WEBHOOK_URL: receiver.url,
+  const start = (env: Record<string, string>): Promise<RunningApp> =>
+    bed.startWithoutWaiting({
       PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS),
       CONSUMER_BLOCK_MS: '200',
       SHUTDOWN_TIMEOUT_MS: '1000',
       ...env,
     });
-    apps.push(app);
-    return app;
-  }
-
-  async function stop(app: RunningApp): Promise<void> {
-    apps.splice(apps.indexOf(app), 1);
-    await app.close();
-  }
 
   it('really serves only TLS on its port (a plain client gets no answer)', async () => {
-    const plain = new Redis(redis.port, '127.0.0.1', {
+    const plain = bed.connect({
+      tls: undefined,
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
@@ -96,43 +73,35 @@ describe('Redis over TLS', () => {
       enableOfflineQueue: false,
     });
     plain.on('error', () => undefined);
-    try {
-      await expect(plain.connect().then(() => plain.ping())).rejects.toThrow();
-    } finally {
-      plain.disconnect();
-    }
+    await expect(plain.connect().then(() => plain.ping())).rejects.toThrow();
     expect(await admin.ping()).toBe('PONG');
   });
 
   it('accepts, delivers and is ready with rediss:// and REDIS_TLS_CA_FILE', async () => {
-    const app = await start({ REDIS_TLS_CA_FILE: certs.caFile, CONSUMER_NAME: 'tls-ok' });
-    try {
-      await waitFor(
-        async () => (await call(`${app.url}/health/ready`)).status === 200,
-        'readiness 200 over TLS',
-      );
+    const app = await start({ REDIS_TLS_CA_FILE: bed.redis.tls!.caFile, CONSUMER_NAME: 'tls-ok' });
+    await waitFor(
+      async () => (await call(`${app.url}/health/ready`)).status === 200,
+      'readiness 200 over TLS',
+    );
 
-      const accepted = await postAlert(app.url, 'Sent over TLS');
-      expect(accepted.status).toBe(202);
-      const { id, eventId } = accepted.body as { id: string; eventId: string };
+    const accepted = await postAlert(app.url, 'Sent over TLS');
+    expect(accepted.status).toBe(202);
+    const { id, eventId } = accepted.body as { id: string; eventId: string };
 
-      const [entry] = await admin.xrange('alerts', id, id);
-      expect(entry?.[1]).toContain(eventId);
-      const delivery = await waitFor(
-        () => receiver.deliveries.find((d) => d.body.eventId === eventId),
-        'the webhook delivery of the alert sent over TLS',
-      );
-      expect(delivery.body).toMatchObject({ id, message: 'Sent over TLS', source: 'tls-e2e' });
+    const [entry] = await admin.xrange('alerts', id, id);
+    expect(entry?.[1]).toContain(eventId);
+    const delivery = await waitFor(
+      () => bed.receiver.deliveries.find((d) => d.body.eventId === eventId),
+      'the webhook delivery of the alert sent over TLS',
+    );
+    expect(delivery.body).toMatchObject({ id, message: 'Sent over TLS', source: 'tls-e2e' });
 
-      const record = await waitFor(async () => {
-        const answer = await call(`${app.url}/alerts/${eventId}`);
-        return answer.body.status === 'delivered' ? answer : undefined;
-      }, 'the alert record to say delivered');
-      expect(record.status).toBe(200);
-      expect((await call(`${app.url}/health/ready`)).status).toBe(200);
-    } finally {
-      await stop(app);
-    }
+    const record = await waitFor(async () => {
+      const answer = await call(`${app.url}/alerts/${eventId}`);
+      return answer.body.status === 'delivered' ? answer : undefined;
+    }, 'the alert record to say delivered');
+    expect(record.status).toBe(200);
+    expect((await call(`${app.url}/health/ready`)).status).toBe(200);
   });
 
   it.each([
@@ -173,7 +142,7 @@ describe('Redis over TLS', () => {
         );
         await sleep(DURABILITY_CHECK_WAIT_MS - (Date.now() - startedAt));
       } finally {
-        if (app) await stop(app);
+        if (app) await bed.close(app);
         logs.stop();
       }
     },

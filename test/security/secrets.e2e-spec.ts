@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MainProcess } from '../support/main-process.js';
-import { freePort, TestRedis } from '../support/redis-server.js';
+import { appTestbed, type ServedMain } from '../support/app-testbed.js';
+import type { MainProcess } from '../support/main-process.js';
 import { sleep, waitFor } from '../support/wait-for.js';
-import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 /** Distinctive values that must never show up in any output or HTTP answer of the service. */
 const REDIS_USER = 'alerts';
@@ -59,40 +55,20 @@ class HttpTranscript {
 }
 
 describe('secrets are never logged or returned', () => {
-  let aclDir: string;
-  let redis: TestRedis;
-  let receiver: WebhookReceiver;
-  const processes: MainProcess[] = [];
+  const bed = appTestbed({
+    // In an ACL file, so that the user with the password survives the Redis restart below.
+    aclUsers: [
+      'user default on nopass ~* &* +@all',
+      `user ${REDIS_USER} on >${REDIS_PASSWORD} ~* &* +@all`,
+    ],
+    webhook: true,
+  });
   const http = new HttpTranscript();
+  const redisUrl = (password = REDIS_PASSWORD): string => bed.redis.urlAs(REDIS_USER, password);
+  const webhookUrl = (): string => `${bed.receiver.url}?token=${WEBHOOK_TOKEN}`;
 
-  beforeAll(async () => {
-    // An ACL file, so that the user with the password survives the Redis restart below.
-    aclDir = mkdtempSync(join(tmpdir(), 'secrets-acl-'));
-    const aclFile = join(aclDir, 'users.acl');
-    writeFileSync(
-      aclFile,
-      [
-        'user default on nopass ~* &* +@all',
-        `user ${REDIS_USER} on >${REDIS_PASSWORD} ~* &* +@all`,
-        '',
-      ].join('\n'),
-    );
-    redis = await TestRedis.start({ args: ['--aclfile', aclFile] });
-    receiver = await WebhookReceiver.start();
-  });
-
-  afterAll(async () => {
-    await Promise.all(processes.map((main) => main.kill()));
-    await receiver?.close();
-    await redis?.destroy();
-    rmSync(aclDir, { recursive: true, force: true });
-  });
-
-  function start(env: Record<string, string>): MainProcess {
-    const main = MainProcess.start({ LOG_LEVEL: 'verbose', ...env });
-    processes.push(main);
-    return main;
-  }
+  const start = (env: Record<string, string>): Promise<ServedMain> =>
+    bed.spawnMain({ LOG_LEVEL: 'verbose', ...env });
 
   function expectNoLeaks(main: MainProcess, secrets: Record<string, string>): void {
     const found = [
@@ -101,7 +77,7 @@ describe('secrets are never logged or returned', () => {
       ...http.texts.flatMap((text) =>
         leaksIn(text, secrets).map((name) => `${name} in HTTP answer: ${text.slice(0, 300)}`),
       ),
-      ...receiver.deliveries.flatMap((delivery) =>
+      ...bed.receiver.deliveries.flatMap((delivery) =>
         leaksIn(JSON.stringify(delivery), secrets).map((name) => `${name} sent to the webhook`),
       ),
     ];
@@ -111,19 +87,14 @@ describe('secrets are never logged or returned', () => {
   describe('a running service', () => {
     let main: MainProcess;
     let base: string;
-    const redisUrl = (): string =>
-      `redis://${REDIS_USER}:${REDIS_PASSWORD}@127.0.0.1:${redis.port}`;
 
     beforeAll(async () => {
-      const port = await freePort();
-      base = `http://127.0.0.1:${port}`;
-      receiver.respond = (body, attempt) =>
+      bed.receiver.respond = (body, attempt) =>
         body.message === 'webhook times out once' && attempt === 1 ? 'hang' : 200;
-      main = start({
-        PORT: String(port),
+      ({ main, url: base } = await start({
         REDIS_URL: redisUrl(),
         API_KEY,
-        ALERTS_WEBHOOK_URL: `${receiver.url}?token=${WEBHOOK_TOKEN}`,
+        ALERTS_WEBHOOK_URL: webhookUrl(),
         ALERTS_WEBHOOK_TIMEOUT_MS: '500',
         CONSUMER_NAME: 'secrets-1',
         RETRY_BACKOFF_BASE_MS: '100',
@@ -131,7 +102,7 @@ describe('secrets are never logged or returned', () => {
         CONSUMER_BLOCK_MS: '200',
         PUBLISH_TIMEOUT_MS: '1000',
         SHUTDOWN_TIMEOUT_MS: '1000',
-      });
+      }));
       await waitFor(
         async () => main.running && (await http.send(`${base}/health/ready`)).status === 200,
         `the service to be ready\n${main.output()}`,
@@ -217,7 +188,7 @@ describe('secrets are never logged or returned', () => {
     });
 
     it('logs the connection errors while Redis is down, and answers 503', async () => {
-      await redis.kill();
+      await bed.redis.kill();
       await waitFor(
         () => /ECONNREFUSED|Connection is closed|connection/i.test(main.stdout + main.stderr),
         'a logged Redis connection error',
@@ -234,7 +205,7 @@ describe('secrets are never logged or returned', () => {
       // Long enough for the consumers' read loops and the reconnects to log their failures.
       await sleep(1_500);
 
-      await redis.restart();
+      await bed.redis.restart();
       await waitFor(
         async () => (await http.send(`${base}/health/ready`)).status === 200,
         'readiness 200 after Redis restarted',
@@ -261,15 +232,12 @@ describe('secrets are never logged or returned', () => {
   });
 
   it('never prints a Redis password that Redis refuses', async () => {
-    const port = await freePort();
-    const main = start({
-      PORT: String(port),
-      REDIS_URL: `redis://${REDIS_USER}:${WRONG_REDIS_PASSWORD}@127.0.0.1:${redis.port}`,
+    const { main, url: base } = await start({
+      REDIS_URL: redisUrl(WRONG_REDIS_PASSWORD),
       API_KEY,
       CONSUMER_NAME: 'secrets-wrong-password',
       PUBLISH_TIMEOUT_MS: '500',
     });
-    const base = `http://127.0.0.1:${port}`;
     await waitFor(
       () => /WRONGPASS/.test(main.stdout + main.stderr),
       'the refused login in the log',
@@ -311,11 +279,11 @@ describe('secrets are never logged or returned', () => {
       () => ({ ALERTS_WEBHOOK_URL: `ftp://127.0.0.1/hook?token=${WEBHOOK_TOKEN}` }),
     ],
   ])('exits 1 on %s without printing a secret', async (_, invalid) => {
-    const main = start({
+    const { main } = await start({
       PORT: '0',
-      REDIS_URL: `redis://${REDIS_USER}:${REDIS_PASSWORD}@127.0.0.1:${redis.port}`,
+      REDIS_URL: redisUrl(),
       API_KEY,
-      ALERTS_WEBHOOK_URL: `${receiver.url}?token=${WEBHOOK_TOKEN}`,
+      ALERTS_WEBHOOK_URL: webhookUrl(),
       ...invalid(),
     });
     expect(await main.exit(5_000)).toEqual({ code: 1, signal: null });
@@ -325,12 +293,12 @@ describe('secrets are never logged or returned', () => {
 
   it('exits 1 when it cannot listen, without printing a secret', async () => {
     // The webhook receiver already holds this port.
-    const taken = new URL(receiver.url).port;
-    const main = start({
+    const taken = new URL(bed.receiver.url).port;
+    const { main } = await start({
       PORT: taken,
-      REDIS_URL: `redis://${REDIS_USER}:${REDIS_PASSWORD}@127.0.0.1:${redis.port}`,
+      REDIS_URL: redisUrl(),
       API_KEY,
-      ALERTS_WEBHOOK_URL: `${receiver.url}?token=${WEBHOOK_TOKEN}`,
+      ALERTS_WEBHOOK_URL: webhookUrl(),
       SHUTDOWN_TIMEOUT_MS: '1000',
     });
     const exit = await main.exit(10_000);

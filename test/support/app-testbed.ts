@@ -1,91 +1,89 @@
-import type { Redis } from 'ioredis';
-import { TestRedis, type TestRedisOptions } from './redis-server.js';
-import { startReadyApp, type RunningApp } from './test-app.js';
+import { MainProcess } from './main-process.js';
+import { freePort } from './redis-server.js';
+import { RedisTestbed, type RedisTestbedOptions } from './redis-testbed.js';
+import { startApp, startReadyApp, type RunningApp } from './test-app.js';
+import { waitFor } from './wait-for.js';
+import { WebhookReceiver } from './webhook-receiver.js';
 
-/** Anything a spec starts and must stop again: an app, a webhook receiver, a process. */
-export interface Closable {
-  close(): Promise<void>;
+export interface AppTestbedOptions extends RedisTestbedOptions {
+  /** A webhook receiver for the whole spec (`receiver`), answering as this function says or 200. */
+  webhook?: true | WebhookReceiver['respond'];
 }
 
-/** What an app-level spec (or one `describe` of it) shares: one redis-server and what runs on it. */
-export interface AppTestbed {
-  readonly redis: TestRedis;
-  /** A client for assertions, connected to `redis`. */
-  readonly client: Redis;
-  /** Starts the whole app on `redis` (`REDIS_URL` filled in) and waits until it is ready. */
-  start(env: Record<string, string>): Promise<RunningApp>;
-  /** Closes `thing` with the same lifetime as an app started here; returns it. */
-  own<T extends Closable>(thing: T): T;
-  /** Closes one owned thing before its time (a shutdown the test looks at). */
-  close(thing: Closable): Promise<void>;
+/** The built service (`node dist/main.js`) started by a testbed, and where it listens. */
+export interface ServedMain {
+  main: MainProcess;
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
 }
 
 /**
- * Registers the hooks of the spec file (or the `describe` it is called in): a redis-server for all
- * of its tests. What a test starts is closed after that test; what `beforeAll` starts lives until
- * the end. After each test Redis is restarted if the test stopped it, and its data is flushed
- * unless something started in `beforeAll` still runs on it (its groups would vanish under it).
+ * What an app-level spec (or one `describe` of it) shares: one redis-server, perhaps a webhook
+ * receiver, and the apps that run on them. Apps get `REDIS_URL` and `ALERTS_WEBHOOK_URL` filled in.
  */
-export function appTestbed(options: TestRedisOptions = {}): AppTestbed {
-  let redis: TestRedis | undefined;
-  let client: Redis | undefined;
-  let inTest = false;
-  const forAll: Closable[] = [];
-  const forTest: Closable[] = [];
+export class AppTestbed extends RedisTestbed {
+  private webhook?: WebhookReceiver;
 
-  const closeAll = async (things: Closable[]): Promise<void> => {
-    // Newest first: an app closes before the receiver it delivers to.
-    for (const thing of things.splice(0).reverse()) await thing.close();
-  };
+  constructor({ webhook, ...options }: AppTestbedOptions = {}) {
+    super(options);
+    if (!webhook) return;
+    beforeAll(async () => {
+      this.webhook = this.own(await WebhookReceiver.start());
+      if (webhook !== true) this.webhook.respond = webhook;
+    });
+  }
 
-  beforeAll(async () => {
-    redis = await TestRedis.start(options);
-    client = redis.client();
-  });
+  /** The webhook receiver (option `webhook`), closed after the apps that deliver to it. */
+  get receiver(): WebhookReceiver {
+    if (!this.webhook) throw new Error('the testbed has no webhook receiver (yet)');
+    return this.webhook;
+  }
 
-  beforeEach(() => {
-    inTest = true;
-  });
+  /** Starts the whole app in this process and waits until it is ready. */
+  async start(env: Record<string, string>): Promise<RunningApp> {
+    return this.ownApp(await startReadyApp(this.env(env)));
+  }
 
-  afterEach(async () => {
-    inTest = false;
-    await closeAll(forTest);
-    if (redis && !redis.running) await redis.restart();
-    if (forAll.length === 0) await client?.flushall();
-  });
+  /** Starts the whole app in this process as `env` alone sets it up, without waiting for readiness. */
+  async startWithoutWaiting(env: Record<string, string>): Promise<RunningApp> {
+    return this.ownApp(await startApp(this.env(env)));
+  }
 
-  afterAll(async () => {
-    await closeAll(forAll);
-    client?.disconnect();
-    await redis?.destroy();
-  });
+  /** Spawns `node dist/main.js` on a free port (unless `env` has a PORT). */
+  async spawnMain(env: Record<string, string>): Promise<ServedMain> {
+    const port = await freePort();
+    const main = MainProcess.start({ PORT: String(port), ...this.env(env) });
+    return { main: this.ownApp(main), url: `http://127.0.0.1:${port}` };
+  }
 
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error('the testbed starts in beforeAll');
-    return value;
-  };
+  /** `spawnMain`, resolved once /health/ready answers 200; fails with its output if it exits first. */
+  async startMain(env: Record<string, string>): Promise<ServedMain> {
+    const served = await this.spawnMain(env);
+    const { main, url } = served;
+    await waitFor(
+      async () => !main.running || (await readiness(url)) === 200,
+      'the service to be ready',
+      15_000,
+      100,
+    );
+    if (!main.running) throw new Error(`dist/main.js exited at start\n${main.output()}`);
+    return served;
+  }
 
-  const testbed: AppTestbed = {
-    get redis() {
-      return started(redis);
-    },
-    get client() {
-      return started(client);
-    },
-    async start(env) {
-      return testbed.own(await startReadyApp({ REDIS_URL: started(redis).url, ...env }));
-    },
-    own(thing) {
-      (inTest ? forTest : forAll).push(thing);
-      return thing;
-    },
-    async close(thing) {
-      for (const list of [forTest, forAll]) {
-        const index = list.indexOf(thing);
-        if (index !== -1) list.splice(index, 1);
-      }
-      await thing.close();
-    },
-  };
-  return testbed;
+  private env(env: Record<string, string>): Record<string, string> {
+    const filled: Record<string, string> = { REDIS_URL: this.redis.url };
+    if (this.webhook) filled.ALERTS_WEBHOOK_URL = this.webhook.url;
+    return { ...filled, ...env };
+  }
+}
+
+async function readiness(url: string): Promise<number> {
+  const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(3_000) });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Registers the hooks of an app-level spec (or `describe`): see `RedisTestbed`. */
+export function appTestbed(options: AppTestbedOptions = {}): AppTestbed {
+  return new AppTestbed(options);
 }

@@ -75,6 +75,11 @@ export class MainProcess {
     await this.exited;
   }
 
+  /** `kill()`, under the name a testbed closes what it owns with. */
+  close(): Promise<void> {
+    return this.kill();
+  }
+
   output(): string {
     return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`;
   }

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { generateTlsCertificates, type TlsCertificates } from './tls-certs.js';
 
 /** Finds a TCP port that is free on the loopback interface right now. */
 export async function freePort(): Promise<number> {
@@ -24,6 +25,10 @@ export interface TestRedisOptions {
   args?: string[];
   /** Append-only persistence; on by default so that a restart keeps the data. */
   appendOnly?: boolean;
+  /** Lines of an ACL file (`user … on >password …`), so that its users survive a restart. */
+  aclUsers?: string[];
+  /** TLS only (no plain port), with a certificate of a throwaway CA; clients need `tls.caFile`. */
+  tls?: boolean;
 }
 
 /**
@@ -32,6 +37,8 @@ export interface TestRedisOptions {
  */
 export class TestRedis {
   readonly dir: string;
+  /** The CA, certificate and key it serves TLS with (option `tls`). */
+  readonly tls?: TlsCertificates;
   private child?: ChildProcess;
 
   private constructor(
@@ -39,6 +46,8 @@ export class TestRedis {
     private readonly options: TestRedisOptions,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'test-redis-'));
+    if (options.tls) this.tls = generateTlsCertificates();
+    if (options.aclUsers) writeFileSync(this.aclFile, [...options.aclUsers, ''].join('\n'));
   }
 
   static async start(options: TestRedisOptions = {}): Promise<TestRedis> {
@@ -48,7 +57,12 @@ export class TestRedis {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
+  }
+
+  /** `url` with the credentials of an ACL user. */
+  urlAs(username: string, password: string): string {
+    return this.url.replace('://', `://${username}:${password}@`);
   }
 
   get running(): boolean {
@@ -57,9 +71,9 @@ export class TestRedis {
     );
   }
 
-  /** A new ioredis client for assertions; the caller closes it. */
-  client(): Redis {
-    return new Redis(this.port, '127.0.0.1', { maxRetriesPerRequest: 1, lazyConnect: false });
+  /** A new ioredis client for assertions (over TLS when the server speaks it); the caller closes it. */
+  client(options: RedisOptions = {}): Redis {
+    return new Redis({ ...this.connection(), maxRetriesPerRequest: 1, ...options });
   }
 
   /** Starts (again) on the same port and data folder and waits until it answers PING. */
@@ -67,8 +81,8 @@ export class TestRedis {
     if (this.running) return;
     const appendOnly = this.options.appendOnly ?? true;
     const args = [
-      '--port',
-      String(this.port),
+      ...this.listenArgs(),
+      ...(this.options.aclUsers ? ['--aclfile', this.aclFile] : []),
       '--bind',
       '127.0.0.1',
       '--dir',
@@ -116,10 +130,40 @@ export class TestRedis {
     await this.signal('SIGTERM');
   }
 
-  /** Stops it and deletes its data folder. */
+  /** Stops it and deletes its data folder (and its TLS keys). */
   async destroy(): Promise<void> {
     await this.signal('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
+    this.tls?.remove();
+  }
+
+  private get aclFile(): string {
+    return join(this.dir, 'users.acl');
+  }
+
+  /** A TLS server listens on the TLS port only (`--port 0`) and asks clients for no certificate. */
+  private listenArgs(): string[] {
+    if (!this.tls) return ['--port', String(this.port)];
+    return [
+      '--port',
+      '0',
+      '--tls-port',
+      String(this.port),
+      '--tls-cert-file',
+      this.tls.certFile,
+      '--tls-key-file',
+      this.tls.keyFile,
+      '--tls-ca-cert-file',
+      this.tls.caFile,
+      '--tls-auth-clients',
+      'no',
+    ];
+  }
+
+  /** Where and how to connect: the port, and the CA to trust when the server speaks TLS. */
+  private connection(): RedisOptions {
+    const tls = this.tls ? { tls: { ca: readFileSync(this.tls.caFile) } } : {};
+    return { host: '127.0.0.1', port: this.port, ...tls };
   }
 
   private async signal(signal: NodeJS.Signals): Promise<void> {
@@ -131,11 +175,12 @@ export class TestRedis {
   }
 
   private async answersPing(): Promise<boolean> {
-    const probe = new Redis(this.port, '127.0.0.1', {
+    const probe = new Redis({
+      ...this.connection(),
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
-      connectTimeout: 500,
+      connectTimeout: 1_000,
       enableOfflineQueue: false,
     });
     probe.on('error', () => undefined);
