@@ -8,12 +8,13 @@ import {
 import {
   ACK,
   DEAD_LETTER,
-  ENSURE_GROUP,
-  RECLAIM,
   SCHEDULE_RETRY,
+} from '../src/redis-streams/scripts/group-settlement.scripts.js';
+import { RECLAIM, TAKE_DUE_RETRIES } from '../src/redis-streams/scripts/old-work.scripts.js';
+import {
+  ENSURE_GROUP,
   SWEEP_BOOKKEEPING,
-  TAKE_DUE_RETRIES,
-} from '../src/redis-streams/stream-scripts.js';
+} from '../src/redis-streams/scripts/group-lifecycle.scripts.js';
 import { FirstHandler, PROBE, Probe } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';

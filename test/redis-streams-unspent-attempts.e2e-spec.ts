@@ -2,7 +2,11 @@ import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamEvents } from '../src/redis-streams/index.js';
 import { claimedBatch } from '../src/redis-streams/own-pending.js';
-import { RECLAIM, RECOVER_OWN, SERVER_TIME } from '../src/redis-streams/stream-scripts.js';
+import {
+  RECLAIM,
+  RECOVER_OWN,
+  SERVER_TIME,
+} from '../src/redis-streams/scripts/old-work.scripts.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { PROBE, Probe, SecondHandler } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';

@@ -9,7 +9,7 @@ import {
   type Page,
 } from './stream-inspector.js';
 import { streamKeys } from './stream-keys.js';
-import { REPLAY_DEAD_LETTERS } from './stream-scripts.js';
+import { REPLAY_DEAD_LETTERS } from './scripts/dead-letter-replay.script.js';
 
 export interface ReplayResult {
   replayed: Array<{ deadLetterId: string; newId: string }>;

@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { DEFAULTS } from './redis-streams.constants.js';
 import type { RedisClient } from './redis-connections.js';
-import { DELETE_IDLE_CONSUMERS, SWEEP_BOOKKEEPING } from './stream-scripts.js';
+import { DELETE_IDLE_CONSUMERS, SWEEP_BOOKKEEPING } from './scripts/group-lifecycle.scripts.js';
 
 /** The group one consumer tidies, and how. */
 export interface HousekeepingTarget {

@@ -28,7 +28,7 @@ export { RedisStreamsStatus } from './redis-streams.status.js';
 export type { ConsumerState, PingResult } from './redis-streams.status.js';
 export type { WaitingForRedis } from './redis-wait.js';
 export { RedisConnections } from './redis-connections.js';
-export { StreamScript } from './stream-scripts.js';
+export { StreamScript } from './scripts/stream-script.js';
 export type { RedisClient, RedisMode } from './redis-connections.js';
 export { streamKeys } from './stream-keys.js';
 export { DLQ_FIELD, FIELD } from './redis-streams.constants.js';

@@ -5,7 +5,7 @@ import { ownerOf, partitionStream } from './partitions.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
-import { ACQUIRE_LEASE } from './stream-scripts.js';
+import { ACQUIRE_LEASE } from './scripts/fenced.scripts.js';
 import { Ticker } from './ticker.js';
 import { OrderedPartition, type OrderedSettings } from './ordered-partition.js';
 

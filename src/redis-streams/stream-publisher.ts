@@ -11,7 +11,8 @@ import { encodeEntry } from './stream-codec.js';
 import { StreamEvents } from './stream-events.js';
 import { withPublishSpan } from './trace-context.js';
 import { assertValidEventId, assertValidName, streamKeys } from './stream-keys.js';
-import { PUBLISH, isNoScript } from './stream-scripts.js';
+import { PUBLISH } from './scripts/publish.script.js';
+import { isNoScript } from './scripts/stream-script.js';
 import { settled, writeTogether } from './write-together.js';
 import {
   PublishFailedError,

@@ -10,7 +10,7 @@ import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type { RedisStreamsModuleOptions, RetentionRule } from './redis-streams.options.js';
 import { RedisConnections } from './redis-connections.js';
 import { readRedisMemory, type RedisMemoryState } from './redis-memory.js';
-import { RETENTION_TRIM } from './retention-trim.script.js';
+import { RETENTION_TRIM } from './scripts/retention-trim.script.js';
 import { StreamDeclarations } from './stream-declarations.js';
 import { assertValidName } from './stream-keys.js';
 import { compareStreamIds, nextStreamId } from './stream-id.js';

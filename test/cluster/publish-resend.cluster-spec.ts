@@ -7,7 +7,7 @@ import {
   StreamPublisher,
   type PublishResult,
 } from '../../src/redis-streams/index.js';
-import { PUBLISH } from '../../src/redis-streams/stream-scripts.js';
+import { PUBLISH } from '../../src/redis-streams/scripts/publish.script.js';
 import { TestRedisCluster } from '../support/redis-cluster.js';
 import { sleep } from '../support/wait-for.js';
 

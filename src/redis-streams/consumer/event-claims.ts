@@ -1,7 +1,7 @@
 import { InfrastructureError } from '../infrastructure-error.js';
 import type { RedisClient } from '../redis-connections.js';
 import { streamKeys } from '../stream-keys.js';
-import { CLAIM_EVENT, RELEASE_EVENT } from '../stream-scripts.js';
+import { CLAIM_EVENT, RELEASE_EVENT } from '../scripts/idempotency.scripts.js';
 
 /** What CLAIM_EVENT answers: run the handler, it was handled before, or it runs elsewhere now. */
 export type EventClaim = 'run' | 'done' | 'busy';

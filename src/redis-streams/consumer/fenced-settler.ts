@@ -1,7 +1,7 @@
 import { deadLetterFields, type RawEntry } from '../stream-codec.js';
 import type { RedisClient } from '../redis-connections.js';
 import { streamKeys } from '../stream-keys.js';
-import { FENCED_ACK, FENCED_DEAD_LETTER } from '../stream-scripts.js';
+import { FENCED_ACK, FENCED_DEAD_LETTER } from '../scripts/fenced.scripts.js';
 import { sleep } from '../waits.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
 

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { RedisClient } from '../redis-connections.js';
 import type { GroupStart } from '../stream-handler.interface.js';
 import { streamKeys } from '../stream-keys.js';
-import { ENSURE_GROUP } from '../stream-scripts.js';
+import { ENSURE_GROUP } from '../scripts/group-lifecycle.scripts.js';
 
 /**
  * A consumer group's position as far as one consumer knows: the group's last-delivered-id when it

@@ -7,7 +7,12 @@ import { deadLetterFields } from '../stream-codec.js';
 import type { StreamEvents } from '../stream-events.js';
 import { streamIdTimeMs } from '../stream-id.js';
 import { streamKeys } from '../stream-keys.js';
-import { ACK, DEAD_LETTER, SCHEDULE_RETRY, STILL_CURRENT } from '../stream-scripts.js';
+import {
+  ACK,
+  DEAD_LETTER,
+  SCHEDULE_RETRY,
+  STILL_CURRENT,
+} from '../scripts/group-settlement.scripts.js';
 import { InfrastructureError } from '../infrastructure-error.js';
 import { settled } from '../write-together.js';
 import { sleep } from '../waits.js';

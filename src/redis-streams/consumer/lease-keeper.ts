@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis-connections.js';
-import { EXTEND_LEASE } from '../stream-scripts.js';
+import { EXTEND_LEASE } from '../scripts/group-settlement.scripts.js';
 import type { Capacity } from './capacity.js';
 import type { EventClaims } from './event-claims.js';
 

@@ -6,7 +6,7 @@ import { claimedBatch, OwnPending, type ClaimedBatch, type Delivery } from '../o
 import { toRawEntry } from '../stream-codec.js';
 import type { StreamEvents } from '../stream-events.js';
 import { streamKeys } from '../stream-keys.js';
-import { RECLAIM, TAKE_DUE_RETRIES } from '../stream-scripts.js';
+import { RECLAIM, TAKE_DUE_RETRIES } from '../scripts/old-work.scripts.js';
 import type { Capacity } from './capacity.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
 import { logContext } from './log-context.js';
@@ -18,7 +18,7 @@ import { logContext } from './log-context.js';
  * an entry another is about to hand over, into slots reserved across the round trip.
  *
  * Each RECLAIM and TAKE_DUE_RETRIES call records what it claimed under a claim key of its own, so
- * that a resent call hands out the same entries (see stream-scripts.ts).
+ * that a resent call hands out the same entries (see scripts/old-work.scripts.ts).
  */
 export class OldWork {
   /** Own pending entries this consumer may not know of, which the read loop takes back. */

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { RedisClient } from '../redis-connections.js';
-import { RENEW_LEASE } from '../stream-scripts.js';
+import { RENEW_LEASE } from '../scripts/fenced.scripts.js';
 import { Ticker } from '../ticker.js';
 
 /**

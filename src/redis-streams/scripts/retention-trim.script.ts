@@ -1,4 +1,4 @@
-import { StreamScript } from './stream-scripts.js';
+import { StreamScript } from './stream-script.js';
 
 /**
  * One step of retention on one stream: trims entries older than the age limit, then up to `step`
