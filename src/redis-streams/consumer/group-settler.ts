@@ -32,8 +32,8 @@ export interface Acking {
 /**
  * Carries out decisions for a consumer group: acknowledgements (batched on the hot path, see
  * AckBatcher), retries scheduled in Redis, dead letters, and hand-backs on shutdown. Retry and
- * dead-letter scripts act only for the current delivery of an entry (see stream-scripts.ts,
- * Ownership), so a consumer that lost an entry to another settles nothing for it.
+ * dead-letter scripts act only for the current delivery of an entry (see
+ * scripts/group-settlement.scripts.ts, Ownership), so a consumer that lost an entry to another settles nothing for it.
  *
  * A write Redis does not take is tried again for a few seconds (`persist`); if it still fails the
  * entry stays pending under this consumer, `unsure` is called, and the consumer takes its own
