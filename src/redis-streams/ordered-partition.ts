@@ -3,6 +3,7 @@ import type { RedisClient, RedisConnections } from './redis-connections.js';
 import type { StreamEvents } from './stream-events.js';
 import { streamIdTimeMs } from './stream-id.js';
 import { streamKeys } from './stream-keys.js';
+import { GroupHousekeeping } from './group-housekeeping.js';
 import type { RawEntry } from './stream-codec.js';
 import { pauseUnlessAborted, reconnectDelayMs, settledWithin } from './waits.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
@@ -37,6 +38,7 @@ export class OrderedPartition {
   private readonly claims?: EventClaims;
   private readonly invoker: HandlerInvoker;
   private readonly settler: FencedSettler;
+  private readonly housekeeping: GroupHousekeeping;
   private loop?: Promise<void>;
 
   constructor(
@@ -68,25 +70,16 @@ export class OrderedPartition {
       settings.leaseMs,
       partition,
       logger,
-      () => void this.claims?.renew().catch(() => undefined),
+      () => this.renewed(),
       () => this.halt(),
       noteError,
     );
-    this.reader = new PartitionReader(
-      definition,
-      runtime,
-      connections,
-      stream,
-      partition,
-      leaseKey,
-      holder,
-      logger,
-    );
-    this.invoker = new HandlerInvoker(definition, runtime, redis, this.claims);
+    const context = { definition, runtime, redis, events, logger };
+    this.housekeeping = new GroupHousekeeping(redis, stream, group, runtime, logger);
+    this.reader = new PartitionReader(context, connections, stream, partition, leaseKey, holder);
+    this.invoker = new HandlerInvoker(context, this.claims);
     this.settler = new FencedSettler(
-      definition,
-      runtime,
-      redis,
+      context,
       stream,
       leaseKey,
       holder,
@@ -110,6 +103,15 @@ export class OrderedPartition {
     await settledWithin(this.loop ?? Promise.resolve(), timeoutMs);
     this.lease.stop();
     if (release && !this.busy) await this.lease.release();
+  }
+
+  /**
+   * The lease was renewed: renew the running-marker of an idempotent handler with it, and tidy the
+   * partition's group (consumers of instances that stopped for good).
+   */
+  private renewed(): void {
+    void this.claims?.renew().catch(() => undefined);
+    void this.housekeeping.runIfDue(Date.now());
   }
 
   private get stopped(): boolean {

@@ -1,16 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
 import type { RedisClient, RedisConnections } from './redis-connections.js';
-import { RedisWait } from './redis-wait.js';
 import type { Delivery } from './own-pending.js';
 import { GroupHousekeeping } from './group-housekeeping.js';
-import { streamKeys } from './stream-keys.js';
 import type { StreamEvents } from './stream-events.js';
 import { pauseUnlessAborted, reconnectDelayMs, settledWithin } from './waits.js';
 import { Ticker } from './ticker.js';
 import { Capacity } from './consumer/capacity.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
-import { decide, describeError } from './consumer/decide.js';
+import { decide } from './consumer/decide.js';
 import { EventClaims } from './consumer/event-claims.js';
 import { GroupReader, type SentRead } from './consumer/group-reader.js';
 import { GroupSettler } from './consumer/group-settler.js';
@@ -18,6 +16,7 @@ import { HandlerInvoker } from './consumer/handler-invoker.js';
 import { LeaseKeeper } from './consumer/lease-keeper.js';
 import { logContext } from './consumer/log-context.js';
 import { OldWork } from './consumer/old-work.js';
+import { RedisWaits } from './consumer/redis-waits.js';
 
 /**
  * One consumer group's consumer in this instance: wires the parts of the delivery pipeline.
@@ -43,7 +42,7 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly housekeeping: GroupHousekeeping;
   private readonly maintenance: Ticker;
   /** Entries held back because Redis failed a call made for them. */
-  private readonly redisWait = new RedisWait();
+  private readonly redisWaits: RedisWaits;
   /** Due retries of entries whose previous attempt is still finishing here. */
   private readonly deferred = new Map<string, Delivery>();
   /** Read again once half a batch of slots is free, not after each handler: fewer, fuller reads. */
@@ -62,72 +61,36 @@ export class StreamConsumer implements ConsumerStateSource {
     private readonly events: StreamEvents,
   ) {
     const { stream, group, batchSize, concurrency, prefetch, policy } = definition;
-    const { consumerName, claimMinIdleMs } = runtime;
+    const { claimMinIdleMs } = runtime;
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
     const redis = (): RedisClient => this.connections.command;
+    const context = { definition, runtime, redis, events, logger: this.logger };
     this.capacity = new Capacity(concurrency, prefetch);
+    this.redisWaits = new RedisWaits(context, this.stopController.signal);
     if (definition.idempotencyWindowMs) {
       // A running-marker outlasts a claim of the entry, so a reclaimed delivery waits for it.
       this.claims = new EventClaims(redis, stream, group, claimMinIdleMs * 2);
     }
-    this.invoker = new HandlerInvoker(definition, runtime, redis, this.claims);
+    this.invoker = new HandlerInvoker(context, this.claims);
     this.settler = new GroupSettler(
-      definition,
-      runtime,
-      redis,
+      context,
       this.claims,
-      events,
-      this.logger,
       () => (this.oldWork.ownPending.unknown = true),
       (id) => {
         this.capacity.ackDone();
         this.finish(id);
       },
     );
-    this.reader = new GroupReader(
-      definition,
-      runtime,
-      connections,
-      this.settler.acks,
-      this.capacity,
-      this.logger,
-    );
+    this.reader = new GroupReader(context, connections, this.settler.acks, this.capacity);
     this.readLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 2));
     this.busyRetryMs = Math.min(Math.max(Math.floor(claimMinIdleMs / 10), 100), 1_000);
     // Old work is looked for every quarter of the backoff base, within 25-500 ms.
     const tickMs = Math.min(Math.max(Math.floor(policy.backoff.baseMs / 4), 25), 500);
-    this.oldWork = new OldWork(
-      definition,
-      runtime,
-      redis,
-      this.capacity,
-      events,
-      this.logger,
-      tickMs,
-      (delivery, afterCurrent) => this.dispatch(delivery, afterCurrent),
+    this.oldWork = new OldWork(context, this.capacity, tickMs, (delivery, afterCurrent) =>
+      this.dispatch(delivery, afterCurrent),
     );
-    this.leases = new LeaseKeeper(
-      redis,
-      stream,
-      group,
-      consumerName,
-      claimMinIdleMs,
-      this.capacity,
-      this.claims,
-    );
-    this.housekeeping = new GroupHousekeeping(
-      redis,
-      {
-        stream,
-        group,
-        consumer: consumerName,
-        retries: streamKeys.retries(stream, group),
-        attempts: streamKeys.attempts(stream, group),
-        staleConsumerIdleMs: runtime.staleConsumerIdleMs,
-        sweepIntervalMs: Math.max(claimMinIdleMs, 1_000),
-      },
-      this.logger,
-    );
+    this.leases = new LeaseKeeper(context, this.capacity, this.claims);
+    this.housekeeping = new GroupHousekeeping(redis, stream, group, runtime, this.logger);
     this.maintenance = new Ticker(
       tickMs,
       () => this.maintain(),
@@ -174,7 +137,7 @@ export class StreamConsumer implements ConsumerStateSource {
       running: this.reading,
       inFlight: this.capacity.owned.size,
       lastError: this.lastError,
-      waitingForRedis: this.redisWait.state(),
+      waitingForRedis: this.redisWaits.state(),
     };
   }
 
@@ -197,7 +160,7 @@ export class StreamConsumer implements ConsumerStateSource {
               await this.reader.position.ensure(this.connections.command);
               groupReady = true;
             }
-            if (this.oldWork.ownPending.unknown) await this.recoverOwnPending();
+            if (this.oldWork.ownPending.unknown) await this.oldWork.recoverOwn(() => this.stopping);
             await this.capacity.waitForRoom(this.readLowWater, () => this.stopping);
             if (this.stopping) break;
             // Old work first: due retries and abandoned entries get free slots before new entries,
@@ -271,22 +234,6 @@ export class StreamConsumer implements ConsumerStateSource {
       acks.takeInto(undefined);
       this.reading = false;
     }
-  }
-
-  /** Takes back own pending entries it does not hold, starting each page as slots free up. */
-  private recoverOwnPending(): Promise<void> {
-    return this.oldWork.recoverOwn(
-      () => this.stopping,
-      async (page) => {
-        const { held } = this.capacity;
-        held.push(...page);
-        while (held.length > 0 && !this.stopping) {
-          await this.capacity.waitForSlot(() => this.stopping);
-          const next = this.stopping ? undefined : held.shift();
-          if (next) this.dispatch(next);
-        }
-      },
-    );
   }
 
   private async takeOldWork(): Promise<void> {
@@ -370,7 +317,10 @@ export class StreamConsumer implements ConsumerStateSource {
           case 'wait-for-redis': {
             const first = !waiting;
             waiting = true;
-            if (!(await this.waitForRedis(delivery, eventId, decision.error, first))) {
+            const { entry } = delivery;
+            if (
+              !(await this.redisWaits.failed(entry.id, eventId, attempt, decision.error, first))
+            ) {
               await this.claims?.release(delivery.entry.id).catch(() => undefined);
               await this.settler.handBack([delivery], 'waiting for Redis');
               return;
@@ -384,7 +334,7 @@ export class StreamConsumer implements ConsumerStateSource {
       );
       this.oldWork.ownPending.unknown = true;
     } finally {
-      if (waiting) this.doneWaiting();
+      if (waiting) this.redisWaits.done();
       if (!acknowledging) this.finish(delivery.entry.id);
     }
   }
@@ -397,38 +347,6 @@ export class StreamConsumer implements ConsumerStateSource {
       this.where(delivery.entry.id, undefined, delivery.attempt),
     );
     return false;
-  }
-
-  /**
-   * Redis failed a call made for this entry: it stays pending and owned (its lease kept), spends
-   * no attempt and waits (see RedisWait) before it runs again. False when the consumer stops.
-   */
-  private async waitForRedis(
-    { entry, attempt }: Delivery,
-    eventId: string,
-    error: unknown,
-    first: boolean,
-  ): Promise<boolean> {
-    const { stream, group } = this.definition;
-    const spellBegins = !this.redisWait.active;
-    const delayMs = this.redisWait.failed(error, first);
-    this.events.emit('infrastructureFailed', { stream, group });
-    if (spellBegins) {
-      this.logger.warn(
-        `Redis failed a call for an entry (${this.where(entry.id, eventId, attempt)}): ${describeError(error)}; ` +
-          'entries wait for Redis, pending, without spending attempts',
-      );
-    }
-    if (this.stopping) return false;
-    await this.pause(delayMs);
-    return !this.stopping;
-  }
-
-  private doneWaiting(): void {
-    this.redisWait.done();
-    if (!this.redisWait.active) {
-      this.logger.log(`Redis serves the calls for entries again (${this.where()})`);
-    }
   }
 
   /** One tick: extend leases of running work, take old work while idle, keep the group tidy. */

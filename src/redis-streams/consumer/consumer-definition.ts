@@ -1,3 +1,6 @@
+import type { Logger } from '@nestjs/common';
+import type { RedisClient } from '../redis-connections.js';
+import type { StreamEvents } from '../stream-events.js';
 import type { RetryPolicy } from '../retry-policy.js';
 import type { DtoClass, GroupStart } from '../stream-handler.interface.js';
 import type { StreamMessage } from '../stream-message.interface.js';
@@ -27,4 +30,14 @@ export interface ConsumerRuntime {
   maxValueBytes: number;
   /** See RedisStreamsModuleOptions.staleConsumerIdleMs. */
   staleConsumerIdleMs: number;
+}
+
+/** What every part of one consumer's pipeline shares. */
+export interface ConsumerContext {
+  definition: ConsumerDefinition;
+  runtime: ConsumerRuntime;
+  /** The command connection (never a blocking one). */
+  redis: () => RedisClient;
+  events: StreamEvents;
+  logger: Logger;
 }

@@ -3,7 +3,11 @@ import type { RedisClient } from '../redis-connections.js';
 import { streamKeys } from '../stream-keys.js';
 import { FENCED_ACK, FENCED_DEAD_LETTER } from '../scripts/fenced.scripts.js';
 import { sleep } from '../waits.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import type {
+  ConsumerContext,
+  ConsumerDefinition,
+  ConsumerRuntime,
+} from './consumer-definition.js';
 
 /** This owner's lease on the partition lapsed or passed to another: it must stop at once. */
 export class LostLeaseError extends Error {
@@ -17,10 +21,12 @@ export class LostLeaseError extends Error {
  * Retries happen in place (the partition waits), so there is nothing to schedule in Redis.
  */
 export class FencedSettler {
+  private readonly definition: ConsumerDefinition;
+  private readonly runtime: ConsumerRuntime;
+  private readonly redis: () => RedisClient;
+
   constructor(
-    private readonly definition: ConsumerDefinition,
-    private readonly runtime: ConsumerRuntime,
-    private readonly redis: () => RedisClient,
+    context: ConsumerContext,
     /** The partition stream. */
     private readonly stream: string,
     private readonly leaseKey: string,
@@ -29,7 +35,9 @@ export class FencedSettler {
     /** Whether the lease may still be ours; false stops retrying a write. */
     private readonly leaseValid: () => boolean,
     private readonly noteError: (message: string) => void,
-  ) {}
+  ) {
+    ({ definition: this.definition, runtime: this.runtime, redis: this.redis } = context);
+  }
 
   /**
    * Acknowledges under the lease; for an idempotent handler that ran, records in the same step

@@ -5,7 +5,11 @@ import { fromTextReply, type RawEntry } from '../stream-codec.js';
 import { settled, writeTogether } from '../write-together.js';
 import type { Capacity } from './capacity.js';
 import type { Acking } from './group-settler.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import type {
+  ConsumerContext,
+  ConsumerDefinition,
+  ConsumerRuntime,
+} from './consumer-definition.js';
 import { GroupPosition } from './group-position.js';
 
 /** A read on its way: until its reply is in, its entries count against the room for more. */
@@ -26,16 +30,19 @@ export class GroupReader {
   readonly position: GroupPosition;
   private blocking?: RedisClient;
 
+  private readonly definition: ConsumerDefinition;
+  private readonly runtime: ConsumerRuntime;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly definition: ConsumerDefinition,
-    private readonly runtime: ConsumerRuntime,
+    context: ConsumerContext,
     private readonly connections: RedisConnections,
     private readonly acks: AckBatcher<Acking>,
     private readonly capacity: Capacity,
-    private readonly logger: Logger,
   ) {
-    const { stream, group, startFrom } = definition;
-    this.position = new GroupPosition(stream, group, startFrom, logger);
+    ({ definition: this.definition, runtime: this.runtime, logger: this.logger } = context);
+    const { stream, group, startFrom } = this.definition;
+    this.position = new GroupPosition(stream, group, startFrom, this.logger);
   }
 
   open(): void {

@@ -16,7 +16,11 @@ import {
 import { InfrastructureError } from '../infrastructure-error.js';
 import { settled } from '../write-together.js';
 import { sleep } from '../waits.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import type {
+  ConsumerContext,
+  ConsumerDefinition,
+  ConsumerRuntime,
+} from './consumer-definition.js';
 import type { EventClaims } from './event-claims.js';
 import { logContext } from './log-context.js';
 
@@ -44,20 +48,29 @@ export class GroupSettler {
   /** First-attempt successes, the hot path, are acknowledged in batches, riding on reads. */
   readonly acks: AckBatcher<Acking>;
 
+  private readonly definition: ConsumerDefinition;
+  private readonly runtime: ConsumerRuntime;
+  private readonly redis: () => RedisClient;
+  private readonly events: StreamEvents;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly definition: ConsumerDefinition,
-    private readonly runtime: ConsumerRuntime,
-    private readonly redis: () => RedisClient,
+    context: ConsumerContext,
     private readonly claims: EventClaims | undefined,
-    private readonly events: StreamEvents,
-    private readonly logger: Logger,
     /** Called when a write was given up: the entry may be pending here unknown to the consumer. */
     private readonly unsure: () => void,
     /** Called once per acknowledged handled entry when its acknowledgement is settled, either way. */
     private readonly settledAck: (id: string) => void,
   ) {
-    const { stream, group } = definition;
-    this.acks = new AckBatcher<Acking>(redis, stream, group, (jobs, error) =>
+    ({
+      definition: this.definition,
+      runtime: this.runtime,
+      redis: this.redis,
+      events: this.events,
+      logger: this.logger,
+    } = context);
+    const { stream, group } = this.definition;
+    this.acks = new AckBatcher<Acking>(this.redis, stream, group, (jobs, error) =>
       this.batchAcknowledged(jobs, error),
     );
     this.keys = {

@@ -4,7 +4,11 @@ import type { RedisClient } from '../redis-connections.js';
 import { decodeEntry, mayHaveLostBytes, toRawEntry, type RawEntry } from '../stream-codec.js';
 import type { StreamMessage } from '../stream-message.interface.js';
 import { tracingEnabled, withHandleSpan } from '../trace-context.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import type {
+  ConsumerContext,
+  ConsumerDefinition,
+  ConsumerRuntime,
+} from './consumer-definition.js';
 import type { EventClaims } from './event-claims.js';
 
 /**
@@ -31,13 +35,17 @@ export type MessageExtras = Pick<StreamMessage, 'partition' | 'fencingToken'>;
  * everything that goes wrong is the invocation's outcome, for `decide` to judge.
  */
 export class HandlerInvoker {
+  private readonly definition: ConsumerDefinition;
+  private readonly runtime: ConsumerRuntime;
+  private readonly redis: () => RedisClient;
+
   constructor(
-    private readonly definition: ConsumerDefinition,
-    private readonly runtime: ConsumerRuntime,
-    private readonly redis: () => RedisClient,
+    context: ConsumerContext,
     /** Only for idempotent handlers. */
     private readonly claims: EventClaims | undefined,
-  ) {}
+  ) {
+    ({ definition: this.definition, runtime: this.runtime, redis: this.redis } = context);
+  }
 
   async invoke(
     entry: RawEntry,

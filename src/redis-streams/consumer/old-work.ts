@@ -8,7 +8,11 @@ import type { StreamEvents } from '../stream-events.js';
 import { streamKeys } from '../stream-keys.js';
 import { RECLAIM, TAKE_DUE_RETRIES } from '../scripts/old-work.scripts.js';
 import type { Capacity } from './capacity.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import type {
+  ConsumerContext,
+  ConsumerDefinition,
+  ConsumerRuntime,
+} from './consumer-definition.js';
 import { logContext } from './log-context.js';
 
 /**
@@ -32,20 +36,29 @@ export class OldWork {
   private nextReclaimAt = 0;
   private reclaimStart = '-';
 
+  private readonly definition: ConsumerDefinition;
+  private readonly runtime: ConsumerRuntime;
+  private readonly redis: () => RedisClient;
+  private readonly events: StreamEvents;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly definition: ConsumerDefinition,
-    private readonly runtime: ConsumerRuntime,
-    private readonly redis: () => RedisClient,
+    context: ConsumerContext,
     private readonly capacity: Capacity,
-    private readonly events: StreamEvents,
-    private readonly logger: Logger,
     /** How often due retries are looked for. */
     private readonly tickMs: number,
     /** Starts a claimed entry; `afterCurrent` for a due retry (see StreamConsumer.dispatch). */
     private readonly dispatch: (delivery: Delivery, afterCurrent: boolean) => void,
   ) {
-    const { stream, group } = definition;
-    this.ownPending = new OwnPending(redis, stream, group, runtime.consumerName);
+    ({
+      definition: this.definition,
+      runtime: this.runtime,
+      redis: this.redis,
+      events: this.events,
+      logger: this.logger,
+    } = context);
+    const { stream, group } = this.definition;
+    this.ownPending = new OwnPending(this.redis, stream, group, this.runtime.consumerName);
     this.keys = {
       retries: streamKeys.retries(stream, group),
       attempts: streamKeys.attempts(stream, group),
@@ -89,14 +102,12 @@ export class OldWork {
   }
 
   /**
-   * Takes back this consumer's own pending entries that it does not hold, a page at a time;
-   * `started` gets each page (the consumer starts them as slots free up) before the next is taken.
+   * Takes back this consumer's own pending entries that it does not hold, a page at a time, and
+   * starts each page's entries as slots free up, oldest first, before taking the next page.
    */
-  async recoverOwn(
-    stopping: () => boolean,
-    started: (page: Delivery[]) => Promise<void>,
-  ): Promise<void> {
+  async recoverOwn(stopping: () => boolean): Promise<void> {
     this.ownPending.unknown = false;
+    const { held } = this.capacity;
     let start = '-';
     try {
       do {
@@ -104,11 +115,16 @@ export class OldWork {
         const batch = await this.alone(() =>
           this.ownPending.takeBack(start, this.definition.batchSize, [
             ...this.capacity.owned,
-            ...this.capacity.held.map(({ entry }) => entry.id),
+            ...held.map(({ entry }) => entry.id),
           ]),
         );
         this.claimed(batch, 'Took back', 'of its own pending entries');
-        await started(batch.entries);
+        held.push(...batch.entries);
+        while (held.length > 0 && !stopping()) {
+          await this.capacity.waitForSlot(stopping);
+          const next = stopping() ? undefined : held.shift();
+          if (next) this.dispatch(next, false);
+        }
         start = batch.next;
       } while (start !== '0' && !stopping());
     } catch (error) {

@@ -3,7 +3,11 @@ import type { RedisClient, RedisConnections } from '../redis-connections.js';
 import { fromTextReply, toRawEntry, type RawEntry } from '../stream-codec.js';
 import { TAKE_OVER_PENDING } from '../scripts/fenced.scripts.js';
 import { settled, writeTogether } from '../write-together.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import type {
+  ConsumerContext,
+  ConsumerDefinition,
+  ConsumerRuntime,
+} from './consumer-definition.js';
 import { GroupPosition } from './group-position.js';
 
 /** An entry to handle, and the attempt it is at. */
@@ -24,17 +28,21 @@ export class PartitionReader {
   /** Until this owner has claimed something: the oldest pending entry may have been running. */
   private firstClaim = true;
 
+  private readonly definition: ConsumerDefinition;
+  private readonly runtime: ConsumerRuntime;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly definition: ConsumerDefinition,
-    private readonly runtime: ConsumerRuntime,
+    context: ConsumerContext,
     private readonly connections: RedisConnections,
     private readonly stream: string,
     private readonly partition: number,
     private readonly leaseKey: string,
     private readonly holder: string,
-    private readonly logger: Logger,
   ) {
-    this.position = new GroupPosition(stream, definition.group, definition.startFrom, logger);
+    ({ definition: this.definition, runtime: this.runtime, logger: this.logger } = context);
+    const { group, startFrom } = this.definition;
+    this.position = new GroupPosition(stream, group, startFrom, this.logger);
   }
 
   open(): void {
