@@ -22,7 +22,7 @@ const SAMPLE_KEYS = 50;
 export const MEMORY_VARIANTS = ['Idempotency-Key', 'generated eventId'] as const;
 export type MemoryVariant = (typeof MEMORY_VARIANTS)[number];
 
-/** The figure that the README quotes and the 700 B goal is about. */
+/** The figure that docs/operations.md (Memory sizing) quotes and the 700 B goal is about. */
 export const PER_ALERT = 'B per alert at steady state';
 
 /** Keys the service keeps per alert, by name; everything else is shared and bounded. */

@@ -22,7 +22,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
-/** The README's screenshot is rewritten only on request, so a test run leaves the tree clean. */
+/** docs/dashboard.png is rewritten only on request, so a test run leaves the tree clean. */
 const SCREENSHOT = process.env.UPDATE_SCREENSHOTS
   ? fileURLToPath(new URL('../docs/dashboard.png', import.meta.url))
   : join(tmpdir(), `dashboard-${process.pid}.png`);

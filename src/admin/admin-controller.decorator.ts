@@ -1,5 +1,6 @@
 import { applyDecorators, Controller, UseGuards, UseInterceptors } from '@nestjs/common';
 import {
+  ApiParam,
   ApiSecurity,
   ApiServiceUnavailableResponse,
   ApiTags,
@@ -27,4 +28,13 @@ export function AdminController(path: string, tag: string): ClassDecorator {
       description: 'Redis is down, or did not answer within 5 s',
     }),
   );
+}
+
+/** The `:stream` of an admin route, as the OpenAPI document shows it. */
+export function ApiStreamParam(): MethodDecorator & ClassDecorator {
+  return ApiParam({
+    name: 'stream',
+    example: 'alerts',
+    description: 'A stream this service handles',
+  });
 }

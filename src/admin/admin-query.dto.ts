@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { ADMIN_LIMITS, ADMIN_PAGE, STREAM_ID_PATTERN } from './admin.constants.js';
+import { GroupFilter, ReasonFilter } from './dead-letter-filter.decorator.js';
 
 const NOT_AN_ID = 'cursor must be a stream entry id such as 1732770000000-0 (the "next" of a page)';
 
@@ -44,17 +45,9 @@ export class DeadLettersQueryDto extends LimitQueryDto {
   @Matches(STREAM_ID_PATTERN, { message: NOT_AN_ID })
   cursor?: string;
 
-  @ApiPropertyOptional({ description: 'Only dead letters of this consumer group' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(ADMIN_LIMITS.filterMaxLength)
+  @GroupFilter()
   group?: string;
 
-  @ApiPropertyOptional({
-    description: 'Only dead letters whose reason contains this text (any case)',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(ADMIN_LIMITS.filterMaxLength)
+  @ReasonFilter()
   error?: string;
 }

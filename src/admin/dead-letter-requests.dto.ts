@@ -6,16 +6,14 @@ import {
   IsArray,
   IsInt,
   IsObject,
-  IsOptional,
-  IsString,
   Matches,
   Max,
-  MaxLength,
   Min,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { ADMIN_LIMITS, STREAM_ID_PATTERN } from './admin.constants.js';
+import { GroupFilter, ReasonFilter } from './dead-letter-filter.decorator.js';
 
 const NOT_AN_ID = 'each value in ids must be a stream entry id such as 1732770000000-0';
 /** Absent is fine, `null` is not: an optional property, when sent, must be valid. */
@@ -23,18 +21,10 @@ const isPresent = (_: object, value: unknown): boolean => value !== undefined;
 
 /** Which dead letters a filtered replay takes; `{}` takes them all. */
 export class DeadLetterFilterDto {
-  @ApiPropertyOptional({ description: 'Only dead letters of this consumer group' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(ADMIN_LIMITS.filterMaxLength)
+  @GroupFilter()
   group?: string;
 
-  @ApiPropertyOptional({
-    description: 'Only dead letters whose reason contains this text (any case)',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(ADMIN_LIMITS.filterMaxLength)
+  @ReasonFilter()
   errorContains?: string;
 }
 

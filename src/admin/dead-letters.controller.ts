@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   BadRequestException,
   Body,
   Delete,
@@ -24,7 +25,7 @@ import {
   type ReplayResult,
 } from '../redis-streams/index.js';
 import { ADMIN_LIMITS } from './admin.constants.js';
-import { AdminController } from './admin-controller.decorator.js';
+import { AdminController, ApiStreamParam } from './admin-controller.decorator.js';
 import { DeadLettersQueryDto } from './admin-query.dto.js';
 import {
   DeadLetterPageView,
@@ -34,15 +35,12 @@ import {
 } from './admin-views.js';
 import { DeleteDeadLettersDto, ReplayDeadLettersDto } from './dead-letter-requests.dto.js';
 
-const STREAM = { name: 'stream', example: 'alerts', description: 'A stream this service handles' };
-const ID = { name: 'id', example: '1732770000000-0', description: 'Id in the dead-letter stream' };
-
 /**
  * The dead letters of a stream: read them with their reason, replay them to the stream they came
  * from (each at most once, however often it is asked), or delete them.
  */
 @AdminController('streams/:stream/dead-letters', 'Admin: dead letters')
-@ApiParam(STREAM)
+@ApiStreamParam()
 @ApiNotFoundResponse({ description: 'No handler consumes this stream' })
 export class DeadLettersController {
   private readonly logger = new Logger('AdminApi');
@@ -104,9 +102,8 @@ export class DeadLettersController {
   @Post(':id/replay')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Replay one dead letter to its stream (idempotent)' })
-  @ApiParam(ID)
   @ApiOkResponse({ type: ReplayResultView })
-  @ApiBadRequestResponse({ description: 'Not a stream entry id' })
+  @ApiDeadLetterId()
   async replayOne(
     @Param('stream') stream: string,
     @Param('id') id: string,
@@ -128,9 +125,8 @@ export class DeadLettersController {
 
   @Delete(':id')
   @ApiOperation({ summary: 'Delete one dead letter for good' })
-  @ApiParam(ID)
   @ApiOkResponse({ type: DeletedView })
-  @ApiBadRequestResponse({ description: 'Not a stream entry id' })
+  @ApiDeadLetterId()
   async deleteOne(@Param('stream') stream: string, @Param('id') id: string): Promise<DeletedView> {
     return this.deleted(stream, await this.deadLetters.delete(stream, [id]));
   }
@@ -150,6 +146,18 @@ export class DeadLettersController {
     if (deleted > 0) this.logger.log(`Deleted ${deleted} dead letter(s) of ${stream}`);
     return { deleted };
   }
+}
+
+/** The `:id` of a route about one dead letter, and its answer to an id that is not one. */
+function ApiDeadLetterId(): MethodDecorator {
+  return applyDecorators(
+    ApiBadRequestResponse({ description: 'Not a stream entry id' }),
+    ApiParam({
+      name: 'id',
+      example: '1732770000000-0',
+      description: 'Id in the dead-letter stream',
+    }),
+  );
 }
 
 /** Keeps a page small whatever the entries hold. */

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { StreamInspector, type GroupInfo, type StreamInfo } from '../redis-streams/index.js';
 import { ADMIN_LIMITS } from './admin.constants.js';
-import { AdminController } from './admin-controller.decorator.js';
+import { AdminController, ApiStreamParam } from './admin-controller.decorator.js';
 import { PendingQueryDto, StreamsQueryDto } from './admin-query.dto.js';
 import {
   HistoryView,
@@ -18,8 +18,6 @@ import {
   type GroupView,
 } from './admin-views.js';
 import { StreamHistory } from './stream-history.js';
-
-const STREAM = { name: 'stream', example: 'alerts', description: 'A stream this service handles' };
 
 /** What the handled streams hold: groups with their consumers, lag and pending entries. */
 @AdminController('', 'Admin: streams')
@@ -47,7 +45,7 @@ export class StreamsController {
 
   @Get('streams/:stream')
   @ApiOperation({ summary: 'One stream with its groups, consumers, lag and pending' })
-  @ApiParam(STREAM)
+  @ApiStreamParam()
   @ApiOkResponse({ type: StreamView })
   @ApiNotFoundResponse({ description: 'No handler consumes this stream' })
   async one(@Param('stream') stream: string): Promise<StreamView> {
@@ -58,7 +56,7 @@ export class StreamsController {
   @ApiOperation({
     summary: 'Entries delivered to a group and not yet acknowledged, with idle time and deliveries',
   })
-  @ApiParam(STREAM)
+  @ApiStreamParam()
   @ApiParam({ name: 'group', example: 'alerts-webhook' })
   @ApiOkResponse({ type: PendingPageView })
   @ApiBadRequestResponse({ description: 'A bad limit or cursor' })

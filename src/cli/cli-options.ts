@@ -3,7 +3,7 @@ import type { DeadLetterFilter } from '../redis-streams/index.js';
 import { CLI_DEFAULTS, STREAM_ID_PATTERN } from './cli.constants.js';
 import { UsageError, type CommandName } from './cli.errors.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Options every command takes; `parseCliArgs` reads them before the command. */
 const COMMON = {
@@ -13,9 +13,11 @@ const COMMON = {
 export const STREAM = { stream: { type: 'string', default: CLI_DEFAULTS.stream } } as const;
 export const JSON_OUTPUT = { json: { type: 'boolean', default: false } } as const;
 export const FILTER = { group: { type: 'string' }, error: { type: 'string' } } as const;
+/** Which dead letters and how many, for `dlq list` and a filtered `dlq replay`. */
+export const DEAD_LETTER_SELECTION = { ...STREAM, ...FILTER, limit: { type: 'string' } } as const;
 
 /** What `parseOptions` returns: parseArgs' own result type for these options. */
-type Parsed<T extends Options, P extends boolean> = ReturnType<
+export type Parsed<T extends Options, P extends boolean> = ReturnType<
   typeof parseArgs<{
     args: string[];
     options: T & typeof COMMON;
@@ -62,18 +64,23 @@ export function nonEmpty(value: string, option: string, topic: CommandName): str
   return value;
 }
 
-export function integerOption(
+/** The bounds of a `--limit`: what it is when not given, and its most. */
+export interface LimitBounds {
+  default: number;
+  max: number;
+}
+
+/** `--limit N`: a whole number from 1 to `bounds.max`, `bounds.default` when not given. */
+export function limitOption(
   value: string | undefined,
-  option: string,
-  fallback: number,
-  max: number,
+  bounds: LimitBounds,
   topic: CommandName,
 ): number {
-  if (value === undefined) return fallback;
+  if (value === undefined) return bounds.default;
   const number = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!(number >= 1 && number <= max)) {
+  if (!(number >= 1 && number <= bounds.max)) {
     throw new UsageError(
-      `${option} must be a whole number from 1 to ${max} (got "${value.slice(0, 20)}")`,
+      `--limit must be a whole number from 1 to ${bounds.max} (got "${value.slice(0, 20)}")`,
       topic,
     );
   }

@@ -9,11 +9,10 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 /** Defaults and bounds of the command-line options; one place, no magic numbers. */
 export const CLI_DEFAULTS = {
   stream: ALERTS_STREAM,
-  listLimit: 20,
-  /** The inspector's own page cap. */
-  listMaxLimit: 500,
-  replayLimit: 1_000,
-  replayMaxLimit: 10_000,
+  /** `dlq list --limit`; its most is the inspector's own page cap. */
+  listLimit: { default: 20, max: 500 },
+  /** `dlq replay --limit`, with a filter. */
+  replayLimit: { default: 1_000, max: 10_000 },
   /** Longest wait, from startup, for the first connection to Redis before giving up. */
   connectTimeoutMs: 3_000,
   /** Longest wait for the context (its Redis connection) to close once the command is done. */

@@ -45,10 +45,28 @@ function modeIsOrInvalid(env: EnvironmentVariables, mode: RedisModeName): boolea
   return env.REDIS_MODE === mode || !REDIS_MODES.includes(env.REDIS_MODE);
 }
 
-/** The message for a variable set in a REDIS_MODE that does not read it. */
-function onlyInMode(mode: RedisModeName): (env: EnvironmentVariables) => string {
-  return (env) =>
-    `is only used with REDIS_MODE=${mode} (REDIS_MODE is ${env.REDIS_MODE}): unset it or set REDIS_MODE=${mode}`;
+/** Refuses the variable unless REDIS_MODE is `mode`, the only mode that reads it. */
+function OnlyInMode(mode: 'cluster' | 'sentinel'): PropertyDecorator {
+  return Satisfies<EnvironmentVariables>(
+    mode === 'cluster' ? 'onlyInClusterMode' : 'onlyInSentinelMode',
+    (_, env) => env.REDIS_MODE === mode,
+    (env) =>
+      `is only used with REDIS_MODE=${mode} (REDIS_MODE is ${env.REDIS_MODE}): unset it or set REDIS_MODE=${mode}`,
+  );
+}
+
+/**
+ * Required with REDIS_MODE=`mode`, refused in any other: its other rules run in `mode`, or when it
+ * is set, so that a value set in the wrong mode is reported too.
+ */
+function RequiredInMode(mode: 'cluster' | 'sentinel'): PropertyDecorator {
+  return (target, property) => {
+    const name = property as keyof EnvironmentVariables;
+    const checked = (env: EnvironmentVariables): boolean =>
+      env.REDIS_MODE === mode || env[name] !== undefined;
+    OnlyInMode(mode)(target, property);
+    ValidateIf(checked)(target, property);
+  };
 }
 
 /** The host name made into a valid consumer name, so the default never fails validation. */
@@ -101,42 +119,18 @@ export class EnvironmentVariables {
   )
   REDIS_TLS_CA_FILE?: string = undefined;
 
-  @ValidateIf(
-    (env: EnvironmentVariables) =>
-      env.REDIS_MODE === 'cluster' || env.REDIS_CLUSTER_NODES !== undefined,
-  )
-  @Satisfies<EnvironmentVariables>(
-    'onlyInClusterMode',
-    (_, env) => env.REDIS_MODE === 'cluster',
-    onlyInMode('cluster'),
-  )
+  @RequiredInMode('cluster')
   @IsHostPortList('10.0.0.1:7000,10.0.0.2:7000', 'is required with REDIS_MODE=cluster')
   REDIS_CLUSTER_NODES?: string = undefined;
 
-  @ValidateIf(
-    (env: EnvironmentVariables) =>
-      env.REDIS_MODE === 'sentinel' || env.REDIS_SENTINELS !== undefined,
-  )
-  @Satisfies<EnvironmentVariables>(
-    'onlyInSentinelMode',
-    (_, env) => env.REDIS_MODE === 'sentinel',
-    onlyInMode('sentinel'),
-  )
+  @RequiredInMode('sentinel')
   @IsHostPortList(
     '10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379',
     'is required with REDIS_MODE=sentinel',
   )
   REDIS_SENTINELS?: string = undefined;
 
-  @ValidateIf(
-    (env: EnvironmentVariables) =>
-      env.REDIS_MODE === 'sentinel' || env.REDIS_SENTINEL_NAME !== undefined,
-  )
-  @Satisfies<EnvironmentVariables>(
-    'onlyInSentinelMode',
-    (_, env) => env.REDIS_MODE === 'sentinel',
-    onlyInMode('sentinel'),
-  )
+  @RequiredInMode('sentinel')
   @Matches(SENTINEL_NAME_PATTERN, {
     message:
       'must be the master name of "sentinel monitor <name> ..." (1 to 128 letters, digits, ".", "_" or "-"); required with REDIS_MODE=sentinel',
@@ -145,11 +139,7 @@ export class EnvironmentVariables {
 
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @Satisfies<EnvironmentVariables>(
-    'onlyInSentinelMode',
-    (_, env) => env.REDIS_MODE === 'sentinel',
-    onlyInMode('sentinel'),
-  )
+  @OnlyInMode('sentinel')
   REDIS_SENTINEL_PASSWORD?: string = undefined;
 
   @IsOptional()

@@ -1,6 +1,10 @@
 /** Every metric about streams, groups and handlers starts with this. */
 export const STREAM_METRIC_PREFIX = 'redis_streams_';
 
+/** The labels of a series about one consumer group of a stream. */
+export type GroupLabel = 'stream' | 'group';
+export const GROUP_LABELS: GroupLabel[] = ['stream', 'group'];
+
 /** Node.js process metrics (CPU, memory, event loop, GC) of `collectDefaultMetrics` start with this. */
 export const PROCESS_METRIC_PREFIX = 'alerts_';
 

@@ -8,12 +8,11 @@ import {
 } from '../redis-streams/index.js';
 import {
   END_TO_END_LATENCY_BUCKETS,
+  GROUP_LABELS,
   HANDLER_DURATION_BUCKETS,
   STREAM_METRIC_PREFIX as P,
+  type GroupLabel,
 } from './metrics.constants.js';
-
-type GroupLabel = 'stream' | 'group';
-const GROUP_LABELS: GroupLabel[] = ['stream', 'group'];
 
 /**
  * Counters and histograms of what the library does, fed by `StreamEvents` on its hot path: each
@@ -45,6 +44,19 @@ export class StreamActivityMetrics implements OnModuleInit, OnApplicationShutdow
     const collect = (): void => this.createHandlerSeries();
     const counter = (name: string, help: string): Counter<GroupLabel> =>
       new Counter({ name: P + name, help, labelNames: GROUP_LABELS, registers, collect });
+    const histogram = (
+      name: string,
+      help: string,
+      buckets: readonly number[],
+    ): Histogram<GroupLabel> =>
+      new Histogram({
+        name: P + name,
+        help,
+        labelNames: GROUP_LABELS,
+        buckets: [...buckets],
+        registers,
+        collect,
+      });
     this.published = new Counter({
       name: `${P}published_total`,
       help: 'Entries appended by StreamPublisher (de-duplicated publishes not counted).',
@@ -78,22 +90,16 @@ export class StreamActivityMetrics implements OnModuleInit, OnApplicationShutdow
       'infrastructure_failures_total',
       "Calls for an entry that Redis failed (full, read-only, unreachable, too slow), the library's own or a handler's: the entry stayed pending and spent no attempt.",
     );
-    this.handlerDuration = new Histogram({
-      name: `${P}handler_duration_seconds`,
-      help: 'How long successful handler calls ran.',
-      labelNames: GROUP_LABELS,
-      buckets: [...HANDLER_DURATION_BUCKETS],
-      registers,
-      collect,
-    });
-    this.endToEndLatency = new Histogram({
-      name: `${P}end_to_end_latency_seconds`,
-      help: "From the time in the entry id (when Redis appended it) to the entry's acknowledgement.",
-      labelNames: GROUP_LABELS,
-      buckets: [...END_TO_END_LATENCY_BUCKETS],
-      registers,
-      collect,
-    });
+    this.handlerDuration = histogram(
+      'handler_duration_seconds',
+      'How long successful handler calls ran.',
+      HANDLER_DURATION_BUCKETS,
+    );
+    this.endToEndLatency = histogram(
+      'end_to_end_latency_seconds',
+      "From the time in the entry id (when Redis appended it) to the entry's acknowledgement.",
+      END_TO_END_LATENCY_BUCKETS,
+    );
   }
 
   onModuleInit(): void {

@@ -1,10 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { StreamInspector, type StreamInfo } from '../redis-streams/index.js';
-import { REDIS_READ_TIMEOUT_MS, STREAM_METRIC_PREFIX as P } from './metrics.constants.js';
-
-type GroupLabel = 'stream' | 'group';
-const GROUP_LABELS: GroupLabel[] = ['stream', 'group'];
+import {
+  GROUP_LABELS,
+  REDIS_READ_TIMEOUT_MS,
+  STREAM_METRIC_PREFIX as P,
+  type GroupLabel,
+} from './metrics.constants.js';
 
 /**
  * Gauges of what Redis holds (stream length, group lag, pending, dead letters, consumers), read on

@@ -19,35 +19,29 @@ import { StreamInspector } from './stream-inspector.js';
 import { DeadLetters } from './dead-letters.js';
 import { StreamEvents } from './stream-events.js';
 
+/** What the module offers for injection; the explorer, which starts the consumers, stays inside. */
+const SERVICES = [
+  RedisConnections,
+  StreamPublisher,
+  RedisStreamsStatus,
+  StreamRetention,
+  DurabilityCheck,
+  StreamInspector,
+  DeadLetters,
+  StreamEvents,
+  StreamDeclarations,
+];
+
 /**
  * Durable event processing on Redis Streams: `StreamPublisher` to append, `@StreamHandler` methods
  * on any provider to consume with consumer groups, retries, dead letters and crash recovery.
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [
-    RedisConnections,
-    StreamPublisher,
-    RedisStreamsStatus,
-    StreamHandlerExplorer,
-    StreamRetention,
-    DurabilityCheck,
-    StreamInspector,
-    DeadLetters,
-    StreamEvents,
-    StreamDeclarations,
-  ],
-  exports: [
-    RedisConnections,
-    StreamPublisher,
-    RedisStreamsStatus,
-    StreamRetention,
-    DurabilityCheck,
-    StreamInspector,
-    DeadLetters,
-    StreamEvents,
-    StreamDeclarations,
-  ],
+  // NOTE: the explorer stays ahead of retention and the durability check: Nest calls the lifecycle
+  // hooks of a module's providers (of one dependency depth) in this order.
+  providers: [StreamHandlerExplorer, ...SERVICES],
+  exports: SERVICES,
 })
 export class RedisStreamsModule extends ConfigurableModuleClass {
   /**

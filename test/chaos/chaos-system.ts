@@ -15,7 +15,7 @@ const WORKER_JS = fileURLToPath(new URL('./ordered-worker.js', import.meta.url))
 /**
  * Redis: append-only with `appendfsync always`, so that a kill -9 of Redis loses nothing it
  * acknowledged: with `everysec` the last second of 202s could go, which is Redis's documented
- * durability and not the library's. `noeviction`, as the README requires.
+ * durability and not the library's. `noeviction`, as docs/operations.md requires.
  */
 const REDIS_ARGS = ['--appendfsync', 'always', '--maxmemory-policy', 'noeviction'];
 

@@ -77,7 +77,7 @@ const SELECTORS = [
   { keys: ['alerts:record:*', 'alerts:recent'], commands: ['pexpire'] },
 ];
 
-/** `ACL SETUSER alerts <these>`; the README documents the same list: keep the two the same. */
+/** `ACL SETUSER alerts <these>`, as docs/operations.md documents it: keep the two the same. */
 const ACL_RULES = [
   'reset',
   'on',

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DeadLetters, streamKeys } from '../../redis-streams/index.js';
-import { JSON_OUTPUT, STREAM, nonEmpty, parseOptions, streamId } from '../cli-options.js';
+import { JSON_OUTPUT, STREAM, nonEmpty, streamId } from '../cli-options.js';
 import { CLI_DEFAULTS, CLI_NAME } from '../cli.constants.js';
 import { UsageError } from '../cli.errors.js';
 import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
+import { defineCommand } from './define-command.js';
 
 export interface DlqDeleteArgs {
   name: 'dlq delete';
@@ -31,7 +32,7 @@ export class DlqDeleteCommand {
   }
 }
 
-export const dlqDeleteCommand: CommandDefinition<DlqDeleteArgs> = {
+export const dlqDeleteCommand: CommandDefinition<DlqDeleteArgs> = defineCommand({
   name: 'dlq delete',
   summary: 'Delete dead letters for good',
   usage: `Usage: ${CLI_NAME} dlq delete [--stream ${CLI_DEFAULTS.stream}] ID... [--json]
@@ -41,16 +42,15 @@ Deletes dead letters for good. Ids that are not there are ignored.
   ID...           Dead-letter ids, as "dlq list" shows them
   --stream NAME   Stream whose dead letters to delete (default ${CLI_DEFAULTS.stream})
   --json          Print JSON ({ deleted, requested })`,
-  parse: (args) => {
-    const topic = 'dlq delete';
-    const { values, positionals } = parseOptions(topic, args, { ...STREAM, ...JSON_OUTPUT }, true);
+  options: { ...STREAM, ...JSON_OUTPUT },
+  positionals: true,
+  read: ({ values, positionals }, topic) => {
     if (positionals.length === 0) throw new UsageError('Give the ids to delete', topic);
     return {
-      name: topic,
       stream: nonEmpty(values.stream, '--stream', topic),
       ids: positionals.map((id) => streamId(id, 'id', topic)),
       json: values.json,
     };
   },
   runner: DlqDeleteCommand,
-};
+});

@@ -7,19 +7,18 @@ import {
   type Page,
 } from '../../redis-streams/index.js';
 import {
-  FILTER,
+  DEAD_LETTER_SELECTION,
   JSON_OUTPUT,
-  STREAM,
   filterOf,
-  integerOption,
+  limitOption,
   nonEmpty,
-  parseOptions,
   streamId,
 } from '../cli-options.js';
 import { CLI_DEFAULTS, CLI_NAME } from '../cli.constants.js';
 import { oneLine, textTable } from '../text-table.js';
 import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
+import { defineCommand } from './define-command.js';
 
 export interface DlqListArgs {
   name: 'dlq list';
@@ -67,7 +66,7 @@ export function renderDeadLetters(stream: string, page: Page<DeadLetter>): strin
   return `${table}\n\n${footer}`;
 }
 
-export const dlqListCommand: CommandDefinition<DlqListArgs> = {
+export const dlqListCommand: CommandDefinition<DlqListArgs> = defineCommand({
   name: 'dlq list',
   summary: 'Dead letters, newest first, with their reason',
   usage: `Usage: ${CLI_NAME} dlq list [--stream ${CLI_DEFAULTS.stream}] [--limit N] [--cursor ID] [--group G] [--error TEXT] [--json]
@@ -76,39 +75,19 @@ Dead letters of a stream, newest first, with the reason each one failed. When th
 the last line gives the --cursor of the next page.
 
   --stream NAME   Stream whose dead letters to list (default ${CLI_DEFAULTS.stream})
-  --limit N       How many, 1 to ${CLI_DEFAULTS.listMaxLimit} (default ${CLI_DEFAULTS.listLimit})
+  --limit N       How many, 1 to ${CLI_DEFAULTS.listLimit.max} (default ${CLI_DEFAULTS.listLimit.default})
   --cursor ID     Continue after this dead-letter id (the previous page's next cursor)
   --group G       Only those dead-lettered by consumer group G
   --error TEXT    Only those whose reason contains TEXT (any case)
   --json          Print JSON ({ items, next }) instead of a table`,
-  parse: (args) => {
-    const topic = 'dlq list';
-    const { values } = parseOptions(
-      topic,
-      args,
-      {
-        ...STREAM,
-        ...JSON_OUTPUT,
-        ...FILTER,
-        limit: { type: 'string' },
-        cursor: { type: 'string' },
-      },
-      false,
-    );
-    return {
-      name: topic,
-      stream: nonEmpty(values.stream, '--stream', topic),
-      limit: integerOption(
-        values.limit,
-        '--limit',
-        CLI_DEFAULTS.listLimit,
-        CLI_DEFAULTS.listMaxLimit,
-        topic,
-      ),
-      cursor: values.cursor === undefined ? undefined : streamId(values.cursor, '--cursor', topic),
-      filter: filterOf(values, topic),
-      json: values.json,
-    };
-  },
+  options: { ...DEAD_LETTER_SELECTION, ...JSON_OUTPUT, cursor: { type: 'string' } },
+  positionals: false,
+  read: ({ values }, topic) => ({
+    stream: nonEmpty(values.stream, '--stream', topic),
+    limit: limitOption(values.limit, CLI_DEFAULTS.listLimit, topic),
+    cursor: values.cursor === undefined ? undefined : streamId(values.cursor, '--cursor', topic),
+    filter: filterOf(values, topic),
+    json: values.json,
+  }),
   runner: DlqListCommand,
-};
+});

@@ -6,19 +6,18 @@ import {
   type ReplayResult,
 } from '../../redis-streams/index.js';
 import {
-  FILTER,
+  DEAD_LETTER_SELECTION,
   JSON_OUTPUT,
-  STREAM,
   filterOf,
-  integerOption,
+  limitOption,
   nonEmpty,
-  parseOptions,
   streamId,
 } from '../cli-options.js';
 import { CLI_DEFAULTS, CLI_NAME } from '../cli.constants.js';
 import { UsageError } from '../cli.errors.js';
 import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
+import { defineCommand } from './define-command.js';
 
 /** Either the dead letters named, or those matching a filter (`{}` for all), at most `limit`. */
 export type ReplaySelection = { ids: string[] } | { filter: DeadLetterFilter; limit: number };
@@ -59,7 +58,7 @@ export function renderReplay(stream: string, result: ReplayResult): string {
   return lines.join('\n');
 }
 
-export const dlqReplayCommand: CommandDefinition<DlqReplayArgs> = {
+export const dlqReplayCommand: CommandDefinition<DlqReplayArgs> = defineCommand({
   name: 'dlq replay',
   summary: 'Replay dead letters to their stream (idempotent)',
   usage: `Usage: ${CLI_NAME} dlq replay [--stream ${CLI_DEFAULTS.stream}] (ID... | --all | --group G | --error TEXT) [--limit N] [--json]
@@ -73,17 +72,12 @@ the second time lists it as missing. Every consumer group of the stream receives
   --group G       Those dead-lettered by consumer group G
   --error TEXT    Those whose reason contains TEXT (any case); combines with --group
   --limit N       With --all, --group or --error: at most N, the newest, replayed oldest first
-                  (1 to ${CLI_DEFAULTS.replayMaxLimit}, default ${CLI_DEFAULTS.replayLimit})
+                  (1 to ${CLI_DEFAULTS.replayLimit.max}, default ${CLI_DEFAULTS.replayLimit.default})
   --stream NAME   Stream to replay to (default ${CLI_DEFAULTS.stream})
   --json          Print JSON ({ replayed: [{ deadLetterId, newId }], missing })`,
-  parse: (args) => {
-    const topic = 'dlq replay';
-    const { values, positionals } = parseOptions(
-      topic,
-      args,
-      { ...STREAM, ...JSON_OUTPUT, ...FILTER, all: { type: 'boolean' }, limit: { type: 'string' } },
-      true,
-    );
+  options: { ...DEAD_LETTER_SELECTION, ...JSON_OUTPUT, all: { type: 'boolean' } },
+  positionals: true,
+  read: ({ values, positionals }, topic) => {
     const filtered = values.all || values.group !== undefined || values.error !== undefined;
     if (positionals.length > 0 && (filtered || values.limit !== undefined)) {
       throw new UsageError(
@@ -102,20 +96,9 @@ the second time lists it as missing. Every consumer group of the stream receives
         ? { ids: positionals.map((id) => streamId(id, 'id', topic)) }
         : {
             filter: filterOf(values, topic),
-            limit: integerOption(
-              values.limit,
-              '--limit',
-              CLI_DEFAULTS.replayLimit,
-              CLI_DEFAULTS.replayMaxLimit,
-              topic,
-            ),
+            limit: limitOption(values.limit, CLI_DEFAULTS.replayLimit, topic),
           };
-    return {
-      name: topic,
-      stream: nonEmpty(values.stream, '--stream', topic),
-      selection,
-      json: values.json,
-    };
+    return { stream: nonEmpty(values.stream, '--stream', topic), selection, json: values.json };
   },
   runner: DlqReplayCommand,
-};
+});

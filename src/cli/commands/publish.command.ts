@@ -5,11 +5,12 @@ import { ALERTS_STREAM, EVENT_ID_PATTERN } from '../../alerts/alerts.constants.j
 import type { CreateAlertDto } from '../../alerts/create-alert.dto.js';
 import { StreamPublisher } from '../../redis-streams/index.js';
 import { toValidAlert } from '../alert-input.js';
-import { STREAM, nonEmpty, parseOptions } from '../cli-options.js';
+import { STREAM, nonEmpty } from '../cli-options.js';
 import { CLI_DEFAULTS, CLI_NAME } from '../cli.constants.js';
 import { InvalidInputError, UsageError } from '../cli.errors.js';
 import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
+import { defineCommand } from './define-command.js';
 
 /** An alert checked like `POST /alerts`, or any JSON object for another stream. */
 export type PublishPayload =
@@ -51,7 +52,7 @@ export class PublishCommand {
   }
 }
 
-export const publishCommand: CommandDefinition<PublishArgs> = {
+export const publishCommand: CommandDefinition<PublishArgs> = defineCommand({
   name: 'publish',
   summary: 'Publish an alert (or, with --json, an event to another handled stream)',
   usage: `Usage: ${CLI_NAME} publish [--stream ${CLI_DEFAULTS.stream}] --message TEXT [--severity S] [--source S] [--label k=v ...] [--event-id ID]
@@ -69,22 +70,17 @@ nothing and prints the first one's ids.
   --json '{...}'  The payload as a JSON object: required for other streams; on ${CLI_DEFAULTS.stream},
                   instead of the options above, checked the same way
   --stream NAME   A stream the service handles (default ${CLI_DEFAULTS.stream})`,
-  parse: (args) => {
-    const topic = 'publish';
-    const { values } = parseOptions(
-      topic,
-      args,
-      {
-        ...STREAM,
-        message: { type: 'string' },
-        severity: { type: 'string' },
-        source: { type: 'string' },
-        label: { type: 'string', multiple: true },
-        'event-id': { type: 'string' },
-        json: { type: 'string' },
-      },
-      false,
-    );
+  options: {
+    ...STREAM,
+    message: { type: 'string' },
+    severity: { type: 'string' },
+    source: { type: 'string' },
+    label: { type: 'string', multiple: true },
+    'event-id': { type: 'string' },
+    json: { type: 'string' },
+  },
+  positionals: false,
+  read: ({ values }, topic) => {
     const stream = nonEmpty(values.stream, '--stream', topic);
     const eventId = values['event-id'];
     if (eventId !== undefined && !EVENT_ID_PATTERN.test(eventId)) {
@@ -112,7 +108,7 @@ nothing and prints the first one's ids.
         stream === ALERTS_STREAM
           ? { kind: 'alert', alert: toValidAlert(value) }
           : { kind: 'json', value };
-      return { name: topic, stream, payload, eventId };
+      return { stream, payload, eventId };
     }
     if (stream !== ALERTS_STREAM) {
       throw new UsageError(
@@ -124,10 +120,10 @@ nothing and prints the first one's ids.
       throw new UsageError(`Publishing an alert needs --message TEXT (or --json '{...}')`, topic);
     }
     const alert = toValidAlert(Object.fromEntries(given));
-    return { name: topic, stream, payload: { kind: 'alert', alert }, eventId };
+    return { stream, payload: { kind: 'alert', alert }, eventId };
   },
   runner: PublishCommand,
-};
+});
 
 /** `k=v` pairs, split at the first `=`; the alert's own validation checks keys and values. */
 function labelsOf(pairs: string[]): Record<string, string> {

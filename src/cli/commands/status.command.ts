@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { StreamInspector, type StreamInfo } from '../../redis-streams/index.js';
-import { JSON_OUTPUT, parseOptions } from '../cli-options.js';
+import { JSON_OUTPUT } from '../cli-options.js';
 import { CLI_NAME } from '../cli.constants.js';
 import { formatDuration, textTable } from '../text-table.js';
 import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
+import { defineCommand } from './define-command.js';
 
 export interface StatusArgs {
   name: 'status';
@@ -73,7 +74,7 @@ export function renderStatus(streams: StreamInfo[]): string {
   return sections.join('\n\n');
 }
 
-export const statusCommand: CommandDefinition<StatusArgs> = {
+export const statusCommand: CommandDefinition<StatusArgs> = defineCommand({
   name: 'status',
   summary: 'Streams, consumer groups, consumers, lag, pending, oldest pending age, dead letters',
   usage: `Usage: ${CLI_NAME} status [--json]
@@ -82,9 +83,8 @@ The streams the service handles: length, dead-letter count, and each consumer gr
 consumers, lag (entries not yet delivered), pending entries and the age of the oldest one.
 
   --json        Print JSON ({ streams: [...] }) instead of tables`,
-  parse: (args) => {
-    const { values } = parseOptions('status', args, { ...JSON_OUTPUT }, false);
-    return { name: 'status', json: values.json };
-  },
+  options: JSON_OUTPUT,
+  positionals: false,
+  read: ({ values }) => ({ json: values.json }),
   runner: StatusCommand,
-};
+});
