@@ -16,7 +16,16 @@ export type { RedisMemoryState } from './redis-memory.js';
 export { DurabilityCheck } from './durability-check.js';
 export type { DurabilityReport } from './durability-check.js';
 export { StreamHandler } from './stream-handler.decorator.js';
-export type { StreamHandlerOptions, GroupStart, DtoClass } from './stream-handler.interface.js';
+export type {
+  StreamHandlerOptions,
+  StreamHandlerBaseOptions,
+  ConcurrentDeliveryOptions,
+  OrderedDeliveryOptions,
+  DecodedPayloadOptions,
+  RawFieldsOptions,
+  GroupStart,
+  DtoClass,
+} from './stream-handler.interface.js';
 export type { StreamMessage } from './stream-message.interface.js';
 export { StreamPublisher } from './stream-publisher.js';
 export type { PublishOptions, PublishResult, PublishItem } from './stream-publisher.js';

@@ -7,21 +7,21 @@ import {
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import calculateSlot from 'cluster-key-slot';
-import {
-  DEAD_LETTER_SUFFIX,
-  DEFAULTS,
-  STREAM_HANDLER_METADATA,
-} from './redis-streams.constants.js';
+import { DEFAULTS, STREAM_HANDLER_METADATA } from './redis-streams.constants.js';
 import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
 import { RedisConnections } from './redis-connections.js';
-import { RetryPolicy } from './retry-policy.js';
 import { StreamEvents } from './stream-events.js';
 import { StreamConsumer } from './stream-consumer.js';
 import type { ConsumerDefinition } from './consumer/consumer-definition.js';
 import { OrderedGroup } from './ordered-group.js';
-import { partitionStreams } from './partitions.js';
+import {
+  definitionsPerStream,
+  partitionCount,
+  resolveHandlers,
+  type DiscoveredHandler,
+} from './handler-options.js';
 import { StreamDeclarations } from './stream-declarations.js';
 import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
 import type { StreamHandlerFn } from './stream-handler.interface.js';
@@ -53,36 +53,13 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
   onApplicationBootstrap(): void {
     if (this.started) return;
     this.started = true;
-    const definitions = this.discover();
     const partitions = this.declarations.partitions();
-    // What is read: a partitioned stream is read as its partition streams.
-    const perStream = definitions.flatMap((definition) => {
-      const count = partitions[definition.stream];
-      // A handler of a partitioned stream's dead letters (`alerts:dlq`) reads those of every
-      // partition (`alerts:{0}:dlq`, ...): each partition keeps its own, in its own slot.
-      const base = definition.stream.endsWith(DEAD_LETTER_SUFFIX)
-        ? definition.stream.slice(0, -DEAD_LETTER_SUFFIX.length)
-        : undefined;
-      if (count === undefined && base !== undefined && partitions[base] !== undefined) {
-        return partitionStreams(base, partitions[base]).map((stream) => ({
-          ...definition,
-          stream: streamKeys.deadLetter(stream),
-        }));
-      }
-      if (count === undefined) {
-        if (definition.ordered) {
-          throw new Error(
-            `@StreamHandler on ${definition.stream}/${definition.group}: ordered needs a partitioned stream; ` +
-              `list "${definition.stream}" in the module's partitions option`,
-          );
-        }
-        return [definition];
-      }
-      return partitionStreams(definition.stream, count).map((stream) => ({
-        ...definition,
-        stream,
-      }));
+    const definitions = resolveHandlers(this.discover(), {
+      defaults: this.options.handlerDefaults,
+      dedupWindowMs: this.options.dedupWindowMs,
+      partitions,
     });
+    const perStream = definitionsPerStream(definitions, partitions);
     if (this.connections.mode === 'cluster') assertOneSlotPerStream(perStream);
     for (const { stream, group } of perStream) this.status.registerHandler({ stream, group });
     if (this.options.consumersEnabled === false) return;
@@ -95,7 +72,8 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     };
     for (const definition of definitions.filter((d) => d.ordered)) {
       const settings = {
-        partitions: partitions[definition.stream],
+        // resolveHandlers refused an ordered handler of a stream that is not partitioned.
+        partitions: partitionCount(partitions, definition.stream)!,
         leaseMs: this.options.partitionLeaseMs ?? DEFAULTS.partitionLeaseMs,
       };
       const group = new OrderedGroup(definition, settings, runtime, this.connections, this.events);
@@ -125,10 +103,9 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
     await Promise.all(this.consumers.map((consumer) => consumer.stop(timeout)));
   }
 
-  private discover(): ConsumerDefinition[] {
-    const defaults = this.options.handlerDefaults ?? {};
-    const definitions: ConsumerDefinition[] = [];
-    const seen = new Set<string>();
+  /** Every `@StreamHandler` method of a provider that lives as long as the application. */
+  private discover(): DiscoveredHandler[] {
+    const handlers: DiscoveredHandler[] = [];
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.instance as Record<string, unknown> | undefined;
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
@@ -140,61 +117,15 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
           fn,
         );
         if (!meta) continue;
-        const { stream, options } = meta;
-        const group = options.group ?? `${instance.constructor.name}.${method}`;
-        assertValidName('stream', stream);
-        assertValidName('group', group);
-        const key = `${stream}\u0000${group}`;
-        if (seen.has(key)) {
-          throw new Error(
-            `Two @StreamHandler methods share stream "${stream}" and group "${group}"; give each its own group`,
-          );
-        }
-        seen.add(key);
-        if (options.rawFields && options.dto) {
-          throw new Error(
-            `@StreamHandler on ${stream}/${group}: rawFields and dto do not go together`,
-          );
-        }
-        const backoff = {
-          baseMs: options.backoff?.baseMs ?? defaults.backoff?.baseMs ?? DEFAULTS.backoffBaseMs,
-          maxMs: options.backoff?.maxMs ?? defaults.backoff?.maxMs ?? DEFAULTS.backoffMaxMs,
-        };
-        const batchSize = options.batchSize ?? defaults.batchSize ?? DEFAULTS.batchSize;
-        const concurrency = options.concurrency ?? defaults.concurrency ?? DEFAULTS.concurrency;
-        const prefetch = options.prefetch ?? defaults.prefetch ?? DEFAULTS.prefetch;
-        for (const [name, value, least] of [
-          ['batchSize', batchSize, 1],
-          ['concurrency', concurrency, 1],
-          ['prefetch', prefetch, 0],
-        ] as const) {
-          if (!Number.isInteger(value) || value < least) {
-            throw new Error(
-              `@StreamHandler on ${stream}/${group}: ${name} must be an integer of at least ${least}, not ${value}`,
-            );
-          }
-        }
-        definitions.push({
-          stream,
-          group,
-          startFrom: options.startFrom ?? 'beginning',
-          batchSize,
-          concurrency,
-          prefetch,
-          blockMs: defaults.blockMs ?? DEFAULTS.blockMs,
-          policy: new RetryPolicy(
-            options.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts,
-            backoff,
-          ),
-          dto: options.dto,
-          rawFields: options.rawFields,
-          ordered: options.ordered,
-          idempotencyWindowMs: idempotencyWindow(options.idempotent, this.options.dedupWindowMs),
+        handlers.push({
+          name: `${instance.constructor.name}.${method}`,
+          stream: meta.stream,
+          options: meta.options,
           handle: (fn as StreamHandlerFn).bind(instance),
         });
       }
     }
-    return definitions;
+    return handlers;
   }
 }
 
@@ -225,12 +156,4 @@ function assertOneSlotPerStream(definitions: ConsumerDefinition[]): void {
         `name each stream with a hash tag, e.g. "app:{orders}" instead of "orders". Keys in another slot than their stream: ${[...new Set(problems)].join(', ')}`,
     );
   }
-}
-
-function idempotencyWindow(
-  setting: boolean | { windowMs: number } | undefined,
-  moduleWindowMs: number | undefined,
-): number | undefined {
-  if (!setting) return undefined;
-  return setting === true ? (moduleWindowMs ?? DEFAULTS.dedupWindowMs) : setting.windowMs;
 }

@@ -7,27 +7,15 @@ export type GroupStart = 'beginning' | 'new';
 /** A class whose instances class-validator can check. */
 export type DtoClass<T = object> = new (...args: never[]) => T;
 
-/** Options of `@StreamHandler(stream, options)`. */
-export interface StreamHandlerOptions {
+/** Options every `@StreamHandler` takes, whatever its delivery and payload. */
+export interface StreamHandlerBaseOptions {
   /** Consumer group; defaults to `<ProviderClass>.<method>`. Each handler needs its own. */
   group?: string;
-  /** Most handler calls running at once in this instance. */
-  concurrency?: number;
   /** Most entries read in one XREADGROUP. */
   batchSize?: number;
-  /**
-   * Entries read ahead while every slot is busy (default 0): the next batch is already in memory
-   * when handlers finish, instead of one round trip later. Worth it for many short handlers; for
-   * slow ones it only holds entries back from other instances. Read-ahead entries are pending
-   * under this consumer (their lease is kept alive); on shutdown, those not started are handed
-   * back to the group as retries due now, with no attempt spent.
-   */
-  prefetch?: number;
   /** Attempts before the entry goes to the dead-letter stream. */
   maxAttempts?: number;
   backoff?: Partial<BackoffOptions>;
-  /** A class-validator class the payload must satisfy; a failure dead-letters the entry at once. */
-  dto?: DtoClass;
   /**
    * Run the handler at most once per eventId (within the window, default 24 h) even when the event
    * is delivered twice (published twice, or redelivered after a crash): the fact that it was
@@ -36,14 +24,27 @@ export interface StreamHandlerOptions {
    * waits in place, holding back the entries after it, and no attempt is spent meanwhile.
    */
   idempotent?: boolean | { windowMs: number };
-  /**
-   * Hand the entry's fields to the handler as they are (as strings, invalid UTF-8 replaced),
-   * without JSON decoding or size checks; for readers of dead-letter streams, whose entries must
-   * be readable whatever made them fail. Not combined with `dto`.
-   */
-  rawFields?: boolean;
   /** Where a newly created group starts (default `beginning`). */
   startFrom?: GroupStart;
+}
+
+/** Delivery as for any stream (the default): every instance reads every partition, many calls at once. */
+export interface ConcurrentDeliveryOptions {
+  ordered?: false;
+  /** Most handler calls running at once in this instance. */
+  concurrency?: number;
+  /**
+   * Entries read ahead while every slot is busy (default 0): the next batch is already in memory
+   * when handlers finish, instead of one round trip later. Worth it for many short handlers; for
+   * slow ones it only holds entries back from other instances. Read-ahead entries are pending
+   * under this consumer (their lease is kept alive); on shutdown, those not started are handed
+   * back to the group as retries due now, with no attempt spent.
+   */
+  prefetch?: number;
+}
+
+/** Delivery in order, one partition at a time: see `ordered`. */
+export interface OrderedDeliveryOptions {
   /**
    * On a partitioned stream: handle the events of each partition one at a time, in the order they
    * were published, on one instance at a time (a lease with a fencing token), so events with the
@@ -52,8 +53,40 @@ export interface StreamHandlerOptions {
    * unreachable) it waits in place without spending attempts. Without it, every instance reads
    * every partition, with `concurrency`, as for any stream.
    */
-  ordered?: boolean;
+  ordered?: true;
+  /** Not taken: a partition runs one handler call at a time. */
+  concurrency?: never;
+  /** Not taken: a partition's next entry is read once the one before it is settled. */
+  prefetch?: never;
 }
+
+/** The payload decoded from JSON and size-checked, optionally validated against a class. */
+export interface DecodedPayloadOptions {
+  rawFields?: false;
+  /** A class-validator class the payload must satisfy; a failure dead-letters the entry at once. */
+  dto?: DtoClass;
+}
+
+/** The entry's fields as they are: see `rawFields`. */
+export interface RawFieldsOptions {
+  /**
+   * Hand the entry's fields to the handler as they are (as strings, invalid UTF-8 replaced),
+   * without JSON decoding or size checks; for readers of dead-letter streams, whose entries must
+   * be readable whatever made them fail.
+   */
+  rawFields?: true;
+  /** Not taken: raw fields are not decoded, so there is no payload to validate. */
+  dto?: never;
+}
+
+/**
+ * Options of `@StreamHandler(stream, options)`. Combinations that cannot work do not type-check:
+ * `ordered` with `concurrency` or `prefetch`, `rawFields` with `dto`. Those that get past the
+ * types (plain JavaScript, casts) stop the application at startup, with every problem listed.
+ */
+export type StreamHandlerOptions = StreamHandlerBaseOptions &
+  (ConcurrentDeliveryOptions | OrderedDeliveryOptions) &
+  (DecodedPayloadOptions | RawFieldsOptions);
 
 /** The shape of a handler method. */
 export type StreamHandlerFn<T = unknown> = (payload: T, message: StreamMessage) => unknown;

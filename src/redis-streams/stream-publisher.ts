@@ -14,6 +14,7 @@ import { assertValidEventId, assertValidName, streamKeys } from './stream-keys.j
 import { PUBLISH } from './scripts/publish.script.js';
 import { isNoScript } from './scripts/stream-script.js';
 import { settled, writeTogether } from './write-together.js';
+import { PublishBatcher } from './publish-batcher.js';
 import {
   PublishFailedError,
   PublishManyError,
@@ -74,11 +75,6 @@ interface Prepared {
   fields: string[];
 }
 
-interface Waiting extends Prepared {
-  resolve: (result: PublishResult) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
  * Appends events to streams. Resolves only once Redis has the entry; fails fast when it cannot.
  *
@@ -90,11 +86,10 @@ interface Waiting extends Prepared {
  */
 @Injectable()
 export class StreamPublisher {
-  private readonly waiting = new Map<
-    string,
-    { stream: string; maxLen?: number; items: Waiting[] }
-  >();
-  private flushScheduled = false;
+  private readonly batcher = new PublishBatcher<Prepared, PublishResult>(
+    (stream, maxLen, items) => this.send(stream, maxLen, items),
+    EVENTS_PER_CALL,
+  );
 
   constructor(
     private readonly connections: RedisConnections,
@@ -117,9 +112,7 @@ export class StreamPublisher {
         traceFields,
       );
       const target = this.route(stream, options.partitionKey ?? item.eventId);
-      return new Promise<PublishResult>((resolve, reject) =>
-        this.enqueue(target, options.maxLen, { ...item, resolve, reject }),
-      );
+      return this.batcher.add(target, options.maxLen, item);
     });
   }
 
@@ -195,40 +188,6 @@ export class StreamPublisher {
       dedupMs: chosen ? window : 0,
       fields: encodeEntry(eventId, item.payload, Date.now(), traceFields),
     };
-  }
-
-  private enqueue(stream: string, maxLen: number | undefined, item: Waiting): void {
-    const key = maxLen === undefined ? stream : `${stream}\u0000${maxLen}`;
-    let queue = this.waiting.get(key);
-    if (!queue) {
-      queue = { stream, maxLen, items: [] };
-      this.waiting.set(key, queue);
-    }
-    queue.items.push(item);
-    if (queue.items.length >= EVENTS_PER_CALL) {
-      this.waiting.delete(key);
-      this.sendWaiting(queue.stream, queue.maxLen, queue.items);
-    } else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const queues = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const queue of queues) this.sendWaiting(queue.stream, queue.maxLen, queue.items);
-  }
-
-  private sendWaiting(stream: string, maxLen: number | undefined, items: Waiting[]): void {
-    this.send(stream, maxLen, items).then(
-      (outcomes) =>
-        outcomes.forEach((outcome, i) =>
-          outcome instanceof Error ? items[i].reject(outcome) : items[i].resolve(outcome),
-        ),
-      (error: unknown) => items.forEach((item) => item.reject(error)),
-    );
   }
 
   /**
