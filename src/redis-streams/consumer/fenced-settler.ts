@@ -1,13 +1,8 @@
 import { deadLetterFields, type RawEntry } from '../stream-codec.js';
-import type { RedisClient } from '../redis-connections.js';
 import { streamKeys } from '../stream-keys.js';
 import { FENCED_ACK, FENCED_DEAD_LETTER } from '../scripts/fenced.scripts.js';
 import { sleep } from '../waits.js';
-import type {
-  ConsumerContext,
-  ConsumerDefinition,
-  ConsumerRuntime,
-} from './consumer-definition.js';
+import type { ConsumerContext } from './consumer-definition.js';
 
 /** This owner's lease on the partition lapsed or passed to another: it must stop at once. */
 export class LostLeaseError extends Error {
@@ -21,12 +16,8 @@ export class LostLeaseError extends Error {
  * Retries happen in place (the partition waits), so there is nothing to schedule in Redis.
  */
 export class FencedSettler {
-  private readonly definition: ConsumerDefinition;
-  private readonly runtime: ConsumerRuntime;
-  private readonly redis: () => RedisClient;
-
   constructor(
-    context: ConsumerContext,
+    private readonly context: ConsumerContext,
     /** The partition stream. */
     private readonly stream: string,
     private readonly leaseKey: string,
@@ -35,9 +26,7 @@ export class FencedSettler {
     /** Whether the lease may still be ours; false stops retrying a write. */
     private readonly leaseValid: () => boolean,
     private readonly noteError: (message: string) => void,
-  ) {
-    ({ definition: this.definition, runtime: this.runtime, redis: this.redis } = context);
-  }
+  ) {}
 
   /**
    * Acknowledges under the lease; for an idempotent handler that ran, records in the same step
@@ -45,14 +34,14 @@ export class FencedSettler {
    */
   acknowledge(id: string, handledEventId?: string): Promise<void> {
     return this.untilDone(async () => {
-      const { group, idempotencyWindowMs } = this.definition;
+      const { group, idempotencyWindowMs } = this.context.definition;
       const keys = [this.stream, this.leaseKey];
       const args: Array<string | number> = [group, id, this.holder];
       if (handledEventId !== undefined && idempotencyWindowMs !== undefined) {
         keys.push(streamKeys.done(this.stream, group, handledEventId));
         args.push(idempotencyWindowMs);
       }
-      const acked = await FENCED_ACK.run<number>(this.redis(), keys, args);
+      const acked = await FENCED_ACK.run<number>(this.context.redis(), keys, args);
       if (Number(acked) === -1) throw this.lost();
     });
   }
@@ -60,11 +49,11 @@ export class FencedSettler {
   /** Copies the entry with its failure to the dead-letter stream and acknowledges it, fenced. */
   deadLetter(entry: RawEntry, attempt: number, reason: string): Promise<void> {
     return this.untilDone(async () => {
-      const { group } = this.definition;
-      const consumer = this.runtime.consumerName;
+      const { group } = this.context.definition;
+      const consumer = this.context.runtime.consumerName;
       const stream = this.stream;
       const result = await FENCED_DEAD_LETTER.run<unknown>(
-        this.redis(),
+        this.context.redis(),
         [stream, streamKeys.deadLetter(stream), this.leaseKey],
         [
           group,

@@ -1,15 +1,10 @@
-import type { Logger } from '@nestjs/common';
 import type { AckBatcher } from '../ack-batcher.js';
 import type { RedisClient, RedisConnections } from '../redis-connections.js';
 import { fromTextReply, type RawEntry } from '../stream-codec.js';
 import { settled, writeTogether } from '../write-together.js';
 import type { Capacity } from './capacity.js';
 import type { Acking } from './group-settler.js';
-import type {
-  ConsumerContext,
-  ConsumerDefinition,
-  ConsumerRuntime,
-} from './consumer-definition.js';
+import type { ConsumerContext } from './consumer-definition.js';
 import { GroupPosition } from './group-position.js';
 
 /** A read on its way: until its reply is in, its entries count against the room for more. */
@@ -30,25 +25,20 @@ export class GroupReader {
   readonly position: GroupPosition;
   private blocking?: RedisClient;
 
-  private readonly definition: ConsumerDefinition;
-  private readonly runtime: ConsumerRuntime;
-  private readonly logger: Logger;
-
   constructor(
-    context: ConsumerContext,
+    private readonly context: ConsumerContext,
     private readonly connections: RedisConnections,
     private readonly acks: AckBatcher<Acking>,
     private readonly capacity: Capacity,
   ) {
-    ({ definition: this.definition, runtime: this.runtime, logger: this.logger } = context);
-    const { stream, group, startFrom } = this.definition;
-    this.position = new GroupPosition(stream, group, startFrom, this.logger);
+    const { stream, group, startFrom } = this.context.definition;
+    this.position = new GroupPosition(stream, group, startFrom, this.context.logger);
   }
 
   open(): void {
     this.blocking = this.connections.createBlocking(
-      `${this.definition.group}:reader`,
-      this.definition.blockMs,
+      `${this.context.definition.group}:reader`,
+      this.context.definition.blockMs,
     );
   }
 
@@ -63,7 +53,7 @@ export class GroupReader {
 
   /** Waits quietly for both connections while they come up, instead of failing the first read. */
   async whenReady(): Promise<void> {
-    const waitMs = this.definition.blockMs + 1_000;
+    const waitMs = this.context.definition.blockMs + 1_000;
     if (this.blocking!.status !== 'ready') await this.connections.whenReady(this.blocking!, waitMs);
     const command = this.connections.command;
     if (command.status !== 'ready') await this.connections.whenReady(command, waitMs);
@@ -71,7 +61,7 @@ export class GroupReader {
 
   /** Sends one read of up to `count` entries, the queued acknowledgements ahead of it. */
   send(count: number): SentRead {
-    const { stream, group, blockMs } = this.definition;
+    const { stream, group, blockMs } = this.context.definition;
     const redis = this.blocking!;
     // Read as text, which costs less than bytes; see fromTextReply for values that are not.
     const reply = writeTogether(redis, () => {
@@ -79,7 +69,7 @@ export class GroupReader {
       return redis.xreadgroup(
         'GROUP',
         group,
-        this.runtime.consumerName,
+        this.context.runtime.consumerName,
         'COUNT',
         count,
         'BLOCK',
@@ -100,10 +90,10 @@ export class GroupReader {
     const [error, reply] = await read.reply;
     if (error) throw error;
     const waitedMs = Date.now() - read.sentAt;
-    if (reply === null && waitedMs >= this.definition.blockMs + 900) {
+    if (reply === null && waitedMs >= this.context.definition.blockMs + 900) {
       // The client's own timeout ended the read: later replies on this connection would no
       // longer match their commands.
-      this.logger.warn(
+      this.context.logger.warn(
         `No answer from Redis on the read connection for ${waitedMs} ms; reconnecting it`,
       );
       this.blocking!.disconnect(true);

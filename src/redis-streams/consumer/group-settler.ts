@@ -1,10 +1,7 @@
-import type { Logger } from '@nestjs/common';
 import { AckBatcher } from '../ack-batcher.js';
 import { DEFAULTS } from '../redis-streams.constants.js';
-import type { RedisClient } from '../redis-connections.js';
 import type { Delivery } from '../own-pending.js';
 import { deadLetterFields } from '../stream-codec.js';
-import type { StreamEvents } from '../stream-events.js';
 import { streamIdTimeMs } from '../stream-id.js';
 import { streamKeys } from '../stream-keys.js';
 import {
@@ -16,11 +13,7 @@ import {
 import { InfrastructureError } from '../infrastructure-error.js';
 import { settled } from '../write-together.js';
 import { sleep } from '../waits.js';
-import type {
-  ConsumerContext,
-  ConsumerDefinition,
-  ConsumerRuntime,
-} from './consumer-definition.js';
+import type { ConsumerContext } from './consumer-definition.js';
 import type { EventClaims } from './event-claims.js';
 import { logContext } from './log-context.js';
 
@@ -48,29 +41,16 @@ export class GroupSettler {
   /** First-attempt successes, the hot path, are acknowledged in batches, riding on reads. */
   readonly acks: AckBatcher<Acking>;
 
-  private readonly definition: ConsumerDefinition;
-  private readonly runtime: ConsumerRuntime;
-  private readonly redis: () => RedisClient;
-  private readonly events: StreamEvents;
-  private readonly logger: Logger;
-
   constructor(
-    context: ConsumerContext,
+    private readonly context: ConsumerContext,
     private readonly claims: EventClaims | undefined,
     /** Called when a write was given up: the entry may be pending here unknown to the consumer. */
     private readonly unsure: () => void,
     /** Called once per acknowledged handled entry when its acknowledgement is settled, either way. */
     private readonly settledAck: (id: string) => void,
   ) {
-    ({
-      definition: this.definition,
-      runtime: this.runtime,
-      redis: this.redis,
-      events: this.events,
-      logger: this.logger,
-    } = context);
-    const { stream, group } = this.definition;
-    this.acks = new AckBatcher<Acking>(this.redis, stream, group, (jobs, error) =>
+    const { stream, group } = this.context.definition;
+    this.acks = new AckBatcher<Acking>(this.context.redis, stream, group, (jobs, error) =>
       this.batchAcknowledged(jobs, error),
     );
     this.keys = {
@@ -114,7 +94,7 @@ export class GroupSettler {
   }
 
   private unexpected(job: Acking, failure: unknown): void {
-    this.logger.error(
+    this.context.logger.error(
       `Unexpected failure acknowledging (${this.where(job.id, job.eventId, job.attempt)}): ${(failure as Error).message}`,
     );
   }
@@ -122,7 +102,7 @@ export class GroupSettler {
   /** An idempotent handler's event was handled before: acknowledges the entry without running it. */
   async skipDuplicate({ entry, attempt, tracked }: Delivery, eventId: string): Promise<void> {
     const context = this.where(entry.id, eventId, attempt);
-    this.logger.log(`Skipping, already handled (${context})`);
+    this.context.logger.log(`Skipping, already handled (${context})`);
     await this.persist('acknowledge', context, () => this.ack(entry.id, tracked));
   }
 
@@ -136,18 +116,18 @@ export class GroupSettler {
 
   /** The attempt failed: schedules the next one in `delayMs`. */
   async retry(delivery: Delivery, eventId: string, delayMs: number, reason: string): Promise<void> {
-    const { stream, group } = this.definition;
+    const { stream, group } = this.context.definition;
     const { attempt } = delivery;
     const context = this.where(delivery.entry.id, eventId, attempt);
     await this.releaseClaim(delivery, context);
-    this.logger.warn(`Attempt failed (${context}), retrying in ${delayMs} ms: ${reason}`);
+    this.context.logger.warn(`Attempt failed (${context}), retrying in ${delayMs} ms: ${reason}`);
     let scheduled = false;
     const written = await this.persist('schedule a retry', context, async () => {
       scheduled = (await this.scheduleRetry(delivery, attempt, Date.now() + delayMs)) === 1;
     });
     if (!written) return;
     if (!scheduled) this.notCurrent('retried', context);
-    else this.events.emit('failed', { stream, group, attempt, retrying: true });
+    else this.context.events.emit('failed', { stream, group, attempt, retrying: true });
   }
 
   /**
@@ -155,16 +135,16 @@ export class GroupSettler {
    * for this delivery only.
    */
   async deadLetter(delivery: Delivery, eventId: string, reason: string): Promise<void> {
-    const { stream, group } = this.definition;
+    const { stream, group } = this.context.definition;
     const { entry, attempt } = delivery;
-    const consumer = this.runtime.consumerName;
+    const consumer = this.context.runtime.consumerName;
     const context = this.where(entry.id, eventId, attempt);
     await this.releaseClaim(delivery, context);
-    this.logger.warn(`Dead-lettering (${context}): ${reason}`);
+    this.context.logger.warn(`Dead-lettering (${context}): ${reason}`);
     let copied = false;
     const written = await this.persist('dead-letter', context, async () => {
       const id = await DEAD_LETTER.run(
-        this.redis(),
+        this.context.redis(),
         [stream, this.keys.deadLetter, this.keys.retries, this.keys.attempts],
         [
           group,
@@ -179,8 +159,8 @@ export class GroupSettler {
     if (!written) return;
     if (!copied) this.notCurrent('dead-lettered', context);
     else {
-      this.events.emit('failed', { stream, group, attempt, retrying: false });
-      this.events.emit('deadLettered', { stream, group });
+      this.context.events.emit('failed', { stream, group, attempt, retrying: false });
+      this.context.events.emit('deadLettered', { stream, group });
     }
   }
 
@@ -199,11 +179,11 @@ export class GroupSettler {
     );
     const refused = outcomes.filter(([error]) => error !== null);
     const ids = deliveries.map(({ entry }) => entry.id).join(', ');
-    this.logger.log(
+    this.context.logger.log(
       `Shutdown: ${deliveries.length - refused.length} entries ${what} handed back to the group, no attempt spent (${this.where()}): ${ids}`,
     );
     if (refused.length > 0) {
-      this.logger.warn(
+      this.context.logger.warn(
         `Shutdown: ${refused.length} entries ${what} could not be handed back and stay pending (${this.where()}): ${refused[0][0]!.message}`,
       );
     }
@@ -214,12 +194,12 @@ export class GroupSettler {
    * waiting for Redis, another consumer may have claimed and settled the entry.
    */
   async stillCurrent({ entry, delivery }: Delivery): Promise<boolean> {
-    const { stream, group } = this.definition;
+    const { stream, group } = this.context.definition;
     try {
       const current = await STILL_CURRENT.run<number>(
-        this.redis(),
+        this.context.redis(),
         [stream],
-        [group, this.runtime.consumerName, delivery ?? 1, entry.id],
+        [group, this.context.runtime.consumerName, delivery ?? 1, entry.id],
       );
       return current === 1;
     } catch (error) {
@@ -229,7 +209,7 @@ export class GroupSettler {
 
   /** The entry was finished elsewhere, or handed to another delivery that now settles it. */
   notCurrent(what: string, context: string): void {
-    this.logger.warn(
+    this.context.logger.warn(
       `Not ${what} (${context}): this delivery is no longer current, the entry was finished or claimed elsewhere`,
     );
   }
@@ -246,9 +226,9 @@ export class GroupSettler {
 
   /** Redis has the acknowledgement: the entry is reported handled. */
   private acknowledged({ id, durationMs }: Acking): void {
-    const { stream, group } = this.definition;
+    const { stream, group } = this.context.definition;
     this.claims?.forget(id);
-    this.events.emit('handled', {
+    this.context.events.emit('handled', {
       stream,
       group,
       durationMs,
@@ -261,18 +241,18 @@ export class GroupSettler {
    * or a handled event to record.
    */
   private ack(id: string, tracked: boolean, handledEventId?: string): Promise<unknown> {
-    const { stream, group, idempotencyWindowMs } = this.definition;
+    const { stream, group, idempotencyWindowMs } = this.context.definition;
     const idempotent = idempotencyWindowMs && handledEventId;
     if (!tracked && !idempotent) return this.acks.ack(id);
     const keys = [stream, this.keys.retries, this.keys.attempts];
     if (idempotent) {
       return ACK.run(
-        this.redis(),
+        this.context.redis(),
         [...keys, streamKeys.done(stream, group, handledEventId)],
         [group, id, idempotencyWindowMs],
       );
     }
-    return ACK.run(this.redis(), keys, [group, id]);
+    return ACK.run(this.context.redis(), keys, [group, id]);
   }
 
   /** Schedules a retry of this delivery; a delivery no longer current schedules nothing. */
@@ -281,11 +261,11 @@ export class GroupSettler {
     attemptsSpent: number,
     dueAt: number,
   ): Promise<unknown> {
-    const { stream, group } = this.definition;
+    const { stream, group } = this.context.definition;
     return SCHEDULE_RETRY.run(
-      this.redis(),
+      this.context.redis(),
       [stream, this.keys.retries, this.keys.attempts],
-      [group, this.runtime.consumerName, delivery ?? 1, entry.id, dueAt, attemptsSpent],
+      [group, this.context.runtime.consumerName, delivery ?? 1, entry.id, dueAt, attemptsSpent],
     );
   }
 
@@ -307,11 +287,11 @@ export class GroupSettler {
         return true;
       } catch (error) {
         if (attempt >= 6) {
-          this.logger.error(
+          this.context.logger.error(
             `Could not ${what} (${context}): ${(error as Error).message}; the entry stays pending and will be redelivered`,
           );
-          const { stream, group } = this.definition;
-          this.events.emit('infrastructureFailed', { stream, group });
+          const { stream, group } = this.context.definition;
+          this.context.events.emit('infrastructureFailed', { stream, group });
           this.unsure();
           return false;
         }
@@ -321,6 +301,12 @@ export class GroupSettler {
   }
 
   private where(entryId?: string, eventId?: string, attempt?: number): string {
-    return logContext(this.definition.stream, this.definition.group, entryId, eventId, attempt);
+    return logContext(
+      this.context.definition.stream,
+      this.context.definition.group,
+      entryId,
+      eventId,
+      attempt,
+    );
   }
 }

@@ -1,14 +1,9 @@
 import { InfrastructureError } from '../infrastructure-error.js';
 import { validatePayload } from '../payload-validator.js';
-import type { RedisClient } from '../redis-connections.js';
 import { decodeEntry, mayHaveLostBytes, toRawEntry, type RawEntry } from '../stream-codec.js';
 import type { StreamMessage } from '../stream-message.interface.js';
 import { tracingEnabled, withHandleSpan } from '../trace-context.js';
-import type {
-  ConsumerContext,
-  ConsumerDefinition,
-  ConsumerRuntime,
-} from './consumer-definition.js';
+import type { ConsumerContext } from './consumer-definition.js';
 import type { EventClaims } from './event-claims.js';
 
 /**
@@ -35,17 +30,11 @@ export type MessageExtras = Pick<StreamMessage, 'partition' | 'fencingToken'>;
  * everything that goes wrong is the invocation's outcome, for `decide` to judge.
  */
 export class HandlerInvoker {
-  private readonly definition: ConsumerDefinition;
-  private readonly runtime: ConsumerRuntime;
-  private readonly redis: () => RedisClient;
-
   constructor(
-    context: ConsumerContext,
+    private readonly context: ConsumerContext,
     /** Only for idempotent handlers. */
     private readonly claims: EventClaims | undefined,
-  ) {
-    ({ definition: this.definition, runtime: this.runtime, redis: this.redis } = context);
-  }
+  ) {}
 
   async invoke(
     entry: RawEntry,
@@ -53,11 +42,11 @@ export class HandlerInvoker {
     stream: string,
     extras?: MessageExtras,
   ): Promise<Invocation> {
-    const { group, dto, rawFields } = this.definition;
+    const { group, dto, rawFields } = this.context.definition;
     let eventId = entry.id;
     try {
       if (mayHaveLostBytes(entry)) entry = await this.readAsBytes(entry, stream);
-      const decoded = decodeEntry(entry, this.runtime.maxValueBytes, rawFields);
+      const decoded = decodeEntry(entry, this.context.runtime.maxValueBytes, rawFields);
       eventId = decoded.eventId;
       if (this.claims) {
         const claim = await this.claims.claim(entry.id, eventId);
@@ -69,7 +58,7 @@ export class HandlerInvoker {
         id: entry.id,
         stream,
         group,
-        consumer: this.runtime.consumerName,
+        consumer: this.context.runtime.consumerName,
         eventId,
         attempt,
         fields: decoded.fields,
@@ -78,10 +67,10 @@ export class HandlerInvoker {
       const started = performance.now();
       if (tracingEnabled()) {
         await withHandleSpan(decoded.fields, message, () =>
-          this.definition.handle(payload, message),
+          this.context.definition.handle(payload, message),
         );
       } else {
-        const returned = this.definition.handle(payload, message);
+        const returned = this.context.definition.handle(payload, message);
         // A handler that returned no promise is done: no need to wait a turn for it.
         if (isThenable(returned)) await returned;
       }
@@ -97,7 +86,7 @@ export class HandlerInvoker {
    */
   private async readAsBytes(text: RawEntry, stream: string): Promise<RawEntry> {
     try {
-      const [reply] = await this.redis().xrangeBuffer(stream, text.id, text.id);
+      const [reply] = await this.context.redis().xrangeBuffer(stream, text.id, text.id);
       return (reply && toRawEntry(reply)) || text;
     } catch (error) {
       throw new InfrastructureError('read the entry again as bytes', { cause: error });

@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@nestjs/common';
 import { DEFAULTS } from '../redis-streams.constants.js';
-import type { RedisClient } from '../redis-connections.js';
 import { claimedBatch, OwnPending, type ClaimedBatch, type Delivery } from '../own-pending.js';
 import { toRawEntry } from '../stream-codec.js';
-import type { StreamEvents } from '../stream-events.js';
 import { streamKeys } from '../stream-keys.js';
 import { RECLAIM, TAKE_DUE_RETRIES } from '../scripts/old-work.scripts.js';
 import type { Capacity } from './capacity.js';
-import type {
-  ConsumerContext,
-  ConsumerDefinition,
-  ConsumerRuntime,
-} from './consumer-definition.js';
+import type { ConsumerContext } from './consumer-definition.js';
 import { logContext } from './log-context.js';
 
 /**
@@ -36,29 +29,21 @@ export class OldWork {
   private nextReclaimAt = 0;
   private reclaimStart = '-';
 
-  private readonly definition: ConsumerDefinition;
-  private readonly runtime: ConsumerRuntime;
-  private readonly redis: () => RedisClient;
-  private readonly events: StreamEvents;
-  private readonly logger: Logger;
-
   constructor(
-    context: ConsumerContext,
+    private readonly context: ConsumerContext,
     private readonly capacity: Capacity,
     /** How often due retries are looked for. */
     private readonly tickMs: number,
     /** Starts a claimed entry; `afterCurrent` for a due retry (see StreamConsumer.dispatch). */
     private readonly dispatch: (delivery: Delivery, afterCurrent: boolean) => void,
   ) {
-    ({
-      definition: this.definition,
-      runtime: this.runtime,
-      redis: this.redis,
-      events: this.events,
-      logger: this.logger,
-    } = context);
-    const { stream, group } = this.definition;
-    this.ownPending = new OwnPending(this.redis, stream, group, this.runtime.consumerName);
+    const { stream, group } = this.context.definition;
+    this.ownPending = new OwnPending(
+      this.context.redis,
+      stream,
+      group,
+      this.context.runtime.consumerName,
+    );
     this.keys = {
       retries: streamKeys.retries(stream, group),
       attempts: streamKeys.attempts(stream, group),
@@ -113,7 +98,7 @@ export class OldWork {
       do {
         // What it holds is read once no other claim is under way, so nothing claimed is left out.
         const batch = await this.alone(() =>
-          this.ownPending.takeBack(start, this.definition.batchSize, [
+          this.ownPending.takeBack(start, this.context.definition.batchSize, [
             ...this.capacity.owned,
             ...held.map(({ entry }) => entry.id),
           ]),
@@ -147,18 +132,18 @@ export class OldWork {
   }
 
   private async takeDueRetries(now: number, free: number): Promise<void> {
-    const { stream, group } = this.definition;
+    const { stream, group } = this.context.definition;
     const [claimed, attempts, gone, deliveries] = await TAKE_DUE_RETRIES.run<
       [unknown[], number[], Buffer[], number[]]
     >(
-      this.redis(),
+      this.context.redis(),
       [stream, this.keys.retries, this.keys.attempts, this.claimKey()],
-      [group, this.runtime.consumerName, now, free, this.runtime.claimMinIdleMs],
+      [group, this.context.runtime.consumerName, now, free, this.context.runtime.claimMinIdleMs],
     );
     // A full batch means more may be due: look again at once rather than after a tick.
     this.nextRetryAt = claimed.length >= free ? now : now + this.tickMs;
     if (gone.length > 0) {
-      this.logger.debug?.(
+      this.context.logger.debug?.(
         `Retries no longer pending, done elsewhere or trimmed (${this.where()}): ${gone.join(', ')}`,
       );
     }
@@ -168,23 +153,31 @@ export class OldWork {
       const attempt = Number(attempts[i]) + 1;
       this.dispatch({ entry, attempt, tracked: true, delivery: Number(deliveries[i]) }, true);
     });
-    if (claimed.length > 0) this.events.emit('retried', { stream, group, count: claimed.length });
+    if (claimed.length > 0)
+      this.context.events.emit('retried', { stream, group, count: claimed.length });
   }
 
   private async reclaimAbandoned(now: number, free: number): Promise<void> {
-    const { stream, group } = this.definition;
-    const claimMinIdle = this.runtime.claimMinIdleMs;
+    const { stream, group } = this.context.definition;
+    const claimMinIdle = this.context.runtime.claimMinIdleMs;
     this.nextReclaimAt = now + Math.min(Math.max(Math.floor(claimMinIdle / 2), 100), 5_000);
     const batch = claimedBatch(
       await RECLAIM.run(
-        this.redis(),
+        this.context.redis(),
         [stream, this.keys.retries, this.keys.attempts, this.claimKey()],
-        [group, this.runtime.consumerName, claimMinIdle, this.reclaimStart, free, claimMinIdle],
+        [
+          group,
+          this.context.runtime.consumerName,
+          claimMinIdle,
+          this.reclaimStart,
+          free,
+          claimMinIdle,
+        ],
       ),
     );
     this.claimed(batch, 'Claimed', 'entries abandoned by stopped consumers');
     if (batch.entries.length > 0) {
-      this.events.emit('reclaimed', { stream, group, count: batch.entries.length });
+      this.context.events.emit('reclaimed', { stream, group, count: batch.entries.length });
     }
     this.reclaimStart = batch.next === '0' ? '-' : batch.next;
     // More abandoned entries wait beyond this batch: take them with the next free slots, before
@@ -196,12 +189,12 @@ export class OldWork {
   /** Logs what a claim took and dropped. */
   private claimed({ entries, gone }: ClaimedBatch, verb: string, what: string): void {
     if (gone.length > 0) {
-      this.logger.warn(
+      this.context.logger.warn(
         `Dropped ${gone.length} pending entries that were deleted from the stream (${this.where()}): ${gone.join(', ')}`,
       );
     }
     if (entries.length > 0) {
-      this.logger.log(
+      this.context.logger.log(
         `${verb} ${entries.length} ${what} (${this.where()}): ` +
           entries.map(({ entry, attempt }) => `${entry.id} attempt=${attempt}`).join(', '),
       );
@@ -210,12 +203,12 @@ export class OldWork {
 
   /** A claim key of its own for each RECLAIM and TAKE_DUE_RETRIES call. */
   private claimKey(): string {
-    const { stream, group } = this.definition;
+    const { stream, group } = this.context.definition;
     this.claims += 1;
     return streamKeys.claim(stream, group, `${this.claimPrefix}.${this.claims}`);
   }
 
   private where(): string {
-    return logContext(this.definition.stream, this.definition.group);
+    return logContext(this.context.definition.stream, this.context.definition.group);
   }
 }

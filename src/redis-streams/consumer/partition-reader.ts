@@ -1,13 +1,8 @@
-import type { Logger } from '@nestjs/common';
 import type { RedisClient, RedisConnections } from '../redis-connections.js';
 import { fromTextReply, toRawEntry, type RawEntry } from '../stream-codec.js';
 import { TAKE_OVER_PENDING } from '../scripts/fenced.scripts.js';
 import { settled, writeTogether } from '../write-together.js';
-import type {
-  ConsumerContext,
-  ConsumerDefinition,
-  ConsumerRuntime,
-} from './consumer-definition.js';
+import type { ConsumerContext } from './consumer-definition.js';
 import { GroupPosition } from './group-position.js';
 
 /** An entry to handle, and the attempt it is at. */
@@ -28,27 +23,22 @@ export class PartitionReader {
   /** Until this owner has claimed something: the oldest pending entry may have been running. */
   private firstClaim = true;
 
-  private readonly definition: ConsumerDefinition;
-  private readonly runtime: ConsumerRuntime;
-  private readonly logger: Logger;
-
   constructor(
-    context: ConsumerContext,
+    private readonly context: ConsumerContext,
     private readonly connections: RedisConnections,
     private readonly stream: string,
     private readonly partition: number,
     private readonly leaseKey: string,
     private readonly holder: string,
   ) {
-    ({ definition: this.definition, runtime: this.runtime, logger: this.logger } = context);
-    const { group, startFrom } = this.definition;
-    this.position = new GroupPosition(stream, group, startFrom, this.logger);
+    const { group, startFrom } = this.context.definition;
+    this.position = new GroupPosition(stream, group, startFrom, this.context.logger);
   }
 
   open(): void {
     this.blocking = this.connections.createBlocking(
-      `${this.definition.group}:p${this.partition}`,
-      this.definition.blockMs,
+      `${this.context.definition.group}:p${this.partition}`,
+      this.context.definition.blockMs,
     );
   }
 
@@ -65,12 +55,17 @@ export class PartitionReader {
     const reply = await TAKE_OVER_PENDING.run<[unknown[], number[], Buffer[], number] | number>(
       this.connections.command,
       [this.stream, this.leaseKey],
-      [this.definition.group, this.runtime.consumerName, this.holder, this.definition.batchSize],
+      [
+        this.context.definition.group,
+        this.context.runtime.consumerName,
+        this.holder,
+        this.context.definition.batchSize,
+      ],
     );
     if (typeof reply === 'number') return null;
     const [claimed, deliveries, gone, drained] = reply;
     if (gone.length > 0) {
-      this.logger.warn(
+      this.context.logger.warn(
         `Dropped ${gone.length} pending entries of partition ${this.partition} that were deleted from the stream: ${gone.join(', ')}`,
       );
     }
@@ -94,7 +89,7 @@ export class PartitionReader {
    * handles them; they and this read's entries are then taken over, in order.
    */
   async readNew(): Promise<{ entries: Claimed[]; stranded: boolean }> {
-    const { group, blockMs, batchSize } = this.definition;
+    const { group, blockMs, batchSize } = this.context.definition;
     const reader = this.blocking!;
     if (reader.status !== 'ready') await this.connections.whenReady(reader, blockMs + 1_000);
     const sentAt = Date.now();
@@ -104,7 +99,7 @@ export class PartitionReader {
         reader.xreadgroup(
           'GROUP',
           group,
-          this.runtime.consumerName,
+          this.context.runtime.consumerName,
           'COUNT',
           batchSize,
           'BLOCK',
@@ -133,7 +128,7 @@ export class PartitionReader {
     if (pendingError) throw pendingError;
     const items = ((reply ?? []) as Array<[string, unknown[]]>).flatMap(([, entries]) => entries);
     if (Number((summary as [number])[0]) > items.length) {
-      this.logger.warn(
+      this.context.logger.warn(
         `Partition ${this.partition} has pending entries that no read of this owner returned; taking them over first`,
       );
       return { entries: [], stranded: true };
@@ -151,7 +146,9 @@ export class PartitionReader {
   private reset(why: string): void {
     const reader = this.blocking;
     if (!reader || reader.status !== 'ready') return;
-    this.logger.warn(`Read connection of partition ${this.partition}: ${why}; reconnecting it`);
+    this.context.logger.warn(
+      `Read connection of partition ${this.partition}: ${why}; reconnecting it`,
+    );
     reader.disconnect(true);
   }
 }

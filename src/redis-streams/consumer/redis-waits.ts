@@ -1,6 +1,4 @@
-import type { Logger } from '@nestjs/common';
 import { RedisWait, type WaitingForRedis } from '../redis-wait.js';
-import type { StreamEvents } from '../stream-events.js';
 import { pauseUnlessAborted } from '../waits.js';
 import { describeError } from './decide.js';
 import { logContext } from './log-context.js';
@@ -14,19 +12,11 @@ import type { ConsumerContext } from './consumer-definition.js';
 export class RedisWaits {
   private readonly wait = new RedisWait();
 
-  private readonly stream: string;
-  private readonly group: string;
-  private readonly events: StreamEvents;
-  private readonly logger: Logger;
-
   constructor(
-    context: ConsumerContext,
+    private readonly context: ConsumerContext,
     /** Aborts on stop: a wait ends at once then. */
     private readonly stop: AbortSignal,
-  ) {
-    ({ events: this.events, logger: this.logger } = context);
-    ({ stream: this.stream, group: this.group } = context.definition);
-  }
+  ) {}
 
   state(): WaitingForRedis | undefined {
     return this.wait.state();
@@ -43,12 +33,12 @@ export class RedisWaits {
     error: unknown,
     first: boolean,
   ): Promise<boolean> {
-    const { stream, group } = this;
+    const { stream, group } = this.context.definition;
     const spellBegins = !this.wait.active;
     const delayMs = this.wait.failed(error, first);
-    this.events.emit('infrastructureFailed', { stream, group });
+    this.context.events.emit('infrastructureFailed', { stream, group });
     if (spellBegins) {
-      this.logger.warn(
+      this.context.logger.warn(
         `Redis failed a call for an entry (${logContext(stream, group, entryId, eventId, attempt)}): ${describeError(error)}; ` +
           'entries wait for Redis, pending, without spending attempts',
       );
@@ -62,8 +52,8 @@ export class RedisWaits {
   done(): void {
     this.wait.done();
     if (!this.wait.active) {
-      this.logger.log(
-        `Redis serves the calls for entries again (${logContext(this.stream, this.group)})`,
+      this.context.logger.log(
+        `Redis serves the calls for entries again (${logContext(this.context.definition.stream, this.context.definition.group)})`,
       );
     }
   }
