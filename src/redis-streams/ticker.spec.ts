@@ -26,6 +26,31 @@ describe('Ticker', () => {
     for (const made of tickers.splice(0)) made.stop();
   });
 
+  it('never overlaps runs when stopped and started again while a run is under way', async () => {
+    let running = 0;
+    let most = 0;
+    let runs = 0;
+    let finishFirst!: () => void;
+    const first = new Promise<void>((resolve) => (finishFirst = resolve));
+    const made = ticker(5, async () => {
+      running += 1;
+      most = Math.max(most, running);
+      runs += 1;
+      if (runs === 1) await first;
+      else await sleep(2);
+      running -= 1;
+    });
+    made.start(true);
+    made.stop();
+    made.start();
+    // The restarted ticker waits for the run still under way.
+    await sleep(50);
+    expect(runs).toBe(1);
+    finishFirst();
+    await until(() => runs >= 6, 'more runs');
+    expect(most).toBe(1);
+  });
+
   it('runs the tick again and again', async () => {
     let runs = 0;
     ticker(5, () => (runs += 1)).start();

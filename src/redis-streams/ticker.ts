@@ -6,6 +6,9 @@
 export class Ticker {
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Counts starts, so that a run still under way from before a stop schedules nothing. */
+  private generation = 0;
+  private current?: Promise<void>;
 
   constructor(
     private readonly intervalMs: number,
@@ -16,8 +19,9 @@ export class Ticker {
   /** Starts ticking: the first run after one interval, or at once with `immediately`. */
   start(immediately = false): void {
     this.stopped = false;
-    if (immediately) void this.run();
-    else this.schedule();
+    this.generation += 1;
+    if (immediately) void this.run(this.generation);
+    else this.schedule(this.generation);
   }
 
   stop(): void {
@@ -25,18 +29,27 @@ export class Ticker {
     clearTimeout(this.timer);
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.run(), this.intervalMs);
+  private schedule(generation: number): void {
+    if (this.stopped || generation !== this.generation) return;
+    this.timer = setTimeout(() => void this.run(generation), this.intervalMs);
     this.timer.unref();
   }
 
-  private async run(): Promise<void> {
+  private async run(generation: number): Promise<void> {
+    // A run from before a stop and start may still be under way: never two at once.
+    while (this.current) await this.current;
+    if (this.stopped || generation !== this.generation) return;
+    this.current = this.tickOnce();
+    await this.current;
+    this.current = undefined;
+    this.schedule(generation);
+  }
+
+  private async tickOnce(): Promise<void> {
     try {
       await this.tick();
     } catch (error) {
       this.onError(error);
     }
-    this.schedule();
   }
 }

@@ -60,6 +60,10 @@ describe('settledWithin', () => {
     await expect(settledWithin(Promise.reject(new Error('failed')), 1_000)).resolves.toBe(true);
   });
 
+  it('is true for work whose own error happens to be a TimeoutError', async () => {
+    await expect(settledWithin(Promise.reject(new TimeoutError('own')), 1_000)).resolves.toBe(true);
+  });
+
   it('is false for work that does not settle in time', async () => {
     const started = Date.now();
     await expect(settledWithin(never(), 20)).resolves.toBe(false);

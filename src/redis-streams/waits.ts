@@ -41,11 +41,20 @@ export function withTimeout<T>(
 }
 
 /** Waits for `work` at most `ms`: whether it settled in time (a failure counts as settled). */
-export function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  return withTimeout(work, ms).then(
+export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settles = work.then(
     () => true,
-    (error: unknown) => !(error instanceof TimeoutError),
+    () => true,
   );
+  try {
+    return await Promise.race([settles, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -181,6 +181,18 @@ describe('Capacity', () => {
       expect(await isSettled(waiting)).toBe(true);
     });
 
+    it('waitForRoom wakes when a read in flight settles and gives its room back', async () => {
+      const capacity = new Capacity(1, 0);
+      let answer!: () => void;
+      const read = capacity.request(1, new Promise<void>((r) => (answer = r)));
+      expect(capacity.room()).toBe(0);
+      const waiting = capacity.waitForRoom(1, () => false);
+      expect(await isSettled(waiting)).toBe(false);
+      answer();
+      await read;
+      expect(await isSettled(waiting)).toBe(true);
+    });
+
     it('waitForRoom wakes when reserved slots are given back', async () => {
       const capacity = new Capacity(1, 0);
       let finishTake!: () => void;

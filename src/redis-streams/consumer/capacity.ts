@@ -115,7 +115,10 @@ export class Capacity {
   /** Counts `count` entries as asked for until `reply` settles. */
   request<T>(count: number, reply: Promise<T>): Promise<T> {
     this.requested += count;
-    return reply.finally(() => (this.requested -= count));
+    return reply.finally(() => {
+      this.requested -= count;
+      this.release();
+    });
   }
 
   /** Wakes everyone waiting for room (a slot was freed, or the consumer stops). */
