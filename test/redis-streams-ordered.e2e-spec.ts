@@ -38,7 +38,7 @@ describe('RedisStreamsModule ordered handlers', () => {
 
     const [[, fields]] = await client.xrange('orders:{0}:dlq', '-', '+');
     expect(toRecord(fields)).toMatchObject({
-      'dlq-error': 'gave up after 3 attempts: the receiver is down',
+      'dlq-error': 'gave up after 3 attempts: Error: the receiver is down',
       'dlq-stream': 'orders:{0}',
       'dlq-group': 'in-order',
     });

@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigValidationError, validate } from '../config/env.validation.js';
-import { StreamInspector, UnknownStreamError } from '../redis-streams/index.js';
+import { settledWithin, StreamInspector, UnknownStreamError } from '../redis-streams/index.js';
 import { parseCliArgs, type CliCommand } from './cli-args.js';
 import { CLI_DEFAULTS, CLI_NAME, EXIT } from './cli.constants.js';
 import { CommandFailedError, InvalidInputError, UsageError } from './cli.errors.js';
@@ -93,12 +93,7 @@ async function report(error: unknown, verbose: boolean): Promise<number> {
 
 /** Closes the context (its Redis connection), but never waits longer than `timeoutMs`. */
 async function closeWithin(context: INestApplicationContext, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    context.close().catch(() => undefined),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-  ]);
-  clearTimeout(timer);
+  await settledWithin(context.close(), timeoutMs);
 }
 
 /** Writes a line and waits until it is handed over, so that exiting right after loses nothing. */

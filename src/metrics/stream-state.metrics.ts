@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
-import { StreamInspector, type StreamInfo } from '../redis-streams/index.js';
+import { StreamInspector, withTimeout, type StreamInfo } from '../redis-streams/index.js';
 import {
   GROUP_LABELS,
   REDIS_READ_TIMEOUT_MS,
@@ -131,12 +131,4 @@ export class StreamStateMetrics {
       gauge.reset();
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,10 +1,12 @@
 import type { Logger } from '@nestjs/common';
 import { DEFAULTS } from './redis-streams.constants.js';
 import type { RedisClient } from './redis-connections.js';
+import { streamKeys } from './stream-keys.js';
+import type { ConsumerRuntime } from './consumer/consumer-definition.js';
 import { DELETE_IDLE_CONSUMERS, SWEEP_BOOKKEEPING } from './scripts/group-lifecycle.scripts.js';
 
 /** The group one consumer tidies, and how. */
-export interface HousekeepingTarget {
+interface HousekeepingTarget {
   stream: string;
   group: string;
   /** The consumer doing it: never deleted by itself. */
@@ -31,11 +33,25 @@ export class GroupHousekeeping {
   private sweepCursor = '0';
   private readonly consumersEveryMs: number;
 
+  private readonly target: HousekeepingTarget;
+
   constructor(
     private readonly redis: () => RedisClient,
-    private readonly target: HousekeepingTarget,
+    stream: string,
+    group: string,
+    runtime: ConsumerRuntime,
     private readonly logger: Logger,
   ) {
+    this.target = {
+      stream,
+      group,
+      consumer: runtime.consumerName,
+      retries: streamKeys.retries(stream, group),
+      attempts: streamKeys.attempts(stream, group),
+      staleConsumerIdleMs: runtime.staleConsumerIdleMs,
+      sweepIntervalMs: Math.max(runtime.claimMinIdleMs, 1_000),
+    };
+    const { target } = this;
     this.consumersEveryMs = Math.min(
       DEFAULTS.staleConsumerCheckMs,
       Math.max(Math.floor(target.staleConsumerIdleMs / 4), 1),

@@ -2,7 +2,7 @@ import { DEAD_LETTER_SUFFIX, DEFAULTS } from './redis-streams.constants.js';
 import type { HandlerRuntimeDefaults } from './redis-streams.options.js';
 import { RetryPolicy } from './retry-policy.js';
 import { partitionStreams } from './partitions.js';
-import type { ConsumerDefinition } from './stream-consumer.js';
+import type { ConsumerDefinition } from './consumer/consumer-definition.js';
 import type {
   ConcurrentDeliveryOptions,
   DecodedPayloadOptions,

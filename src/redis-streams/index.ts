@@ -58,3 +58,4 @@ export { StreamEvents } from './stream-events.js';
 export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-events.js';
 export { STREAM_ID_PATTERN, compareStreamIds } from './stream-id.js';
 export { partitionOf, partitionStream, partitionStreams } from './partitions.js';
+export { withTimeout, settledWithin, TimeoutError } from './waits.js';

@@ -3,6 +3,7 @@ import { Cluster } from 'ioredis';
 import { DEFAULTS } from './redis-streams.constants.js';
 import { RedisConnections } from './redis-connections.js';
 import type { WaitingForRedis } from './redis-wait.js';
+import { withTimeout } from './waits.js';
 
 /** What one consumer loop reports about itself. */
 export interface ConsumerState {
@@ -78,24 +79,18 @@ export class RedisStreamsStatus {
    */
   async ping(timeoutMs: number = DEFAULTS.pingTimeoutMs): Promise<PingResult> {
     const started = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
     try {
       const redis = this.connections.command;
       // A probe answers now: while the connection is down, say so rather than wait for it.
       if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
       if (redis instanceof Cluster) {
-        const checked = await Promise.race([this.pingCluster(redis), timeout]);
+        const checked = await withTimeout(this.pingCluster(redis), timeoutMs);
         return { ok: true, latencyMs: Date.now() - started, checked };
       }
-      await Promise.race([redis.ping(), timeout]);
+      await withTimeout(redis.ping(), timeoutMs);
       return { ok: true, latencyMs: Date.now() - started };
     } catch (error) {
       return { ok: false, error: (error as Error).message };
-    } finally {
-      clearTimeout(timer);
     }
   }
 

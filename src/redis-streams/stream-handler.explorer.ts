@@ -13,7 +13,8 @@ import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
 import { RedisConnections } from './redis-connections.js';
 import { StreamEvents } from './stream-events.js';
-import { StreamConsumer, type ConsumerDefinition } from './stream-consumer.js';
+import { StreamConsumer } from './stream-consumer.js';
+import type { ConsumerDefinition } from './consumer/consumer-definition.js';
 import { OrderedGroup } from './ordered-group.js';
 import {
   definitionsPerStream,

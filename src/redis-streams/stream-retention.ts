@@ -12,6 +12,7 @@ import { RedisConnections } from './redis-connections.js';
 import { readRedisMemory, type RedisMemoryState } from './redis-memory.js';
 import { RETENTION_TRIM } from './scripts/retention-trim.script.js';
 import { StreamDeclarations } from './stream-declarations.js';
+import { Ticker } from './ticker.js';
 import { assertValidName } from './stream-keys.js';
 import { compareStreamIds, nextStreamId } from './stream-id.js';
 
@@ -53,7 +54,7 @@ export class StreamRetention implements OnApplicationBootstrap, BeforeApplicatio
   private readonly logger = new Logger('StreamRetention');
   private readonly states = new Map<string, RetentionState>();
   private memoryState?: RedisMemoryState;
-  private timer?: NodeJS.Timeout;
+  private ticker?: Ticker;
   private stopped = false;
 
   constructor(
@@ -68,17 +69,20 @@ export class StreamRetention implements OnApplicationBootstrap, BeforeApplicatio
     if (rules.length === 0) return;
     for (const rule of rules) assertValidRule(rule);
     const interval = this.options.retentionIntervalMs ?? DEFAULTS.retentionIntervalMs;
-    const tick = async (): Promise<void> => {
-      await this.trimAll();
-      await this.sampleMemory();
-      if (!this.stopped) this.timer = setTimeout(tick, interval);
-    };
-    this.timer = setTimeout(tick, interval);
+    this.ticker = new Ticker(
+      interval,
+      async () => {
+        await this.trimAll();
+        await this.sampleMemory();
+      },
+      (error) => this.logger.warn(`Retention run failed: ${(error as Error).message}`),
+    );
+    this.ticker.start();
   }
 
   beforeApplicationShutdown(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.ticker?.stop();
   }
 
   /** The last outcome per stream: what health and metrics report. */
