@@ -56,6 +56,10 @@ const KNOWN_OPTIONS: Record<OptionName, true> = {
   prefetch: true,
   rawFields: true,
   dto: true,
+  rateLimit: true,
+  maxAgeMs: true,
+  timeoutMs: true,
+  circuitBreaker: true,
 };
 
 /**

@@ -59,3 +59,6 @@ export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-eve
 export { STREAM_ID_PATTERN, compareStreamIds } from './stream-id.js';
 export { partitionOf, partitionStream, partitionStreams } from './partitions.js';
 export { withTimeout, settledWithin, TimeoutError } from './waits.js';
+export { RetryLaterError } from './retry-later.error.js';
+export { FlowControl, type FlowState } from './flow-control.js';
+export type { RateLimit, CircuitBreakerOptions } from './stream-handler.interface.js';

@@ -18,6 +18,7 @@ import { DurabilityCheck } from './durability-check.js';
 import { StreamInspector } from './stream-inspector.js';
 import { DeadLetters } from './dead-letters.js';
 import { StreamEvents } from './stream-events.js';
+import { FlowControl } from './flow-control.js';
 
 /** What the module offers for injection; the explorer, which starts the consumers, stays inside. */
 const SERVICES = [
@@ -30,6 +31,7 @@ const SERVICES = [
   DeadLetters,
   StreamEvents,
   StreamDeclarations,
+  FlowControl,
 ];
 
 /**

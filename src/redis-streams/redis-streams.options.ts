@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import type { StreamHandlerBaseOptions } from './stream-handler.interface.js';
 
 /** Exponential backoff with jitter: the n-th retry waits between base·2^(n-1)/2 and base·2^(n-1), at most `maxMs`. */
 export interface BackoffOptions {
@@ -134,4 +135,15 @@ export interface StreamFeatureOptions {
    * empty object watches them, so that health and metrics report them.
    */
   deadLetters?: Omit<RetentionRule, 'stream' | 'maxLen'>;
+  /**
+   * Flow settings of the stream's consumer groups, by group name, as the module that owns the
+   * stream decides them (from its configuration, say); they win over the handler's own options.
+   */
+  groups?: Record<string, GroupFlowOptions>;
 }
+
+/** Per-group settings a stream's declaration may set (see StreamFeatureOptions.groups). */
+export type GroupFlowOptions = Pick<
+  StreamHandlerBaseOptions,
+  'rateLimit' | 'maxAgeMs' | 'timeoutMs' | 'circuitBreaker' | 'maxAttempts'
+>;

@@ -26,6 +26,41 @@ export interface StreamHandlerBaseOptions {
   idempotent?: boolean | { windowMs: number };
   /** Where a newly created group starts (default `beginning`). */
   startFrom?: GroupStart;
+  /**
+   * Most handler calls started per `perMs`, across every instance of the group (a token bucket
+   * in Redis, taken once per batch). Not set: no limit, and no cost.
+   */
+  rateLimit?: RateLimit;
+  /**
+   * A delivery deadline beside `maxAttempts`: an entry older than this (from the time in its id)
+   * is dead-lettered instead of tried again, whatever attempts it has left; busy signals spend no
+   * attempts, but time still runs out. The dead letter's reason says which limit was hit.
+   */
+  maxAgeMs?: number;
+  /**
+   * A handler call that runs longer is given up as a failed attempt: its message's `signal`
+   * aborts, its slot is freed, and its lease is no longer extended.
+   */
+  timeoutMs?: number;
+  /**
+   * Circuit breaking: when calls fail for `failures` different entries in a row (default 5), the
+   * destination is taken to be down, not the entries bad. The group stops starting calls on every
+   * instance and spends no attempts; one probe call goes out at growing intervals (up to
+   * `maxProbeIntervalMs`, default 30 s), and the first that succeeds closes the circuit. An entry
+   * that fails while others succeed is a poison message: retried and dead-lettered as usual.
+   */
+  circuitBreaker?: boolean | CircuitBreakerOptions;
+}
+
+/** `rateLimit`: at most `max` calls started per `perMs`. */
+export interface RateLimit {
+  max: number;
+  perMs: number;
+}
+
+export interface CircuitBreakerOptions {
+  failures?: number;
+  maxProbeIntervalMs?: number;
 }
 
 /** Delivery as for any stream (the default): every instance reads every partition, many calls at once. */

@@ -11,6 +11,11 @@ export interface StreamMessage {
   attempt: number;
   /** The entry's fields as written, decoded as UTF-8. */
   fields: Record<string, string>;
+  /**
+   * Aborts when the handler should stop: at its `timeoutMs`, and when the consumer shuts down.
+   * Hand it to what the handler waits for (fetch, a client call) so that the call ends with it.
+   */
+  signal: AbortSignal;
   /** On a partitioned stream with `ordered: true`: the partition being processed. */
   partition?: number;
   /**

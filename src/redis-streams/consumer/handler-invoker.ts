@@ -30,6 +30,9 @@ export type MessageExtras = Pick<StreamMessage, 'partition' | 'fencingToken'>;
  * everything that goes wrong is the invocation's outcome, for `decide` to judge.
  */
 export class HandlerInvoker {
+  /** Aborts when the consumer stops; a message with a timeout gets one of its own. */
+  private readonly signal: AbortSignal = new AbortController().signal;
+
   constructor(
     private readonly context: ConsumerContext,
     /** Only for idempotent handlers. */
@@ -62,6 +65,7 @@ export class HandlerInvoker {
         eventId,
         attempt,
         fields: decoded.fields,
+        signal: this.signal,
         ...extras,
       };
       const started = performance.now();
