@@ -41,6 +41,7 @@ import { PartitionReader } from '../src/redis-streams/consumer/partition-reader.
 import { OrderDto } from './support/stream-probe.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { sleep, waitFor } from './support/wait-for.js';
+import { FlowGate } from '../src/redis-streams/consumer/flow-gate.js';
 
 /** The consumer under test, its stream and group, and the group's retry bookkeeping. */
 const [ME, S, G] = ['c1', 'parts', 'g'];
@@ -119,6 +120,7 @@ describe('consumer parts', () => {
     definition: {
       stream: S,
       group: G,
+      flow: { key: `${S}:flow:${G}` },
       startFrom: 'beginning',
       batchSize: 10,
       concurrency: 4,
@@ -1022,7 +1024,8 @@ describe('consumer parts', () => {
       capacity: Capacity,
     ): { work: OldWork; dispatched: Array<[Delivery, boolean]> } => {
       const dispatched: Array<[Delivery, boolean]> = [];
-      const work = new OldWork(ctx, capacity, 25, (delivery, afterCurrent) => {
+      const gate = new FlowGate(ctx, ctx.definition.flow, () => undefined);
+      const work = new OldWork(ctx, capacity, gate, 25, (delivery, afterCurrent) => {
         capacity.start(delivery.entry.id);
         dispatched.push([delivery, afterCurrent]);
       });

@@ -18,7 +18,13 @@ export interface FlowState {
 }
 
 /** Reads a FLOW_STATE reply: the server's time and the hash's fields. */
-export function parseFlowState(reply: unknown): { now: number; state: FlowState } {
+export function parseFlowState(reply: unknown): {
+  now: number;
+  state: FlowState;
+  /** Server times (ms), 0 when unset. */
+  busyUntil: number;
+  openUntil: number;
+} {
   const [now, ...pairs] = reply as [number, ...Array<string | Buffer>];
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < pairs.length; i += 2) fields.set(String(pairs[i]), String(pairs[i + 1]));
@@ -27,6 +33,8 @@ export function parseFlowState(reply: unknown): { now: number; state: FlowState 
   const openUntil = time('openUntil');
   return {
     now: Number(now),
+    busyUntil,
+    openUntil,
     state: {
       paused: fields.get('paused') === '1',
       busyUntil: busyUntil > Number(now) ? new Date(busyUntil).toISOString() : undefined,
@@ -55,7 +63,11 @@ export class FlowControl {
   }
 
   async state(stream: string, group: string): Promise<FlowState> {
-    const reply = await FLOW_STATE.run(this.connections.command, [streamKeys.flow(stream, group)], []);
+    const reply = await FLOW_STATE.run(
+      this.connections.command,
+      [streamKeys.flow(stream, group)],
+      [],
+    );
     return parseFlowState(reply).state;
   }
 }

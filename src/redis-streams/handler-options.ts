@@ -1,5 +1,6 @@
 import { DEAD_LETTER_SUFFIX, DEFAULTS } from './redis-streams.constants.js';
-import type { HandlerRuntimeDefaults } from './redis-streams.options.js';
+import type { GroupFlowOptions, HandlerRuntimeDefaults } from './redis-streams.options.js';
+import { resolveFlow } from './consumer/flow-settings.js';
 import { RetryPolicy } from './retry-policy.js';
 import { partitionStreams } from './partitions.js';
 import type { ConsumerDefinition } from './consumer/consumer-definition.js';
@@ -31,6 +32,8 @@ export interface HandlerSettings {
   dedupWindowMs?: number;
   /** The partitioned streams, as declared. */
   partitions: Readonly<Record<string, number>>;
+  /** Per stream and group, the flow options its declaration sets; they win over the handler's. */
+  groups?: Readonly<Record<string, Readonly<Record<string, GroupFlowOptions>>>>;
 }
 
 type OptionName =
@@ -147,15 +150,21 @@ function resolveHandler(
   // Read as the plain object it may be: its values are checked, not trusted.
   const options = handler.options as Record<string, unknown>;
   const group = typeof options.group === 'string' ? options.group : handler.name;
-  const { values, problems: valueProblems } = mergedValues(options, settings.defaults ?? {});
+  const declared = settings.groups?.[stream]?.[group] ?? {};
+  const { values, problems: valueProblems } = mergedValues(
+    { ...options, ...declared },
+    settings.defaults ?? {},
+  );
+  const flow = resolveFlow(stream, group, { ...options, ...declared });
   const idempotency = idempotencyWindow(options.idempotent, settings.dedupWindowMs);
   const problems = [
     ...shapeProblems(options, stream, group),
     ...combinationProblems(options, stream, settings.partitions),
     ...valueProblems,
     ...(idempotency.problem === undefined ? [] : [idempotency.problem]),
+    ...flow.problems,
   ];
-  if (problems.length > 0 || values === undefined) return { group, problems };
+  if (problems.length > 0 || values === undefined || !flow.flow) return { group, problems };
   const { maxAttempts, baseMs, maxMs, ...reading } = values;
   return {
     group,
@@ -171,6 +180,7 @@ function resolveHandler(
       ordered: options.ordered as boolean | undefined,
       idempotencyWindowMs: idempotency.windowMs,
       handle: handler.handle,
+      flow: flow.flow,
     },
   };
 }

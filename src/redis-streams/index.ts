@@ -62,3 +62,4 @@ export { withTimeout, settledWithin, TimeoutError } from './waits.js';
 export { RetryLaterError } from './retry-later.error.js';
 export { FlowControl, type FlowState } from './flow-control.js';
 export type { RateLimit, CircuitBreakerOptions } from './stream-handler.interface.js';
+export { HandlerTimeoutError } from './handler-timeout.error.js';

@@ -7,6 +7,7 @@ import type { StreamEvents } from './stream-events.js';
 import { streamKeys } from './stream-keys.js';
 import { ACQUIRE_LEASE } from './scripts/fenced.scripts.js';
 import { Ticker } from './ticker.js';
+import { FlowGate } from './consumer/flow-gate.js';
 import { OrderedPartition, type OrderedSettings } from './ordered-partition.js';
 
 export type { OrderedSettings } from './ordered-partition.js';
@@ -28,6 +29,8 @@ export class OrderedGroup implements ConsumerStateSource {
   private readonly running = new Map<number, OrderedPartition>();
   private readonly membersKey: string;
   private readonly heartbeat: Ticker;
+  /** The group's flow, shared by this instance's partitions. */
+  private readonly gate: FlowGate;
   private stopping = false;
   private started = false;
   private lastError?: string;
@@ -42,10 +45,22 @@ export class OrderedGroup implements ConsumerStateSource {
   ) {
     this.logger = new Logger(`OrderedGroup ${definition.stream}/${definition.group}`);
     this.membersKey = streamKeys.members(definition.stream, definition.group);
+    this.gate = new FlowGate(
+      {
+        definition,
+        runtime,
+        redis: () => this.connections.command,
+        events,
+        logger: this.logger,
+      },
+      definition.flow,
+      () => undefined,
+    );
     this.heartbeat = new Ticker(
       Math.max(Math.floor(settings.leaseMs / 3), 50),
       async () => {
         await this.rebalance();
+        await this.gate.refresh();
         this.lastError = undefined;
       },
       (error) => this.noteError(`rebalancing failed: ${(error as Error).message}`),
@@ -76,6 +91,7 @@ export class OrderedGroup implements ConsumerStateSource {
       running: this.started && !this.stopping,
       inFlight: [...this.running.values()].filter((p) => p.busy).length,
       lastError,
+      flow: this.gate.state(),
     };
   }
 
@@ -83,6 +99,7 @@ export class OrderedGroup implements ConsumerStateSource {
     if (this.stopping) return;
     this.stopping = true;
     this.heartbeat.stop();
+    this.gate.stop();
     await Promise.all([...this.running.values()].map((p) => p.stop(timeoutMs)));
     this.running.clear();
     // Leave the group at once, so the others take the partitions over without waiting for expiry.
@@ -145,6 +162,7 @@ export class OrderedGroup implements ConsumerStateSource {
       this.connections,
       this.events,
       this.logger,
+      this.gate,
     );
     this.running.set(partition, worker);
     this.logger.log(`Processing partition ${partition} (${stream}) with fencing token ${token}`);

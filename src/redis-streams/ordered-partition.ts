@@ -11,9 +11,13 @@ import { decide, describeError } from './consumer/decide.js';
 import { EventClaims } from './consumer/event-claims.js';
 import { FencedSettler, LostLeaseError } from './consumer/fenced-settler.js';
 import { HandlerInvoker } from './consumer/handler-invoker.js';
+import type { FlowGate } from './consumer/flow-gate.js';
 import { logContext } from './consumer/log-context.js';
 import { PartitionLease } from './consumer/partition-lease.js';
 import { PartitionReader, type Claimed } from './consumer/partition-reader.js';
+
+/** How often a partition held back by flow control looks again. */
+const FLOW_POLL_MS = 100;
 
 /** Settings of ordered processing on a partitioned stream. */
 export interface OrderedSettings {
@@ -51,6 +55,8 @@ export class OrderedPartition {
     private readonly connections: RedisConnections,
     private readonly events: StreamEvents,
     private readonly logger: Logger,
+    /** The group's flow, shared by this instance's partitions (see OrderedGroup). */
+    private readonly gate: FlowGate,
   ) {
     const { group } = definition;
     const redis = (): RedisClient => this.connections.command;
@@ -77,7 +83,7 @@ export class OrderedPartition {
     const context = { definition, runtime, redis, events, logger };
     this.housekeeping = new GroupHousekeeping(redis, stream, group, runtime, logger);
     this.reader = new PartitionReader(context, connections, stream, partition, leaseKey, holder);
-    this.invoker = new HandlerInvoker(context, this.claims);
+    this.invoker = new HandlerInvoker(context, this.claims, this.abort.signal);
     this.settler = new FencedSettler(
       context,
       stream,
@@ -187,11 +193,28 @@ export class OrderedPartition {
     try {
       while (!this.stopped) {
         if (!this.lease.valid) throw this.settler.lost();
+        // Flow control: wait in place while the group is held back, and for a rate-limit token.
+        if (this.gate.limit(1) === 0) {
+          await this.pause(FLOW_POLL_MS);
+          continue;
+        }
+        const { granted, waitMs } = await this.gate.take(1);
+        if (granted === 0) {
+          await this.pause(waitMs);
+          continue;
+        }
         const invocation = await this.invoker.invoke(entry, attempt, this.stream, extras);
         const { eventId } = invocation;
         entry = invocation.entry;
         const context = logContext(this.stream, group, entry.id, eventId, attempt);
-        const decision = decide(policy, attempt, invocation, busyDelayMs);
+        const { maxAgeMs } = this.definition.flow;
+        const deadline =
+          maxAgeMs === undefined
+            ? undefined
+            : { ageMs: Date.now() - streamIdTimeMs(entry.id), maxAgeMs };
+        let decision = decide(policy, attempt, invocation, busyDelayMs, deadline);
+        if (decision.action === 'ack') this.gate.succeeded(1);
+        else decision = await this.gate.review(decision, entry.id, attempt, busyDelayMs, deadline);
         if (decision.action === 'wait-for-redis') {
           unavailable += 1;
           const reason = describeError(decision.error);
@@ -222,9 +245,10 @@ export class OrderedPartition {
             });
             return;
           case 'defer':
+          case 'busy':
             // Another delivery of the same event runs (a former owner's): wait for it in place,
             // without spending an attempt, or the next entries would overtake this one.
-            await this.pause(decision.delayMs);
+            await this.pause(decision.delayMs ?? busyDelayMs);
             continue;
           case 'dead-letter':
             this.logger.warn(`Dead-lettering (${context}): ${decision.reason}`);

@@ -4,6 +4,7 @@ import { DEFAULTS } from './redis-streams.constants.js';
 import { RedisConnections } from './redis-connections.js';
 import type { WaitingForRedis } from './redis-wait.js';
 import { withTimeout } from './waits.js';
+import type { FlowState } from './flow-control.js';
 
 /** What one consumer loop reports about itself. */
 export interface ConsumerState {
@@ -21,6 +22,11 @@ export interface ConsumerState {
    * when, and the last failure. Reads may still succeed meanwhile, so `lastError` can be clear.
    */
   waitingForRedis?: WaitingForRedis;
+  /**
+   * The group's flow as this instance sees it: paused by hand, busy until, circuit. A paused or
+   * busy group is healthy: it holds calls back on purpose.
+   */
+  flow?: FlowState;
 }
 
 export interface PingResult {

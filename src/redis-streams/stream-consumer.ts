@@ -8,7 +8,9 @@ import { pauseUnlessAborted, reconnectDelayMs, settledWithin } from './waits.js'
 import { Ticker } from './ticker.js';
 import { Capacity } from './consumer/capacity.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
-import { decide } from './consumer/decide.js';
+import { decide, type Deadline } from './consumer/decide.js';
+import { FlowGate } from './consumer/flow-gate.js';
+import { streamIdTimeMs } from './stream-id.js';
 import { EventClaims } from './consumer/event-claims.js';
 import { GroupReader, type SentRead } from './consumer/group-reader.js';
 import { GroupSettler } from './consumer/group-settler.js';
@@ -33,6 +35,7 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly logger: Logger;
   private readonly stopController = new AbortController();
   private readonly capacity: Capacity;
+  private readonly gate: FlowGate;
   private readonly claims?: EventClaims;
   private readonly invoker: HandlerInvoker;
   private readonly settler: GroupSettler;
@@ -65,13 +68,17 @@ export class StreamConsumer implements ConsumerStateSource {
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
     const redis = (): RedisClient => this.connections.command;
     const context = { definition, runtime, redis, events, logger: this.logger };
-    this.capacity = new Capacity(concurrency, prefetch);
+    this.gate = new FlowGate(context, definition.flow, () => {
+      this.capacity.release();
+      this.startHeld();
+    });
+    this.capacity = new Capacity(concurrency, prefetch, (all) => this.gate.limit(all));
     this.redisWaits = new RedisWaits(context, this.stopController.signal);
     if (definition.idempotencyWindowMs) {
       // A running-marker outlasts a claim of the entry, so a reclaimed delivery waits for it.
       this.claims = new EventClaims(redis, stream, group, claimMinIdleMs * 2);
     }
-    this.invoker = new HandlerInvoker(context, this.claims);
+    this.invoker = new HandlerInvoker(context, this.claims, this.stopController.signal);
     this.settler = new GroupSettler(
       context,
       this.claims,
@@ -86,8 +93,12 @@ export class StreamConsumer implements ConsumerStateSource {
     this.busyRetryMs = Math.min(Math.max(Math.floor(claimMinIdleMs / 10), 100), 1_000);
     // Old work is looked for every quarter of the backoff base, within 25-500 ms.
     const tickMs = Math.min(Math.max(Math.floor(policy.backoff.baseMs / 4), 25), 500);
-    this.oldWork = new OldWork(context, this.capacity, tickMs, (delivery, afterCurrent) =>
-      this.dispatch(delivery, afterCurrent),
+    this.oldWork = new OldWork(
+      context,
+      this.capacity,
+      this.gate,
+      tickMs,
+      (delivery, afterCurrent) => this.dispatch(delivery, afterCurrent),
     );
     this.leases = new LeaseKeeper(context, this.capacity, this.claims);
     this.housekeeping = new GroupHousekeeping(redis, stream, group, runtime, this.logger);
@@ -121,6 +132,7 @@ export class StreamConsumer implements ConsumerStateSource {
     await settledWithin(this.capacity.whenIdle(), timeoutMs);
     // From here on even the leases of unfinished work lapse.
     this.maintenance.stop();
+    this.gate.stop();
     const { owned } = this.capacity;
     if (owned.size > 0) {
       this.logger.warn(
@@ -138,6 +150,7 @@ export class StreamConsumer implements ConsumerStateSource {
       inFlight: this.capacity.owned.size,
       lastError: this.lastError,
       waitingForRedis: this.redisWaits.state(),
+      flow: this.gate.state(),
     };
   }
 
@@ -148,6 +161,8 @@ export class StreamConsumer implements ConsumerStateSource {
     let failures = 0;
     // A read sent ahead (with `prefetch`), before the entries of the last one were dispatched.
     let ahead: SentRead | undefined;
+    const rated = this.definition.flow.rate !== undefined;
+    let tokens = 0;
     this.reading = true;
     try {
       while (!this.stopping) {
@@ -172,7 +187,13 @@ export class StreamConsumer implements ConsumerStateSource {
               acks.holdForRead();
               await yieldTurn();
             }
-            const count = Math.min(batchSize, this.capacity.room());
+            let count = Math.min(batchSize, this.capacity.room());
+            if (count > 0 && rated) {
+              // Rate limited: read only as many as there are tokens for, or wait for the next.
+              const { granted, waitMs } = await this.gate.take(count);
+              if (granted === 0) await this.pause(waitMs);
+              tokens = count = granted;
+            }
             if (count <= 0 || this.stopping) {
               acks.takeInto(undefined);
               continue;
@@ -180,6 +201,8 @@ export class StreamConsumer implements ConsumerStateSource {
             read = this.reader.send(count);
           }
           const entries = await this.reader.receive(read);
+          if (rated && entries !== 'lost')
+            void this.gate.giveBack(tokens - entries.length).catch(() => undefined);
           if (entries === 'lost') {
             this.oldWork.ownPending.unknown = true;
             continue;
@@ -191,6 +214,7 @@ export class StreamConsumer implements ConsumerStateSource {
           const next = Math.min(batchSize, this.capacity.room() - entries.length);
           if (
             prefetch > 0 &&
+            !rated &&
             entries.length > 0 &&
             next >= this.readLowWater &&
             !this.stopping &&
@@ -285,7 +309,23 @@ export class StreamConsumer implements ConsumerStateSource {
         const { eventId } = invocation;
         // Dead letters copy the entry as handled: read again as bytes if its text lost some.
         delivery.entry = invocation.entry;
-        const decision = decide(this.definition.policy, attempt, invocation, this.busyRetryMs);
+        let decision = decide(
+          this.definition.policy,
+          attempt,
+          invocation,
+          this.busyRetryMs,
+          this.deadline(delivery),
+        );
+        if (decision.action === 'ack') this.gate.succeeded(this.definition.concurrency);
+        else {
+          decision = await this.gate.review(
+            decision,
+            delivery.entry.id,
+            attempt,
+            this.busyRetryMs,
+            this.deadline(delivery),
+          );
+        }
         switch (decision.action) {
           case 'ack':
             if (invocation.outcome === 'duplicate') {
@@ -306,7 +346,8 @@ export class StreamConsumer implements ConsumerStateSource {
             });
             return;
           case 'defer':
-            await this.settler.defer(delivery, eventId, decision.delayMs);
+          case 'busy':
+            await this.settler.defer(delivery, eventId, decision.delayMs ?? this.busyRetryMs);
             return;
           case 'retry':
             await this.settler.retry(delivery, eventId, decision.delayMs, decision.reason);
@@ -349,10 +390,18 @@ export class StreamConsumer implements ConsumerStateSource {
     return false;
   }
 
+  /** The delivery deadline of the entry, with `maxAgeMs`. */
+  private deadline({ entry }: Delivery): Deadline | undefined {
+    const { maxAgeMs } = this.definition.flow;
+    if (maxAgeMs === undefined) return undefined;
+    return { ageMs: Date.now() - streamIdTimeMs(entry.id), maxAgeMs };
+  }
+
   /** One tick: extend leases of running work, take old work while idle, keep the group tidy. */
   private async maintain(): Promise<void> {
     const now = Date.now();
     await this.leases.renewIfDue(now);
+    await this.gate.refresh();
     if (!this.stopping) await this.takeOldWork();
     if (!this.stopping && this.reader.position.known) await this.housekeeping.runIfDue(now);
   }

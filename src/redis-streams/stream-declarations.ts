@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
 import type {
+  GroupFlowOptions,
   RedisStreamsModuleOptions,
   RetentionRule,
   StreamFeatureOptions,
@@ -18,6 +19,8 @@ export class StreamFeature {
 export interface DeclaredStreams {
   partitions: Readonly<Record<string, number>>;
   retention: readonly RetentionRule[];
+  /** Per stream, the flow options of its groups (see StreamFeatureOptions.groups). */
+  groups: Readonly<Record<string, Readonly<Record<string, GroupFlowOptions>>>>;
 }
 
 /**
@@ -46,6 +49,10 @@ export class StreamDeclarations {
 
   retention(): readonly RetentionRule[] {
     return this.resolve().retention;
+  }
+
+  groups(): DeclaredStreams['groups'] {
+    return this.resolve().groups;
   }
 
   private resolve(): DeclaredStreams {
@@ -83,6 +90,7 @@ export function declaredStreams(
   return {
     partitions,
     retention: [...(options.retention ?? []), ...features.flatMap(retentionRules)],
+    groups: Object.fromEntries(features.map((feature) => [feature.stream, feature.groups ?? {}])),
   };
 }
 

@@ -58,6 +58,7 @@ export class StreamHandlerExplorer implements OnApplicationBootstrap, BeforeAppl
       defaults: this.options.handlerDefaults,
       dedupWindowMs: this.options.dedupWindowMs,
       partitions,
+      groups: this.declarations.groups(),
     });
     const perStream = definitionsPerStream(definitions, partitions);
     if (this.connections.mode === 'cluster') assertOneSlotPerStream(perStream);

@@ -25,6 +25,8 @@ export class Capacity {
   constructor(
     private readonly concurrency: number,
     private readonly prefetch: number,
+    /** How many calls may run at once now, out of `concurrency` (see FlowGate). */
+    private readonly limit: (concurrency: number) => number = (all) => all,
   ) {}
 
   /**
@@ -33,9 +35,8 @@ export class Capacity {
    * what is held in memory at twice `concurrency`.
    */
   available(): number {
-    return (
-      this.concurrency - this.owned.size + Math.min(this.acking, this.concurrency) - this.reserved
-    );
+    const limit = this.limit(this.concurrency);
+    return limit - this.owned.size + Math.min(this.acking, limit) - this.reserved;
   }
 
   /**
@@ -43,6 +44,8 @@ export class Capacity {
    * Everything held (running, reserved, read ahead) stays within concurrency + prefetch.
    */
   room(): number {
+    // Held back (paused, busy, circuit open): nothing is read ahead either.
+    if (this.limit(this.concurrency) === 0) return 0;
     return this.available() + this.prefetch - this.held.length - this.requested;
   }
 

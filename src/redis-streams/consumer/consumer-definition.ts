@@ -1,3 +1,4 @@
+import type { FlowSettings } from './flow-settings.js';
 import type { Logger } from '@nestjs/common';
 import type { RedisClient } from '../redis-connections.js';
 import type { StreamEvents } from '../stream-events.js';
@@ -22,6 +23,8 @@ export interface ConsumerDefinition {
   /** Partitioned stream, one partition at a time in order (see StreamHandlerOptions.ordered). */
   ordered?: boolean;
   handle: (payload: unknown, message: StreamMessage) => unknown;
+  /** The group's flow state and limits (pause, busy, circuit, rate, deadline, timeout). */
+  flow: FlowSettings;
 }
 
 export interface ConsumerRuntime {

@@ -1,3 +1,4 @@
+import { HandlerTimeoutError } from '../handler-timeout.error.js';
 import { InfrastructureError } from '../infrastructure-error.js';
 import { validatePayload } from '../payload-validator.js';
 import { decodeEntry, mayHaveLostBytes, toRawEntry, type RawEntry } from '../stream-codec.js';
@@ -30,13 +31,12 @@ export type MessageExtras = Pick<StreamMessage, 'partition' | 'fencingToken'>;
  * everything that goes wrong is the invocation's outcome, for `decide` to judge.
  */
 export class HandlerInvoker {
-  /** Aborts when the consumer stops; a message with a timeout gets one of its own. */
-  private readonly signal: AbortSignal = new AbortController().signal;
-
   constructor(
     private readonly context: ConsumerContext,
     /** Only for idempotent handlers. */
     private readonly claims: EventClaims | undefined,
+    /** Aborts when the consumer stops; a message with a timeout gets a signal of its own. */
+    private readonly stopSignal: AbortSignal = new AbortController().signal,
   ) {}
 
   async invoke(
@@ -65,11 +65,14 @@ export class HandlerInvoker {
         eventId,
         attempt,
         fields: decoded.fields,
-        signal: this.signal,
+        signal: this.stopSignal,
         ...extras,
       };
       const started = performance.now();
-      if (tracingEnabled()) {
+      const { timeoutMs } = this.context.definition.flow;
+      if (timeoutMs !== undefined) {
+        await this.callWithin(timeoutMs, payload, message);
+      } else if (tracingEnabled()) {
         await withHandleSpan(decoded.fields, message, () =>
           this.context.definition.handle(payload, message),
         );
@@ -81,6 +84,39 @@ export class HandlerInvoker {
       return { entry, eventId, outcome: 'handled', durationMs: performance.now() - started };
     } catch (error) {
       return { entry, eventId, outcome: 'failed', error };
+    }
+  }
+
+  /**
+   * Calls the handler with a signal that aborts at `timeoutMs` (or on stop), and gives up on it
+   * then: the call may go on, but its attempt has failed and its slot is free.
+   */
+  private async callWithin(
+    timeoutMs: number,
+    payload: unknown,
+    message: StreamMessage,
+  ): Promise<void> {
+    const timeout = new AbortController();
+    const signal = AbortSignal.any([this.stopSignal, timeout.signal]);
+    const call = { ...message, signal };
+    const run = (): unknown => this.context.definition.handle(payload, call);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new HandlerTimeoutError(timeoutMs);
+        timeout.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      const handled = tracingEnabled()
+        ? withHandleSpan(message.fields, call, run)
+        : Promise.resolve().then(run);
+      // The call may still fail after its attempt was given up: nobody waits for it then.
+      handled.catch(() => undefined);
+      await Promise.race([handled, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

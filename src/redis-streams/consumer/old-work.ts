@@ -5,6 +5,7 @@ import { toRawEntry } from '../stream-codec.js';
 import { streamKeys } from '../stream-keys.js';
 import { RECLAIM, TAKE_DUE_RETRIES } from '../scripts/old-work.scripts.js';
 import type { Capacity } from './capacity.js';
+import type { FlowGate } from './flow-gate.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import { logContext } from './log-context.js';
 
@@ -32,6 +33,7 @@ export class OldWork {
   constructor(
     private readonly context: ConsumerContext,
     private readonly capacity: Capacity,
+    private readonly gate: FlowGate,
     /** How often due retries are looked for. */
     private readonly tickMs: number,
     /** Starts a claimed entry; `afterCurrent` for a due retry (see StreamConsumer.dispatch). */
@@ -131,8 +133,14 @@ export class OldWork {
     }
   }
 
-  private async takeDueRetries(now: number, free: number): Promise<void> {
+  private async takeDueRetries(now: number, slots: number): Promise<void> {
     const { stream, group } = this.context.definition;
+    // Rate limited: due retries take tokens as new entries do.
+    const { granted: free } = await this.gate.take(slots);
+    if (free === 0) {
+      this.nextRetryAt = now + this.tickMs;
+      return;
+    }
     const [claimed, attempts, gone, deliveries] = await TAKE_DUE_RETRIES.run<
       [unknown[], number[], Buffer[], number[]]
     >(
@@ -142,6 +150,8 @@ export class OldWork {
     );
     // A full batch means more may be due: look again at once rather than after a tick.
     this.nextRetryAt = claimed.length >= free ? now : now + this.tickMs;
+    if (free > claimed.length)
+      void this.gate.giveBack(free - claimed.length).catch(() => undefined);
     if (gone.length > 0) {
       this.context.logger.debug?.(
         `Retries no longer pending, done elsewhere or trimmed (${this.where()}): ${gone.join(', ')}`,

@@ -26,6 +26,7 @@ describe('RedisWaits', () => {
       definition: {
         stream: 's',
         group: 'g',
+        flow: { key: 's:flow:g' },
         startFrom: 'beginning',
         batchSize: 1,
         concurrency: 1,
