@@ -3,6 +3,7 @@ import { NonRetryableError } from '../non-retryable.error.js';
 import { RetryPolicy } from '../retry-policy.js';
 import { decide, describeError } from './decide.js';
 import type { Invocation } from './handler-invoker.js';
+import { RetryLaterError } from '../retry-later.error.js';
 
 // random() = 0.5: the wait after attempt n is three quarters of min(maxMs, baseMs·2^(n-1)).
 const policy = new RetryPolicy(3, { baseMs: 100, maxMs: 1_000 }, () => 0.5);
@@ -85,11 +86,36 @@ describe('decide', () => {
     const error = new Error('webhook answered 500');
     expect(decide(policy, 3, failed(error), BUSY_MS)).toEqual({
       action: 'dead-letter',
+      limit: 'attempts',
       reason: 'gave up after 3 attempts: Error: webhook answered 500',
     });
-    // A late retry of an entry past its attempts (maxAttempts lowered since) is not retried again.
-    expect(decide(policy, 5, failed(error), BUSY_MS)).toEqual({
+  });
+
+  it('makes a busy signal a busy decision, spending nothing, with the delay it asked for', () => {
+    expect(decide(policy, 3, failed(new RetryLaterError('429', 1_500)), BUSY_MS)).toEqual({
+      action: 'busy',
+      delayMs: 1_500,
+      reason: 'RetryLaterError: 429',
+    });
+  });
+
+  it('dead-letters at the delivery deadline, saying so, instead of retrying or waiting', () => {
+    const deadline = { ageMs: 9_000, maxAgeMs: 9_050 };
+    expect(decide(policy, 1, failed(new Error('down')), BUSY_MS, deadline)).toEqual({
       action: 'dead-letter',
+      limit: 'deadline',
+      reason: 'gave up at the delivery deadline (maxAgeMs 9050, 1 attempts): Error: down',
+    });
+    expect(decide(policy, 1, failed(new RetryLaterError('429', 1_000)), BUSY_MS, deadline)).toEqual(
+      expect.objectContaining({ action: 'dead-letter', limit: 'deadline' }),
+    );
+    expect(
+      decide(policy, 1, failed(new Error('down')), BUSY_MS, { ageMs: 0, maxAgeMs: 60_000 }),
+    ).toEqual(expect.objectContaining({ action: 'retry' }));
+    // A late retry of an entry past its attempts (maxAttempts lowered since) is not retried again.
+    expect(decide(policy, 5, failed(new Error('webhook answered 500')), BUSY_MS)).toEqual({
+      action: 'dead-letter',
+      limit: 'attempts',
       reason: 'gave up after 5 attempts: Error: webhook answered 500',
     });
   });
