@@ -7,7 +7,7 @@ import { GroupHousekeeping } from './group-housekeeping.js';
 import type { RawEntry } from './stream-codec.js';
 import { pauseUnlessAborted, reconnectDelayMs, settledWithin } from './waits.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
-import { decide, describeError } from './consumer/decide.js';
+import { busyDelayMs, describeError } from './consumer/decide.js';
 import { EventClaims } from './consumer/event-claims.js';
 import { FencedSettler, LostLeaseError } from './consumer/fenced-settler.js';
 import { HandlerInvoker } from './consumer/handler-invoker.js';
@@ -184,9 +184,9 @@ export class OrderedPartition {
    * place until Redis is back.
    */
   private async handleInOrder(entry: RawEntry, firstAttempt: number): Promise<void> {
-    const { stream: logical, group, policy } = this.definition;
+    const { stream: logical, group } = this.definition;
     const extras = { partition: this.partition, fencingToken: this.token };
-    const busyDelayMs = Math.min(Math.max(Math.floor(this.settings.leaseMs / 10), 100), 1_000);
+    const busyDelay = busyDelayMs(this.settings.leaseMs);
     let attempt = firstAttempt;
     let unavailable = 0;
     this.busy = true;
@@ -207,14 +207,7 @@ export class OrderedPartition {
         const { eventId } = invocation;
         entry = invocation.entry;
         const context = logContext(this.stream, group, entry.id, eventId, attempt);
-        const { maxAgeMs } = this.definition.flow;
-        const deadline =
-          maxAgeMs === undefined
-            ? undefined
-            : { ageMs: Date.now() - streamIdTimeMs(entry.id), maxAgeMs };
-        let decision = decide(policy, attempt, invocation, busyDelayMs, deadline);
-        if (decision.action === 'ack') this.gate.succeeded(1);
-        else decision = await this.gate.review(decision, entry.id, attempt, busyDelayMs, deadline);
+        const decision = await this.gate.judge(invocation, attempt, busyDelay, 1);
         if (decision.action === 'wait-for-redis') {
           unavailable += 1;
           const reason = describeError(decision.error);
@@ -248,7 +241,7 @@ export class OrderedPartition {
           case 'busy':
             // Another delivery of the same event runs (a former owner's): wait for it in place,
             // without spending an attempt, or the next entries would overtake this one.
-            await this.pause(decision.delayMs ?? busyDelayMs);
+            await this.pause(decision.delayMs ?? busyDelay);
             continue;
           case 'dead-letter':
             this.logger.warn(`Dead-lettering (${context}): ${decision.reason}`);

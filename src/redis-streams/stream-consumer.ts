@@ -4,15 +4,14 @@ import type { RedisClient, RedisConnections } from './redis-connections.js';
 import type { Delivery } from './own-pending.js';
 import { GroupHousekeeping } from './group-housekeeping.js';
 import type { StreamEvents } from './stream-events.js';
-import { pauseUnlessAborted, reconnectDelayMs, settledWithin } from './waits.js';
+import { pauseUnlessAborted, reconnectDelayMs, settledWithin, yieldTurn } from './waits.js';
 import { Ticker } from './ticker.js';
 import { Capacity } from './consumer/capacity.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
-import { decide, type Deadline } from './consumer/decide.js';
+import { busyDelayMs } from './consumer/decide.js';
 import { FlowGate } from './consumer/flow-gate.js';
-import { streamIdTimeMs } from './stream-id.js';
 import { EventClaims } from './consumer/event-claims.js';
-import { GroupReader, type SentRead } from './consumer/group-reader.js';
+import { ACK_HOLD_MS, GroupReader, type SentRead } from './consumer/group-reader.js';
 import { GroupSettler } from './consumer/group-settler.js';
 import { HandlerInvoker } from './consumer/handler-invoker.js';
 import { LeaseKeeper } from './consumer/lease-keeper.js';
@@ -25,7 +24,8 @@ import { RedisWaits } from './consumer/redis-waits.js';
  * - GroupReader reads new entries (with read-ahead, `prefetch`), OldWork claims due retries,
  *   abandoned and own pending entries, and Capacity decides how many may run or wait in memory.
  * - Each entry runs through HandlerInvoker (decode, idempotency claim, validation, span, handler),
- *   `decide` judges the outcome, and GroupSettler carries the decision out in Redis.
+ *   FlowGate judges the outcome (`decide`, then busy signals, circuit and deadline), and
+ *   GroupSettler carries the decision out in Redis. FlowGate also limits how many calls run.
  * - A maintenance tick keeps leases (LeaseKeeper), takes old work while idle, and runs the group's
  *   housekeeping.
  * Redis failing a call made for an entry is no failure of the entry: it stays owned and pending,
@@ -44,13 +44,11 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly leases: LeaseKeeper;
   private readonly housekeeping: GroupHousekeeping;
   private readonly maintenance: Ticker;
-  /** Entries held back because Redis failed a call made for them. */
   private readonly redisWaits: RedisWaits;
   /** Due retries of entries whose previous attempt is still finishing here. */
   private readonly deferred = new Map<string, Delivery>();
   /** Read again once half a batch of slots is free, not after each handler: fewer, fuller reads. */
   private readonly readLowWater: number;
-  /** How long an entry whose event runs elsewhere waits before it is looked at again. */
   private readonly busyRetryMs: number;
   private readLoop?: Promise<void>;
   private reading = false;
@@ -64,7 +62,6 @@ export class StreamConsumer implements ConsumerStateSource {
     private readonly events: StreamEvents,
   ) {
     const { stream, group, batchSize, concurrency, prefetch, policy } = definition;
-    const { claimMinIdleMs } = runtime;
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
     const redis = (): RedisClient => this.connections.command;
     const context = { definition, runtime, redis, events, logger: this.logger };
@@ -76,7 +73,7 @@ export class StreamConsumer implements ConsumerStateSource {
     this.redisWaits = new RedisWaits(context, this.stopController.signal);
     if (definition.idempotencyWindowMs) {
       // A running-marker outlasts a claim of the entry, so a reclaimed delivery waits for it.
-      this.claims = new EventClaims(redis, stream, group, claimMinIdleMs * 2);
+      this.claims = new EventClaims(redis, stream, group, runtime.claimMinIdleMs * 2);
     }
     this.invoker = new HandlerInvoker(context, this.claims, this.stopController.signal);
     this.settler = new GroupSettler(
@@ -90,7 +87,7 @@ export class StreamConsumer implements ConsumerStateSource {
     );
     this.reader = new GroupReader(context, connections, this.settler.acks, this.capacity);
     this.readLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 2));
-    this.busyRetryMs = Math.min(Math.max(Math.floor(claimMinIdleMs / 10), 100), 1_000);
+    this.busyRetryMs = busyDelayMs(runtime.claimMinIdleMs);
     // Old work is looked for every quarter of the backoff base, within 25-500 ms.
     const tickMs = Math.min(Math.max(Math.floor(policy.backoff.baseMs / 4), 25), 500);
     this.oldWork = new OldWork(
@@ -157,8 +154,7 @@ export class StreamConsumer implements ConsumerStateSource {
   private async runReadLoop(): Promise<void> {
     const { batchSize, prefetch } = this.definition;
     const { acks } = this.settler;
-    let groupReady = false;
-    let failures = 0;
+    let [groupReady, failures] = [false, 0];
     // A read sent ahead (with `prefetch`), before the entries of the last one were dispatched.
     let ahead: SentRead | undefined;
     const rated = this.definition.flow.rate !== undefined;
@@ -188,12 +184,8 @@ export class StreamConsumer implements ConsumerStateSource {
               await yieldTurn();
             }
             let count = Math.min(batchSize, this.capacity.room());
-            if (count > 0 && rated) {
-              // Rate limited: read only as many as there are tokens for, or wait for the next.
-              const { granted, waitMs } = await this.gate.take(count);
-              if (granted === 0) await this.pause(waitMs);
-              tokens = count = granted;
-            }
+            // Rate limited: read only as many as there are tokens for.
+            if (count > 0 && rated) tokens = count = await this.gate.tokensFor(count, this.pause);
             if (count <= 0 || this.stopping) {
               acks.takeInto(undefined);
               continue;
@@ -296,6 +288,7 @@ export class StreamConsumer implements ConsumerStateSource {
    */
   private async process(delivery: Delivery): Promise<void> {
     const { attempt } = delivery;
+    const { concurrency } = this.definition;
     let acknowledging = false;
     let waiting = false;
     try {
@@ -309,23 +302,8 @@ export class StreamConsumer implements ConsumerStateSource {
         const { eventId } = invocation;
         // Dead letters copy the entry as handled: read again as bytes if its text lost some.
         delivery.entry = invocation.entry;
-        let decision = decide(
-          this.definition.policy,
-          attempt,
-          invocation,
-          this.busyRetryMs,
-          this.deadline(delivery),
-        );
-        if (decision.action === 'ack') this.gate.succeeded(this.definition.concurrency);
-        else {
-          decision = await this.gate.review(
-            decision,
-            delivery.entry.id,
-            attempt,
-            this.busyRetryMs,
-            this.deadline(delivery),
-          );
-        }
+        const judged = this.gate.judge(invocation, attempt, this.busyRetryMs, concurrency);
+        const decision = judged instanceof Promise ? await judged : judged;
         switch (decision.action) {
           case 'ack':
             if (invocation.outcome === 'duplicate') {
@@ -358,14 +336,10 @@ export class StreamConsumer implements ConsumerStateSource {
           case 'wait-for-redis': {
             const first = !waiting;
             waiting = true;
-            const { entry } = delivery;
-            if (
-              !(await this.redisWaits.failed(entry.id, eventId, attempt, decision.error, first))
-            ) {
-              await this.claims?.release(delivery.entry.id).catch(() => undefined);
-              await this.settler.handBack([delivery], 'waiting for Redis');
-              return;
-            }
+            const { id } = delivery.entry;
+            if (await this.redisWaits.failed(id, eventId, attempt, decision.error, first)) continue;
+            await this.settler.handBackWaiting(delivery);
+            return;
           }
         }
       }
@@ -390,13 +364,6 @@ export class StreamConsumer implements ConsumerStateSource {
     return false;
   }
 
-  /** The delivery deadline of the entry, with `maxAgeMs`. */
-  private deadline({ entry }: Delivery): Deadline | undefined {
-    const { maxAgeMs } = this.definition.flow;
-    if (maxAgeMs === undefined) return undefined;
-    return { ageMs: Date.now() - streamIdTimeMs(entry.id), maxAgeMs };
-  }
-
   /** One tick: extend leases of running work, take old work while idle, keep the group tidy. */
   private async maintain(): Promise<void> {
     const now = Date.now();
@@ -419,9 +386,8 @@ export class StreamConsumer implements ConsumerStateSource {
   }
 
   /** Waits, but wakes at once on stop. */
-  private pause(ms: number): Promise<void> {
-    return pauseUnlessAborted(ms, this.stopController.signal);
-  }
+  private readonly pause = (ms: number): Promise<void> =>
+    pauseUnlessAborted(ms, this.stopController.signal);
 
   private noteError(message: string): void {
     if (message !== this.lastError) this.logger.warn(message);
@@ -431,16 +397,4 @@ export class StreamConsumer implements ConsumerStateSource {
   private where(entryId?: string, eventId?: string, attempt?: number): string {
     return logContext(this.definition.stream, this.definition.group, entryId, eventId, attempt);
   }
-}
-
-/**
- * How long acknowledgements wait for the next read sent ahead to carry them: under load that read
- * leaves within a millisecond or two; when the stream is drained it may not leave until its BLOCK
- * ends, and the acknowledgements go out alone.
- */
-const ACK_HOLD_MS = 5;
-
-/** Lets the rest of this turn of the event loop run (I/O callbacks, other handlers) first. */
-function yieldTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

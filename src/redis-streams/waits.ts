@@ -67,3 +67,8 @@ export function reconnectDelayMs(failures: number): number {
     DEFAULTS.reconnectMaxDelayMs,
   );
 }
+
+/** Lets the rest of this turn of the event loop run (I/O callbacks, other handlers) first. */
+export function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

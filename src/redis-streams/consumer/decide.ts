@@ -86,6 +86,15 @@ export function pastDeadline(
   };
 }
 
+/**
+ * How soon an entry that is not to blame is looked at again (its event runs elsewhere, or the
+ * destination is busy without saying for how long): a tenth of the lease it would outlast, within
+ * 100 ms to 1 s.
+ */
+export function busyDelayMs(leaseMs: number): number {
+  return Math.min(Math.max(Math.floor(leaseMs / 10), 100), 1_000);
+}
+
 /** An error as log lines and dead letters show it: `Name: message`. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

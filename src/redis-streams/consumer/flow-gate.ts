@@ -8,7 +8,9 @@ import {
   TAKE_TOKENS,
 } from '../scripts/flow.scripts.js';
 import type { ConsumerContext } from './consumer-definition.js';
-import { pastDeadline, type Deadline, type Decision } from './decide.js';
+import { decide, pastDeadline, type Deadline, type Decision } from './decide.js';
+import type { Invocation } from './handler-invoker.js';
+import { streamIdTimeMs } from '../stream-id.js';
 import type { FlowSettings } from './flow-settings.js';
 
 /** The longest a busy signal pauses a group. */
@@ -147,12 +149,36 @@ export class FlowGate {
   }
 
   /**
+   * Decides on an invocation (see `decide`) under flow control: a success speeds a resume up and
+   * closes a circuit; anything else goes through `review`. Synchronous for a success, the hot path.
+   */
+  judge(
+    invocation: Invocation,
+    attempt: number,
+    busyDelayMs: number,
+    concurrency: number,
+  ): Decision | Promise<Decision> {
+    const { policy, flow } = this.context.definition;
+    const { maxAgeMs } = flow;
+    const deadline =
+      maxAgeMs === undefined
+        ? undefined
+        : { ageMs: Date.now() - streamIdTimeMs(invocation.entry.id), maxAgeMs };
+    const decision = decide(policy, attempt, invocation, busyDelayMs, deadline);
+    if (decision.action !== 'ack') {
+      return this.review(decision, invocation.entry.id, attempt, busyDelayMs, deadline);
+    }
+    this.succeeded(concurrency);
+    return decision;
+  }
+
+  /**
    * What flow control makes of a decision other than `ack`: a busy signal pauses the group and
    * waits without spending an attempt; a failure counts towards the circuit, and while the circuit
    * is open the entry waits for it instead of spending an attempt or being dead-lettered. Waits
    * past the delivery deadline become dead letters.
    */
-  async review(
+  private async review(
     decision: Decision,
     entryId: string,
     attempt: number,
@@ -179,6 +205,13 @@ export class FlowGate {
     const waitMs = Math.max(0, openUntil - Date.now()) + Math.round(Math.random() * 500);
     const reason = decision.reason;
     return pastDeadline(deadline, waitMs, attempt, reason) ?? { action: 'defer', delayMs: waitMs };
+  }
+
+  /** Takes up to `count` tokens; when there is none, waits (`pause`) for the next and takes none. */
+  async tokensFor(count: number, pause: (ms: number) => Promise<void>): Promise<number> {
+    const { granted, waitMs } = await this.take(count);
+    if (granted === 0) await pause(waitMs);
+    return granted;
   }
 
   /** Gives back tokens taken and not used (a read returned fewer entries). */

@@ -7,6 +7,13 @@ import type { Acking } from './group-settler.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import { GroupPosition } from './group-position.js';
 
+/**
+ * How long acknowledgements wait for the next read sent ahead to carry them: under load that read
+ * leaves within a millisecond or two; when the stream is drained it may not leave until its BLOCK
+ * ends, and the acknowledgements go out alone.
+ */
+export const ACK_HOLD_MS = 5;
+
 /** A read on its way: until its reply is in, its entries count against the room for more. */
 export interface SentRead {
   sentAt: number;

@@ -189,6 +189,12 @@ export class GroupSettler {
     }
   }
 
+  /** Hands back an entry that was waiting for Redis when the consumer stopped. */
+  async handBackWaiting(delivery: Delivery): Promise<void> {
+    await this.claims?.release(delivery.entry.id).catch(() => undefined);
+    await this.handBack([delivery], 'waiting for Redis');
+  }
+
   /**
    * Whether this delivery is still this consumer's (see STILL_CURRENT), renewing its lease: after
    * waiting for Redis, another consumer may have claimed and settled the entry.
