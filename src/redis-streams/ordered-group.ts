@@ -60,7 +60,9 @@ export class OrderedGroup implements ConsumerStateSource {
       Math.max(Math.floor(settings.leaseMs / 3), 50),
       async () => {
         await this.rebalance();
-        await this.gate.refresh();
+        await this.gate
+          .refresh()
+          .catch((error: Error) => this.noteError(`flow state: ${error.message}`));
         this.lastError = undefined;
       },
       (error) => this.noteError(`rebalancing failed: ${(error as Error).message}`),

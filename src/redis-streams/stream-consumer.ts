@@ -364,11 +364,11 @@ export class StreamConsumer implements ConsumerStateSource {
     return false;
   }
 
-  /** One tick: extend leases of running work, take old work while idle, keep the group tidy. */
+  /** One tick: leases, the flow state (its failure holds nothing up), old work while idle, tidying. */
   private async maintain(): Promise<void> {
     const now = Date.now();
     await this.leases.renewIfDue(now);
-    await this.gate.refresh();
+    await this.gate.refresh().catch((e: Error) => this.noteError(`flow state: ${e.message}`));
     if (!this.stopping) await this.takeOldWork();
     if (!this.stopping && this.reader.position.known) await this.housekeeping.runIfDue(now);
   }

@@ -246,7 +246,7 @@ export class FlowGate {
       if (!state.paused) this.ramp = 1;
     }
     this.paused = state.paused;
-    const busyUntil = busyAt - this.offset;
+    const busyUntil = busyAt > 0 ? busyAt - this.offset : 0;
     if (busyUntil > this.busyUntil) this.ramp = 1;
     this.busyUntil = Math.max(0, busyUntil);
     this.openUntil = openAt > 0 ? openAt - this.offset : 0;

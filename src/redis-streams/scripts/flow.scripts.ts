@@ -20,12 +20,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 /**
  * The flow state, and the server's time to compare it with.
- * Safe to run twice because it only reads.
+ * Safe to run twice because it only reads. Flagged no-writes, so that it also runs while Redis
+ * is full (noeviction refuses scripts that may write).
  * KEYS: flow hash. Returns {now, field, value, field, value, ...}.
  */
 export const FLOW_STATE = new StreamScript(
   'flow-state',
-  `${NOW}
+  `#!lua flags=no-writes${NOW}
 local state = redis.call('HGETALL', KEYS[1])
 table.insert(state, 1, now)
 return state
