@@ -80,7 +80,7 @@ function messageFor(attempt: number): StreamMessage {
     eventId: 'event-1',
     attempt,
     fields: {},
-  signal: new AbortController().signal,
+    signal: new AbortController().signal,
   };
 }
 
