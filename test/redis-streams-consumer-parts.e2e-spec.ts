@@ -958,7 +958,8 @@ describe('consumer parts', () => {
       const ctx = context();
       const capacity = new Capacity(4, 0);
       const settler = new GroupSettler(ctx, undefined, unexpected, () => undefined);
-      const reader = new GroupReader(ctx, connections, settler.acks, capacity);
+      const gate = new FlowGate(ctx, ctx.definition.flow, () => undefined);
+      const reader = new GroupReader(ctx, connections, settler.acks, capacity, gate);
       reader.open();
       cleanups.push(() => reader.close());
       await reader.whenReady();

@@ -14,6 +14,7 @@ import { EventClaims } from './consumer/event-claims.js';
 import { ACK_HOLD_MS, GroupReader, type SentRead } from './consumer/group-reader.js';
 import { GroupSettler } from './consumer/group-settler.js';
 import { HandlerInvoker } from './consumer/handler-invoker.js';
+import { GroupEntryRunner } from './consumer/group-entry-runner.js';
 import { LeaseKeeper } from './consumer/lease-keeper.js';
 import { logContext } from './consumer/log-context.js';
 import { OldWork } from './consumer/old-work.js';
@@ -37,7 +38,7 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly capacity: Capacity;
   private readonly gate: FlowGate;
   private readonly claims?: EventClaims;
-  private readonly invoker: HandlerInvoker;
+  private readonly runner: GroupEntryRunner;
   private readonly settler: GroupSettler;
   private readonly reader: GroupReader;
   private readonly oldWork: OldWork;
@@ -49,7 +50,6 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly deferred = new Map<string, Delivery>();
   /** Read again once half a batch of slots is free, not after each handler: fewer, fuller reads. */
   private readonly readLowWater: number;
-  private readonly busyRetryMs: number;
   private readLoop?: Promise<void>;
   private reading = false;
   private stopping = false;
@@ -75,7 +75,6 @@ export class StreamConsumer implements ConsumerStateSource {
       // A running-marker outlasts a claim of the entry, so a reclaimed delivery waits for it.
       this.claims = new EventClaims(redis, stream, group, runtime.claimMinIdleMs * 2);
     }
-    this.invoker = new HandlerInvoker(context, this.claims, this.stopController.signal);
     this.settler = new GroupSettler(
       context,
       this.claims,
@@ -85,9 +84,28 @@ export class StreamConsumer implements ConsumerStateSource {
         this.finish(id);
       },
     );
-    this.reader = new GroupReader(context, connections, this.settler.acks, this.capacity);
+    this.runner = new GroupEntryRunner(
+      context,
+      new HandlerInvoker(context, this.claims, this.stopController.signal),
+      this.gate,
+      this.settler,
+      this.redisWaits,
+      busyDelayMs(runtime.claimMinIdleMs),
+      () => {
+        this.capacity.handlerDone();
+        this.startHeld();
+      },
+      (id) => this.finish(id),
+      () => (this.oldWork.ownPending.unknown = true),
+    );
+    this.reader = new GroupReader(
+      context,
+      connections,
+      this.settler.acks,
+      this.capacity,
+      this.gate,
+    );
     this.readLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 2));
-    this.busyRetryMs = busyDelayMs(runtime.claimMinIdleMs);
     // Old work is looked for every quarter of the backoff base, within 25-500 ms.
     const tickMs = Math.min(Math.max(Math.floor(policy.backoff.baseMs / 4), 25), 500);
     this.oldWork = new OldWork(
@@ -267,8 +285,8 @@ export class StreamConsumer implements ConsumerStateSource {
       if (afterCurrent) this.deferred.set(delivery.entry.id, delivery);
       return;
     }
-    // process() cleans up after itself (finish), so no promise is chained on it here.
-    void this.process(delivery);
+    // The runner cleans up after itself (finish), so no promise is chained on it here.
+    void this.runner.run(delivery);
   }
 
   private finish(id: string): void {
@@ -280,88 +298,6 @@ export class StreamConsumer implements ConsumerStateSource {
       this.dispatch(next);
     }
     this.startHeld();
-  }
-
-  /**
-   * Runs one entry to its outcome: invoke, decide, settle. While Redis fails calls made for it,
-   * it runs again after a wait, as long as its delivery is still this consumer's.
-   */
-  private async process(delivery: Delivery): Promise<void> {
-    const { attempt } = delivery;
-    const { concurrency } = this.definition;
-    let acknowledging = false;
-    let waiting = false;
-    try {
-      for (;;) {
-        if (waiting && !(await this.stillCurrent(delivery))) return;
-        const invocation = await this.invoker.invoke(
-          delivery.entry,
-          attempt,
-          this.definition.stream,
-        );
-        const { eventId } = invocation;
-        // Dead letters copy the entry as handled: read again as bytes if its text lost some.
-        delivery.entry = invocation.entry;
-        const judged = this.gate.judge(invocation, attempt, this.busyRetryMs, concurrency);
-        const decision = judged instanceof Promise ? await judged : judged;
-        switch (decision.action) {
-          case 'ack':
-            if (invocation.outcome === 'duplicate') {
-              await this.settler.skipDuplicate(delivery, eventId);
-              return;
-            }
-            // The handler is done: its slot is free for the next entry while the acknowledgement
-            // goes out (with the next read, see AckBatcher). It stays owned until Redis confirms.
-            this.capacity.handlerDone();
-            this.startHeld();
-            acknowledging = true;
-            this.settler.acknowledge({
-              id: delivery.entry.id,
-              attempt,
-              eventId,
-              durationMs: invocation.outcome === 'handled' ? invocation.durationMs : 0,
-              tracked: delivery.tracked,
-            });
-            return;
-          case 'defer':
-          case 'busy':
-            await this.settler.defer(delivery, eventId, decision.delayMs ?? this.busyRetryMs);
-            return;
-          case 'retry':
-            await this.settler.retry(delivery, eventId, decision.delayMs, decision.reason);
-            return;
-          case 'dead-letter':
-            await this.settler.deadLetter(delivery, eventId, decision.reason);
-            return;
-          case 'wait-for-redis': {
-            const first = !waiting;
-            waiting = true;
-            const { id } = delivery.entry;
-            if (await this.redisWaits.failed(id, eventId, attempt, decision.error, first)) continue;
-            await this.settler.handBackWaiting(delivery);
-            return;
-          }
-        }
-      }
-    } catch (error) {
-      this.logger.error(
-        `Unexpected failure processing (${this.where(delivery.entry.id, undefined, attempt)}): ${(error as Error).message}`,
-      );
-      this.oldWork.ownPending.unknown = true;
-    } finally {
-      if (waiting) this.redisWaits.done();
-      if (!acknowledging) this.finish(delivery.entry.id);
-    }
-  }
-
-  /** After a wait for Redis: whether the delivery is still this consumer's to run. */
-  private async stillCurrent(delivery: Delivery): Promise<boolean> {
-    if (await this.settler.stillCurrent(delivery)) return true;
-    this.settler.notCurrent(
-      'run again',
-      this.where(delivery.entry.id, undefined, delivery.attempt),
-    );
-    return false;
   }
 
   /** One tick: leases, the flow state (its failure holds nothing up), old work while idle, tidying. */

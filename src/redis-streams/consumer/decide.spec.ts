@@ -95,12 +95,17 @@ describe('decide', () => {
     expect(decide(policy, 3, failed(new RetryLaterError('429', 1_500)), BUSY_MS)).toEqual({
       action: 'busy',
       delayMs: 1_500,
+      entryDelayMs: 1_500,
       reason: 'RetryLaterError: 429',
     });
   });
 
-  it('dead-letters at the delivery deadline, saying so, instead of retrying or waiting', () => {
-    const deadline = { ageMs: 9_000, maxAgeMs: 9_050 };
+  it('tries last at the delivery deadline, then dead-letters saying so', () => {
+    // Before the deadline, the wait is cut short so that the last try comes at the deadline.
+    expect(
+      decide(policy, 1, failed(new Error('down')), BUSY_MS, { ageMs: 9_000, maxAgeMs: 9_050 }),
+    ).toEqual({ action: 'retry', delayMs: 50, reason: 'Error: down' });
+    const deadline = { ageMs: 9_050, maxAgeMs: 9_050 };
     expect(decide(policy, 1, failed(new Error('down')), BUSY_MS, deadline)).toEqual({
       action: 'dead-letter',
       limit: 'deadline',

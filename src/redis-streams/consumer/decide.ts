@@ -20,7 +20,7 @@ import type { Invocation } from './handler-invoker.js';
  */
 export type Decision =
   | { action: 'ack' }
-  | { action: 'busy'; delayMs?: number; reason: string }
+  | { action: 'busy'; delayMs?: number; entryDelayMs: number; reason: string }
   | { action: 'retry'; delayMs: number; reason: string }
   | { action: 'dead-letter'; reason: string; limit?: 'attempts' | 'deadline' }
   | { action: 'defer'; delayMs: number }
@@ -51,8 +51,10 @@ export function decide(
   const reason = describeError(error);
   if (error instanceof NonRetryableError) return { action: 'dead-letter', reason };
   if (error instanceof RetryLaterError) {
-    const late = pastDeadline(deadline, error.delayMs ?? busyDelayMs, attempt, reason);
-    return late ?? { action: 'busy', delayMs: error.delayMs, reason };
+    const wait = underDeadline(deadline, error.delayMs ?? busyDelayMs, attempt, reason);
+    if ('action' in wait) return wait;
+    // The group still pauses as long as the destination asked; this entry tries by its deadline.
+    return { action: 'busy', delayMs: error.delayMs, entryDelayMs: wait.delayMs, reason };
   }
   if (policy.exhausted(attempt)) {
     return {
@@ -61,8 +63,8 @@ export function decide(
       limit: 'attempts',
     };
   }
-  const delayMs = policy.delayMs(attempt);
-  return pastDeadline(deadline, delayMs, attempt, reason) ?? { action: 'retry', delayMs, reason };
+  const wait = underDeadline(deadline, policy.delayMs(attempt), attempt, reason);
+  return 'action' in wait ? wait : { action: 'retry', delayMs: wait.delayMs, reason };
 }
 
 /** How old the entry is, and the most it may be (`maxAgeMs`). */
@@ -71,14 +73,19 @@ export interface Deadline {
   maxAgeMs: number;
 }
 
-/** A dead letter when trying again in `delayMs` would be past the delivery deadline. */
-export function pastDeadline(
+/**
+ * Trying again in `delayMs` under the delivery deadline: a dead letter once the deadline has
+ * passed; before it, the wait is cut short so that the last try comes at the deadline, not after.
+ */
+export function underDeadline(
   deadline: Deadline | undefined,
   delayMs: number,
   attempt: number,
   reason: string,
-): Decision | undefined {
-  if (!deadline || deadline.ageMs + delayMs <= deadline.maxAgeMs) return undefined;
+): { delayMs: number } | Decision {
+  if (!deadline) return { delayMs };
+  const left = deadline.maxAgeMs - deadline.ageMs;
+  if (left > 0) return { delayMs: Math.min(delayMs, left) };
   return {
     action: 'dead-letter',
     limit: 'deadline',

@@ -8,7 +8,7 @@ import {
   TAKE_TOKENS,
 } from '../scripts/flow.scripts.js';
 import type { ConsumerContext } from './consumer-definition.js';
-import { decide, pastDeadline, type Deadline, type Decision } from './decide.js';
+import { decide, underDeadline, type Deadline, type Decision } from './decide.js';
 import type { Invocation } from './handler-invoker.js';
 import { streamIdTimeMs } from '../stream-id.js';
 import type { FlowSettings } from './flow-settings.js';
@@ -73,6 +73,12 @@ export class FlowGate {
         this.changed();
       }
     }
+  }
+
+  /** Takes the group's flow hash as read just now (see GroupReader), in server time as last seen. */
+  observe(fields: Record<string, string>): void {
+    const pairs = Object.entries(fields).flat();
+    this.apply([Date.now() + this.offset, ...pairs]);
   }
 
   /** The destination is busy: the group starts no call for `delayMs`. */
@@ -186,14 +192,14 @@ export class FlowGate {
     deadline: Deadline | undefined,
   ): Promise<Decision> {
     if (decision.action === 'busy') {
-      const delayMs = decision.delayMs ?? busyDelayMs;
-      if (decision.delayMs !== undefined) {
+      const { delayMs } = decision;
+      if (delayMs !== undefined) {
         this.context.logger.warn(
           `Destination busy, the group waits ${delayMs} ms (${this.where()} entry=${entryId}): ${decision.reason}`,
         );
         await this.busy(delayMs).catch(() => undefined);
       }
-      return { action: 'defer', delayMs };
+      return { action: 'defer', delayMs: decision.entryDelayMs };
     }
     const counts =
       decision.action === 'retry' ||
@@ -204,7 +210,8 @@ export class FlowGate {
     // Back a little after the probe, so that the probe's answer is known by then.
     const waitMs = Math.max(0, openUntil - Date.now()) + Math.round(Math.random() * 500);
     const reason = decision.reason;
-    return pastDeadline(deadline, waitMs, attempt, reason) ?? { action: 'defer', delayMs: waitMs };
+    const wait = underDeadline(deadline, waitMs, attempt, reason);
+    return 'action' in wait ? wait : { action: 'defer', delayMs: wait.delayMs };
   }
 
   /** Takes up to `count` tokens; when there is none, waits (`pause`) for the next and takes none. */

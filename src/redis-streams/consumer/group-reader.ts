@@ -3,6 +3,7 @@ import type { RedisClient, RedisConnections } from '../redis-connections.js';
 import { fromTextReply, type RawEntry } from '../stream-codec.js';
 import { settled, writeTogether } from '../write-together.js';
 import type { Capacity } from './capacity.js';
+import type { FlowGate } from './flow-gate.js';
 import type { Acking } from './group-settler.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import { GroupPosition } from './group-position.js';
@@ -19,6 +20,8 @@ export interface SentRead {
   sentAt: number;
   /** The read's error or reply (never rejects). */
   reply: Promise<[Error | null, unknown]>;
+  /** The group's flow state as Redis had it right after the read (HGETALL, never rejects). */
+  flow: Promise<[Error | null, unknown]>;
 }
 
 /**
@@ -37,6 +40,7 @@ export class GroupReader {
     private readonly connections: RedisConnections,
     private readonly acks: AckBatcher<Acking>,
     private readonly capacity: Capacity,
+    private readonly gate: FlowGate,
   ) {
     const { stream, group, startFrom } = this.context.definition;
     this.position = new GroupPosition(stream, group, startFrom, this.context.logger);
@@ -71,9 +75,11 @@ export class GroupReader {
     const { stream, group, blockMs } = this.context.definition;
     const redis = this.blocking!;
     // Read as text, which costs less than bytes; see fromTextReply for values that are not.
-    const reply = writeTogether(redis, () => {
+    // The flow state follows the read on its connection: Redis answers it once the read is done,
+    // so the entries are started, or held back, by the state of that moment.
+    const [reply, flow] = writeTogether(redis, () => {
       this.acks.takeInto(redis, blockMs + 1_000);
-      return redis.xreadgroup(
+      const read = redis.xreadgroup(
         'GROUP',
         group,
         this.context.runtime.consumerName,
@@ -85,8 +91,13 @@ export class GroupReader {
         stream,
         '>',
       );
+      return [read, redis.hgetall(this.context.definition.flow.key)] as const;
     });
-    return { sentAt: Date.now(), reply: this.capacity.request(count, settled(reply)) };
+    return {
+      sentAt: Date.now(),
+      reply: this.capacity.request(count, settled(reply)),
+      flow: settled(flow),
+    };
   }
 
   /**
@@ -96,6 +107,8 @@ export class GroupReader {
   async receive(read: SentRead): Promise<RawEntry[] | 'lost'> {
     const [error, reply] = await read.reply;
     if (error) throw error;
+    const [flowError, flow] = await read.flow;
+    if (!flowError) this.gate.observe(flow as Record<string, string>);
     const waitedMs = Date.now() - read.sentAt;
     if (reply === null && waitedMs >= this.context.definition.blockMs + 900) {
       // The client's own timeout ended the read: later replies on this connection would no

@@ -95,9 +95,10 @@ return {0, 0}
 export const FLOW_SUCCEEDED = new StreamScript(
   'flow-succeeded',
   `
-local wasOpen = redis.call('HEXISTS', KEYS[1], 'openUntil')
+local wasOpen = redis.call('HGET', KEYS[1], 'openUntil')
 redis.call('HDEL', KEYS[1], 'streak', 'lastFailed', 'openUntil', 'probeMs', 'probe', 'probeUntil')
-return wasOpen
+if wasOpen then return 1 end
+return 0
 `,
 );
 
