@@ -137,6 +137,12 @@ describe('Admin API', () => {
       const script = await request(app.url).get('/dashboard/dashboard.js').expect(200);
       expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
       expect(script.text).toContain('x-api-key');
+      for (const module of ['charts.js', 'dom.js']) {
+        expect(script.text).toContain(`from './${module}'`);
+        const served = await request(app.url).get(`/dashboard/${module}`).expect(200);
+        expect(served.headers['content-type']).toBe('text/javascript; charset=utf-8');
+        expect(served.headers['content-security-policy']).toContain("script-src 'self'");
+      }
       const style = await request(app.url).get('/dashboard/dashboard.css').expect(200);
       expect(style.headers['content-type']).toBe('text/css; charset=utf-8');
       await request(app.url).get('/dashboard/../package.json').expect(404);

@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
-import { DLQ_FIELD, StreamInspector, StreamPublisher } from '../src/redis-streams/index.js';
+import {
+  DLQ_FIELD,
+  FlowControl,
+  StreamInspector,
+  StreamPublisher,
+  streamKeys,
+} from '../src/redis-streams/index.js';
 import { runCli, type CliRun } from './support/cli-process.js';
 import { appTestbed } from './support/app-testbed.js';
 import { freePort } from './support/redis-server.js';
@@ -202,6 +208,62 @@ describe('CLI (node dist/cli/main.js)', () => {
       'Unknown stream "nope": this service handles alerts, alerts:dlq',
     );
     expect(await client.xlen('alerts')).toBe(length);
+  });
+
+  it('pauses and resumes a consumer group for every instance of the service, as status shows', async () => {
+    const paused = await cli('groups', 'pause', 'alerts', 'alerts-webhook');
+    expect(paused).toMatchObject({ code: 0, stderr: '' });
+    expect(paused.stdout).toContain('Paused alerts/alerts-webhook on every instance');
+    expect(paused.stdout).toContain('Flow: paused');
+
+    // The service reads the pause from Redis, as every instance does, also one started later.
+    const app = await bed.start({ CONSUMER_NAME: APP_CONSUMER, SHUTDOWN_TIMEOUT_MS: '1000' });
+    try {
+      const state = await app.app.get(FlowControl).state('alerts', 'alerts-webhook');
+      expect(state.paused).toBe(true);
+    } finally {
+      await bed.close(app);
+    }
+
+    const [text, asJson] = await Promise.all([cli('status'), cli('status', '--json')]);
+    expect(text.stdout).toMatch(/^STREAM\s+GROUP\s+.*\s+FLOW$/m);
+    expect(text.stdout).toMatch(/^alerts\s+alerts-webhook\s+.*\s+paused$/m);
+    expect(text.stdout).toMatch(/^alerts\s+alerts-recorder\s+.*\s+flowing$/m);
+    const alerts = json<{ streams: StreamJson[] }>(asJson).streams.find(
+      (s) => s.stream === 'alerts',
+    )!;
+    expect(alerts.groups.find((g) => g.name === 'alerts-webhook')).toMatchObject({
+      flow: { paused: true, circuit: 'closed' },
+    });
+
+    const resumed = json<{ paused: boolean }>(
+      await cli('groups', 'resume', 'alerts', 'alerts-webhook', '--json'),
+    );
+    expect(resumed).toEqual({ paused: false, circuit: 'closed', failureStreak: 0 });
+  });
+
+  it('refuses to pause a group no handler consumes, or on an unknown stream, and writes nothing', async () => {
+    const [group, stream, missing] = await Promise.all([
+      cli('groups', 'pause', 'alerts', 'nobody'),
+      cli('groups', 'pause', 'secrets', 'alerts-webhook'),
+      cli('groups', 'resume', 'alerts'),
+    ]);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toContain(
+      'No handler of this service consumes stream "alerts" as group "nobody"; its groups are alerts-recorder, alerts-webhook',
+    );
+    expect(group.stderr).toContain('alerts-cli groups pause --help');
+    expect(stream.code).toBe(2);
+    expect(stream.stderr).toContain('Unknown stream "secrets"');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('Give two names, the stream and the group (got 1)');
+    expect(missing.stderr).toContain('Usage: alerts-cli groups resume STREAM GROUP');
+    expect(
+      await client.exists(
+        streamKeys.flow('alerts', 'nobody'),
+        streamKeys.flow('secrets', 'alerts-webhook'),
+      ),
+    ).toBe(0);
   });
 
   describe('dead letters', () => {

@@ -165,6 +165,48 @@ describe('Dashboard in headless Chromium', () => {
     );
   });
 
+  it('pauses a consumer group from its button and resumes it, on every instance', async () => {
+    const flow = page.locator(
+      '#streams tr[data-stream="alerts"][data-group="alerts-webhook"] td.flow',
+    );
+    const flowState = async (): Promise<{ paused: boolean }> =>
+      (
+        await request(app.url)
+          .get('/admin/streams/alerts/groups/alerts-webhook/flow')
+          .set('x-api-key', API_KEY)
+          .expect(200)
+      ).body as { paused: boolean };
+    await flow.locator('button.pause').waitFor();
+    expect(await flow.locator('.flow-state').textContent()).toBe('flowing');
+    // A group of another service has no flow to show, and no button.
+    await client.xgroup('CREATE', 'alerts', 'alerts-audit', '$');
+    const other = page.locator('#streams tr[data-group="alerts-audit"] td.flow');
+    await other.waitFor();
+    expect(await other.textContent()).toBe('—');
+    expect(await other.locator('button').count()).toBe(0);
+
+    await flow.locator('button.pause').click();
+    await flow.locator('button.resume').waitFor();
+    expect(await flow.locator('.flow-state').textContent()).toBe('paused');
+    expect(await flow.getAttribute('class')).toContain('warn');
+    expect(await page.locator('#status').textContent()).toContain(
+      'Paused alerts-webhook on alerts',
+    );
+    expect((await flowState()).paused).toBe(true);
+    // The recorder group of the same stream goes on.
+    expect(
+      await page
+        .locator('#streams tr[data-group="alerts-recorder"] td.flow .flow-state')
+        .textContent(),
+    ).toBe('flowing');
+
+    await flow.locator('button.resume').click();
+    await flow.locator('button.pause').waitFor();
+    expect(await flow.locator('.flow-state').textContent()).toBe('flowing');
+    expect((await flowState()).paused).toBe(false);
+    await client.xgroup('DESTROY', 'alerts', 'alerts-audit');
+  });
+
   it('lists a dead letter with its reason, replays it from its button, and it is delivered', async () => {
     const { eventId } = await postAlert('Disk 98% full on db-2', { webhook: 'reject' });
     const row = deadLetterRow(eventId);

@@ -141,3 +141,44 @@ describe('storage alarms in readiness', () => {
     expect(await client.xlen('alerts')).toBe(20);
   });
 });
+
+describe('paused groups in readiness', () => {
+  const bed = appTestbed();
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    app = await bed.start({ CONSUMER_NAME: 'flow-e2e' });
+  });
+
+  const flowDetail = async (): Promise<Probe & { flow: Record<string, unknown> }> => {
+    const result = await probe(app.url, '/health/ready');
+    const details = result.body.details as Record<string, Record<string, unknown>>;
+    return { ...result, flow: details.flow };
+  };
+
+  it('shows a paused group while staying ready, and no longer once it is resumed', async () => {
+    expect((await flowDetail()).flow).toEqual({
+      status: 'up',
+      paused: [],
+      busy: {},
+      circuitOpen: {},
+    });
+    const group = `${app.url}/admin/streams/alerts/groups/alerts-webhook`;
+    expect((await fetch(`${group}/pause`, { method: 'POST' })).status).toBe(200);
+    const paused = await flowDetail();
+    expect(paused.status).toBe(200);
+    expect(paused.body.status).toBe('ok');
+    expect(paused.flow).toEqual({
+      status: 'up',
+      paused: ['alerts/alerts-webhook'],
+      busy: {},
+      circuitOpen: {},
+    });
+    expect(paused.elapsedMs).toBeLessThan(PROBE_BOUND_MS);
+    // Paused, its consumer loop still runs: it is waiting, not broken.
+    expect(paused.body).toMatchObject({ details: { consumers: { status: 'up' } } });
+
+    expect((await fetch(`${group}/resume`, { method: 'POST' })).status).toBe(200);
+    expect((await flowDetail()).flow).toMatchObject({ status: 'up', paused: [] });
+  });
+});

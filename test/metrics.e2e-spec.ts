@@ -198,6 +198,32 @@ describe('GET /metrics', () => {
     expect(age).toBeLessThan(60);
   });
 
+  it('reports each handled group paused, busy or with an open circuit, and follows a pause', async () => {
+    const flowGauges = ['paused', 'busy', 'circuit_open'].map(
+      (name) => `redis_streams_group_${name}`,
+    );
+    const gauges = (samples: Sample[], labels: Record<string, string>) =>
+      flowGauges.map((name) => valueOf(samples, name, labels));
+    let samples = await scrape();
+    for (const group of [WEBHOOK, RECORDER, DLQ_RECORDER]) {
+      expect(gauges(samples, group)).toEqual([0, 0, 0]);
+    }
+    // Only groups that a handler of this service consumes can be paused from here.
+    expect(gauges(samples, { stream: 'alerts', group: 'observer' })).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+
+    const flowPath = '/admin/streams/alerts/groups/alerts-webhook';
+    await request(app.url).post(`${flowPath}/pause`).set('x-api-key', API_KEY).expect(200);
+    samples = await scrape();
+    expect(gauges(samples, WEBHOOK)).toEqual([1, 0, 0]);
+    expect(gauges(samples, RECORDER)).toEqual([0, 0, 0]);
+    await request(app.url).post(`${flowPath}/resume`).set('x-api-key', API_KEY).expect(200);
+    expect(gauges(await scrape(), WEBHOOK)).toEqual([0, 0, 0]);
+  });
+
   it('keeps the metrics of two applications in one process apart', async () => {
     // Started as the first one is, and so resolved once it is ready.
     const second = await bed.start({ CONSUMER_NAME: 'metrics-2' });

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type {
   ConsumerInfo,
   DeadLetter,
+  FlowState,
   GroupInfo,
   PendingEntry,
   ReplayResult,
@@ -20,6 +21,29 @@ export class ConsumerView implements ConsumerInfo {
   @ApiProperty({ type: Number, description: 'Entries delivered to it and not yet acknowledged' })
   pending!: number;
   @ApiProperty({ type: Number, description: 'Since its last read or claim' }) idleMs!: number;
+}
+
+export class FlowStateView implements FlowState {
+  @ApiProperty({
+    type: Boolean,
+    description: 'Paused by hand: no handler call starts until resumed',
+  })
+  paused!: boolean;
+  @ApiPropertyOptional({
+    type: String,
+    description: 'The destination said it is busy (429/503): no call starts until then (ISO time)',
+  })
+  busyUntil?: string;
+  @ApiProperty({
+    type: String,
+    enum: ['closed', 'open'],
+    description: '`open`: the destination is taken to be down; only probe calls go out',
+  })
+  circuit!: 'closed' | 'open';
+  @ApiPropertyOptional({ type: String, description: 'While open: the next probe (ISO time)' })
+  nextProbeAt?: string;
+  @ApiProperty({ type: Number, description: 'Calls of different entries that failed in a row' })
+  failureStreak!: number;
 }
 
 export class GroupView implements GroupInfo {
@@ -41,6 +65,12 @@ export class GroupView implements GroupInfo {
   @ApiProperty({ type: String }) lastDeliveredId!: string;
   @ApiProperty({ type: Number, nullable: true, description: 'Null when nothing is pending' })
   oldestPendingAgeMs!: number | null;
+  @ApiPropertyOptional({
+    type: () => FlowStateView,
+    description:
+      'Pause, busy and circuit state, shared by every instance; only for groups a handler of this service consumes',
+  })
+  flow?: FlowStateView;
 }
 
 export class DeadLetterStreamView {

@@ -41,6 +41,8 @@ function Asset(path: string, contentType: string): MethodDecorator {
 export class DashboardController {
   private readonly html = readAsset('index.html');
   private readonly script = readAsset('dashboard.js');
+  private readonly chartsModule = readAsset('charts.js');
+  private readonly domModule = readAsset('dom.js');
   private readonly style = readAsset('dashboard.css');
 
   @Asset('', 'text/html')
@@ -51,6 +53,17 @@ export class DashboardController {
   @Asset('dashboard.js', 'text/javascript')
   dashboardScript(): string {
     return this.script;
+  }
+
+  /** Modules that dashboard.js imports. */
+  @Asset('charts.js', 'text/javascript')
+  chartsScript(): string {
+    return this.chartsModule;
+  }
+
+  @Asset('dom.js', 'text/javascript')
+  domScript(): string {
+    return this.domModule;
   }
 
   @Asset('dashboard.css', 'text/css')

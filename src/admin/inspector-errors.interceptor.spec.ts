@@ -7,6 +7,7 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { firstValueFrom, from, NEVER, throwError, type Observable } from 'rxjs';
+import { UnknownGroupError } from '../flow/group-flows.js';
 import { UnknownStreamError, type StreamInspector } from '../redis-streams/index.js';
 import { ADMIN_REQUEST_TIMEOUT_MS } from './admin.constants.js';
 import { InspectorErrorsInterceptor } from './inspector-errors.interceptor.js';
@@ -49,6 +50,16 @@ describe('InspectorErrorsInterceptor', () => {
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundException);
     expect((error as Error).message).toContain('"ghosts"');
+  });
+
+  it('answers 404 for a group no handler of this service consumes, naming those that are', async () => {
+    const error = await failing(
+      new UnknownGroupError('alerts', 'ghosts', ['alerts-recorder', 'alerts-webhook']),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundException);
+    expect((error as Error).message).toBe(
+      'No handler of this service consumes stream "alerts" as group "ghosts"; its groups are alerts-recorder, alerts-webhook',
+    );
   });
 
   it('answers 400 with the details for a bad id or count', async () => {

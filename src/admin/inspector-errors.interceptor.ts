@@ -10,6 +10,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { catchError, throwError, timeout, type Observable } from 'rxjs';
+import { UnknownGroupError } from '../flow/group-flows.js';
 import { StreamInspector, UnknownStreamError } from '../redis-streams/index.js';
 import { ADMIN_REQUEST_TIMEOUT_MS } from './admin.constants.js';
 
@@ -18,8 +19,8 @@ const BUGS = [TypeError, ReferenceError, SyntaxError];
 
 /**
  * Bounds every admin request in time and turns what the inspector throws into HTTP answers:
- * an unknown stream or consumer group is a 404, a bad id or count a 400, and Redis being down, slow
- * or refusing a command a 503 (never a hang). Replays and deletions are idempotent, so a 503 that
+ * an unknown stream or consumer group (for a pause: one no handler here consumes) is a 404, a bad
+ * id or count a 400, and Redis being down, slow or refusing a command a 503 (never a hang). Replays and deletions are idempotent, so a 503 that
  * cut one short can simply be repeated.
  */
 @Injectable()
@@ -52,6 +53,7 @@ export class InspectorErrorsInterceptor implements NestInterceptor {
         `${error.message}: this service handles ${this.inspector.knownStreams().join(', ')}`,
       );
     }
+    if (error instanceof UnknownGroupError) return new NotFoundException(error.message);
     if (error instanceof RangeError) return new BadRequestException([error.message]);
     if (!(error instanceof Error) || BUGS.some((type) => error instanceof type)) return error;
     if (/^NOGROUP\b/.test(error.message)) {

@@ -6,7 +6,8 @@ import {
   ApiOperation,
   ApiParam,
 } from '@nestjs/swagger';
-import { StreamInspector, type GroupInfo, type StreamInfo } from '../redis-streams/index.js';
+import { GroupFlows, type GroupWithFlow, type StreamWithFlows } from '../flow/group-flows.js';
+import { StreamInspector } from '../redis-streams/index.js';
 import { ADMIN_LIMITS } from './admin.constants.js';
 import { AdminController, ApiStreamParam } from './admin-controller.decorator.js';
 import { PendingQueryDto, StreamsQueryDto } from './admin-query.dto.js';
@@ -25,10 +26,13 @@ export class StreamsController {
   constructor(
     private readonly inspector: StreamInspector,
     private readonly streamHistory: StreamHistory,
+    private readonly groupFlows: GroupFlows,
   ) {}
 
   @Get('streams')
-  @ApiOperation({ summary: 'The handled streams with their groups, consumers, lag and pending' })
+  @ApiOperation({
+    summary: 'The handled streams with their groups, consumers, lag, pending and flow state',
+  })
   @ApiOkResponse({ type: StreamPageView })
   @ApiBadRequestResponse({ description: 'A bad limit or cursor' })
   async list(@Query() query: StreamsQueryDto): Promise<StreamPageView> {
@@ -36,7 +40,9 @@ export class StreamsController {
       .knownStreams()
       .filter((stream) => query.cursor === undefined || stream > query.cursor);
     const page = after.slice(0, query.limit);
-    const items = await Promise.all(page.map((stream) => this.inspector.stream(stream)));
+    const items = await this.groupFlows.withFlows(
+      await Promise.all(page.map((stream) => this.inspector.stream(stream))),
+    );
     return {
       items: items.map(toStreamView),
       next: after.length > page.length ? page[page.length - 1] : undefined,
@@ -44,12 +50,13 @@ export class StreamsController {
   }
 
   @Get('streams/:stream')
-  @ApiOperation({ summary: 'One stream with its groups, consumers, lag and pending' })
+  @ApiOperation({ summary: 'One stream with its groups, consumers, lag, pending and flow state' })
   @ApiStreamParam()
   @ApiOkResponse({ type: StreamView })
   @ApiNotFoundResponse({ description: 'No handler consumes this stream' })
   async one(@Param('stream') stream: string): Promise<StreamView> {
-    return toStreamView(await this.inspector.stream(stream));
+    const [info] = await this.groupFlows.withFlows([await this.inspector.stream(stream)]);
+    return toStreamView(info);
   }
 
   @Get('streams/:stream/groups/:group/pending')
@@ -81,11 +88,11 @@ export class StreamsController {
 }
 
 /** Bounds the consumers: they accumulate when instances get new names (a Deployment's pods). */
-function toStreamView(info: StreamInfo): StreamView {
+function toStreamView(info: StreamWithFlows): StreamView {
   return { ...info, groups: info.groups.map(toGroupView) };
 }
 
-function toGroupView(group: GroupInfo): GroupView {
+function toGroupView(group: GroupWithFlow): GroupView {
   const consumers = [...group.consumers]
     .sort((a, b) => a.idleMs - b.idleMs)
     .slice(0, ADMIN_LIMITS.consumersPerGroup);

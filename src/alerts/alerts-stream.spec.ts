@@ -1,7 +1,7 @@
 import { alertsConfig } from '../config/alerts.config.js';
 import { validate } from '../config/env.validation.js';
 import { retentionRules } from '../redis-streams/stream-declarations.js';
-import { alertsStream } from './alerts-stream.js';
+import { alertsStream, perSecond } from './alerts-stream.js';
 
 /** The alerts stream as the environment `env` declares it. */
 function declared(env: Record<string, string>) {
@@ -70,5 +70,39 @@ describe('alertsStream', () => {
         { stream: 'alerts:{1}:dlq' },
       ],
     });
+  });
+
+  it('gives the webhook group a delivery deadline of 6 hours and no rate limit by default', () => {
+    expect(alertsStream(alertsConfig(validate({}))).groups).toEqual({
+      'alerts-webhook': { maxAgeMs: 21_600_000 },
+    });
+  });
+
+  it("sets the webhook group's rate limit and deadline from the environment; 0 is no deadline", () => {
+    const env = { ALERTS_WEBHOOK_RATE_LIMIT: '5', ALERTS_DELIVERY_MAX_AGE_MS: '0' };
+    expect(alertsStream(alertsConfig(validate(env))).groups).toEqual({
+      'alerts-webhook': { rateLimit: { max: 5, perMs: 1_000 } },
+    });
+  });
+});
+
+describe('perSecond', () => {
+  it.each([
+    [5, { max: 5, perMs: 1_000 }],
+    [1, { max: 1, perMs: 1_000 }],
+    [0.5, { max: 1, perMs: 2_000 }],
+    [0.1, { max: 1, perMs: 10_000 }],
+    [2.5, { max: 3, perMs: 1_200 }],
+    [100, { max: 100, perMs: 1_000 }],
+  ])('turns %d calls per second into %j', (rate, limit) => {
+    expect(perSecond(rate)).toEqual(limit);
+  });
+
+  it('keeps the rate within 0.1% for awkward fractions', () => {
+    for (const rate of [0.3, 1.5, 7.7, 0.001, 33.3]) {
+      const { max, perMs } = perSecond(rate);
+      expect(Number.isInteger(max) && Number.isInteger(perMs)).toBe(true);
+      expect(Math.abs((max * 1_000) / perMs - rate) / rate).toBeLessThan(0.001);
+    }
   });
 });

@@ -5,6 +5,14 @@ export const WEBHOOK_GROUP = 'alerts-webhook';
 export const RECORDER_GROUP = 'alerts-recorder';
 export const RECORDER_DEAD_LETTER_GROUP = 'alerts-recorder-dlq';
 
+/** A webhook that answers 429 or 503 is busy: the whole webhook group waits, as it asks. */
+export const WEBHOOK_BUSY = {
+  /** The wait when `Retry-After` is absent or unreadable. */
+  defaultDelayMs: 1_000,
+  /** The longest wait a receiver can ask for; a longer one is cut to this. */
+  maxDelayMs: 5 * 60 * 1_000,
+} as const;
+
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 /** An alert that does not say how bad it is is treated as the worst case. */

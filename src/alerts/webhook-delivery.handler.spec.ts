@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertsConfig } from '../config/alerts.config.js';
-import { NonRetryableError, type StreamMessage } from '../redis-streams/index.js';
+import { NonRetryableError, RetryLaterError, type StreamMessage } from '../redis-streams/index.js';
+import { WEBHOOK_BUSY } from './alerts.constants.js';
 import type { AlertEventDto } from './alert-event.dto.js';
 import type { AlertStore } from './alert-store.js';
 import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
@@ -15,6 +16,8 @@ interface Received {
 /** A webhook whose answer each test sets; `'hang'` never answers. */
 class FakeWebhook {
   reply: number | 'hang' = 200;
+  /** Sent with every answer while set. */
+  retryAfter?: string;
   readonly received: Received[] = [];
   private constructor(private readonly server: Server) {}
 
@@ -29,6 +32,7 @@ class FakeWebhook {
         webhook.received.push({ headers: req.headers, body });
         if (webhook.reply === 'hang') return;
         res.statusCode = webhook.reply;
+        if (webhook.retryAfter !== undefined) res.setHeader('retry-after', webhook.retryAfter);
         if (webhook.reply >= 300 && webhook.reply < 400) res.setHeader('location', '/elsewhere');
         res.end('answer body');
       });
@@ -71,7 +75,7 @@ const alert = {
   receivedAt: '2026-01-01T00:00:00.000Z',
 } as AlertEventDto;
 
-function messageFor(attempt: number): StreamMessage {
+function messageFor(attempt: number, signal = new AbortController().signal): StreamMessage {
   return {
     id: '1767225600000-0',
     stream: 'alerts',
@@ -80,7 +84,7 @@ function messageFor(attempt: number): StreamMessage {
     eventId: 'event-1',
     attempt,
     fields: {},
-    signal: new AbortController().signal,
+    signal,
   };
 }
 
@@ -133,19 +137,66 @@ describe('WebhookDeliveryHandler', () => {
     expect(calls[0][0]).toBe('delivered');
   });
 
-  it.each([500, 503, 408, 429])(
-    'retries after %i, recording the failed attempt',
+  afterEach(() => {
+    webhook.retryAfter = undefined;
+  });
+
+  it.each([500, 502, 504, 408])(
+    'retries after %i with backoff, recording the failed attempt',
     async (status) => {
       webhook.reply = status;
+      webhook.retryAfter = '30';
       const { handler: subject, calls } = handler(webhook.url);
       const failure = subject.deliver(alert, messageFor(3));
       await expect(failure).rejects.toThrow(`webhook answered ${status}`);
       await expect(failure).rejects.not.toBeInstanceOf(NonRetryableError);
+      await expect(failure).rejects.not.toBeInstanceOf(RetryLaterError);
       expect(calls).toEqual([
         ['failed', 'event-1', expect.any(Object), 3, expect.stringContaining(String(status))],
       ]);
     },
   );
+
+  it.each([
+    [429, '7', 7_000],
+    [503, '2', 2_000],
+    [429, undefined, WEBHOOK_BUSY.defaultDelayMs],
+    [503, 'tomorrow', WEBHOOK_BUSY.defaultDelayMs],
+    [429, '3600', WEBHOOK_BUSY.maxDelayMs],
+  ])(
+    'takes %i with Retry-After %j as busy: the group waits %i ms',
+    async (status, retryAfter, delayMs) => {
+      webhook.reply = status;
+      webhook.retryAfter = retryAfter;
+      const { handler: subject, calls } = handler(webhook.url);
+      const failure = subject.deliver(alert, messageFor(2));
+      await expect(failure).rejects.toBeInstanceOf(RetryLaterError);
+      await expect(failure).rejects.toMatchObject({ delayMs });
+      await expect(failure).rejects.toThrow(`webhook answered ${status}`);
+      expect(calls).toEqual([
+        [
+          'failed',
+          'event-1',
+          expect.any(Object),
+          2,
+          expect.stringContaining(`waits ${delayMs} ms`),
+        ],
+      ]);
+    },
+  );
+
+  it('reads a Retry-After date as the time left until then', async () => {
+    webhook.reply = 503;
+    webhook.retryAfter = new Date(Date.now() + 60_000).toUTCString();
+    const { handler: subject } = handler(webhook.url);
+    const error = (await subject.deliver(alert, messageFor(1)).catch((e: unknown) => e)) as {
+      delayMs: number;
+    };
+    expect(error).toBeInstanceOf(RetryLaterError);
+    // HTTP dates have whole seconds.
+    expect(error.delayMs).toBeGreaterThan(58_000);
+    expect(error.delayMs).toBeLessThanOrEqual(60_000);
+  });
 
   it.each([400, 404, 422, 301])('gives up at once after %i', async (status) => {
     webhook.reply = status;
@@ -162,6 +213,20 @@ describe('WebhookDeliveryHandler', () => {
     const failure = subject.deliver(alert, messageFor(1));
     await expect(failure).rejects.toThrow('no answer within 100 ms');
     await expect(failure).rejects.not.toBeInstanceOf(NonRetryableError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(calls[0][0]).toBe('failed');
+  });
+
+  it('abandons the call when the message signal aborts, as a failure to retry', async () => {
+    webhook.reply = 'hang';
+    const { handler: subject, calls } = handler(webhook.url, 10_000);
+    const controller = new AbortController();
+    const started = Date.now();
+    const failure = subject.deliver(alert, messageFor(1, controller.signal));
+    setTimeout(() => controller.abort(), 100);
+    await expect(failure).rejects.toThrow('webhook call abandoned');
+    await expect(failure).rejects.not.toBeInstanceOf(NonRetryableError);
+    await expect(failure).rejects.not.toBeInstanceOf(RetryLaterError);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(calls[0][0]).toBe('failed');
   });

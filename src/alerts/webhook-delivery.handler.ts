@@ -4,6 +4,7 @@ import { alertsConfig } from '../config/alerts.config.js';
 import {
   FIELD,
   NonRetryableError,
+  RetryLaterError,
   StreamHandler,
   type StreamMessage,
 } from '../redis-streams/index.js';
@@ -13,14 +14,17 @@ import { AlertEventDto } from './alert-event.dto.js';
 import type { AlertContent } from './alert-record.js';
 import { AlertStore } from './alert-store.js';
 import { messageContext } from './message-context.js';
+import { retryAfterMs } from './retry-after.js';
 import { classifyWebhookStatus } from './webhook-response.js';
 import { webhookTarget, type WebhookTarget } from './webhook-target.js';
 
 /**
  * Delivers every alert to the webhook (`ALERTS_WEBHOOK_URL`) as a JSON POST with an
  * `Idempotency-Key` header, so a receiver can drop the duplicates that at-least-once delivery may
- * cause. Failures the receiver may recover from are retried with backoff by the stream consumer;
- * requests it rejects go to the dead-letter stream at once. Without a URL, alerts are only logged.
+ * cause. A receiver that answers 429 or 503 is busy: the whole group waits as its `Retry-After`
+ * says, spending no attempt. Other failures the receiver may recover from are retried with backoff
+ * by the stream consumer (and many in a row open the group's circuit); requests it rejects go to
+ * the dead-letter stream at once. Without a URL, alerts are only logged.
  */
 @Injectable()
 export class WebhookDeliveryHandler {
@@ -35,7 +39,14 @@ export class WebhookDeliveryHandler {
   }
 
   // Idempotent: a later entry with an eventId already delivered (a producer's retry) is not sent.
-  @StreamHandler(ALERTS_STREAM, { group: WEBHOOK_GROUP, dto: AlertEventDto, idempotent: true })
+  // The circuit breaker: a receiver that is down gets probe calls, not one retry per alert. Rate
+  // limit and delivery deadline come from the configuration (see alerts-stream.ts).
+  @StreamHandler(ALERTS_STREAM, {
+    group: WEBHOOK_GROUP,
+    dto: AlertEventDto,
+    idempotent: true,
+    circuitBreaker: true,
+  })
   async deliver(alert: AlertEventDto, message: StreamMessage): Promise<void> {
     const content = toAlertContent(alert, message.id, message.fields[FIELD.publishedAt]);
     const context = messageContext(message);
@@ -59,11 +70,15 @@ export class WebhookDeliveryHandler {
         body: JSON.stringify(webhookBody(message, content)),
         // A 3xx would turn the POST into a GET somewhere else: report it instead of following it.
         redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+        // Ends at the call's own timeout, or when the consumer gives up on the handler (its
+        // timeout, shutdown), whichever comes first.
+        signal: AbortSignal.any([message.signal, AbortSignal.timeout(timeoutMs)]),
       });
     } catch (error) {
       // The reason ends up in the alert record and the dead-letter stream: it never holds the URL.
-      const reason = `webhook did not answer: ${describeFetchError(error, timeoutMs)}`;
+      const reason = message.signal.aborted
+        ? 'webhook call abandoned: the handler was stopped (timeout or shutdown)'
+        : `webhook did not answer: ${describeFetchError(error, timeoutMs)}`;
       await this.recordFailure(message, reason);
       throw new Error(reason, { cause: error });
     }
@@ -76,6 +91,12 @@ export class WebhookDeliveryHandler {
         await this.recordDelivered(message, 'webhook');
         this.logger.log(`Delivered ${context}: ${answered}`);
         return;
+      case 'busy': {
+        const delayMs = retryAfterMs(response.headers.get('retry-after'));
+        const busy = `${answered}; busy, the group waits ${delayMs} ms`;
+        await this.recordFailure(message, busy);
+        throw new RetryLaterError(busy, delayMs);
+      }
       case 'retry':
         await this.recordFailure(message, answered);
         throw new Error(answered);

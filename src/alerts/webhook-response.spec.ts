@@ -5,7 +5,11 @@ describe('classifyWebhookStatus', () => {
     expect(classifyWebhookStatus(status)).toBe('delivered');
   });
 
-  it.each([408, 429, 500, 502, 503, 504, 599])('%i is retried', (status) => {
+  it.each([429, 503])('%i is busy', (status) => {
+    expect(classifyWebhookStatus(status)).toBe('busy');
+  });
+
+  it.each([408, 500, 502, 504, 599])('%i is retried', (status) => {
     expect(classifyWebhookStatus(status)).toBe('retry');
   });
 

@@ -120,6 +120,28 @@ describe('parseCliArgs', () => {
     expect(usageError('dlq', 'delete', '5').topic).toBe('dlq delete');
   });
 
+  it('reads groups pause and resume with exactly a stream and a group', () => {
+    expect(command('groups', 'pause', 'alerts', 'alerts-webhook')).toEqual({
+      name: 'groups pause',
+      stream: 'alerts',
+      group: 'alerts-webhook',
+      json: false,
+    });
+    expect(command('groups', 'resume', '--json', 'alerts:dlq', 'alerts-recorder-dlq')).toEqual({
+      name: 'groups resume',
+      stream: 'alerts:dlq',
+      group: 'alerts-recorder-dlq',
+      json: true,
+    });
+    expect(usageError('groups', 'pause', 'alerts')).toMatchObject({
+      message: 'Give two names, the stream and the group (got 1)',
+      topic: 'groups pause',
+    });
+    expect(usageError('groups', 'resume', 'a', 'b', 'c').message).toContain('(got 3)');
+    expect(usageError('groups', 'pause', 'alerts', ' ').message).toBe('GROUP must not be empty');
+    expect(usageError('groups').message).toBe('Missing groups command: pause or resume');
+  });
+
   describe('publish', () => {
     it('makes an alert of the options, checked like POST /alerts, with its defaults', () => {
       const parsed = command(

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module.js';
 import { coreModules } from '../config/core-modules.js';
 import type { EnvironmentVariables } from '../config/env.validation.js';
+import { GroupFlows } from '../flow/group-flows.js';
 import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
 import { COMMANDS } from './command-registry.js';
 import { RedisReachability } from './redis-reachability.js';
@@ -30,7 +31,7 @@ export class CliModule {
     return {
       module: CliModule,
       imports: [...coreModules(env, cliStreamsOptions), AlertsModule],
-      providers: [RedisReachability, ...COMMANDS.map(({ runner }) => runner)],
+      providers: [RedisReachability, GroupFlows, ...new Set(COMMANDS.map(({ runner }) => runner))],
     };
   }
 }

@@ -2,6 +2,7 @@ import type { CommandDefinition } from './commands/command-definition.interface.
 import { dlqDeleteCommand } from './commands/dlq-delete.command.js';
 import { dlqListCommand } from './commands/dlq-list.command.js';
 import { dlqReplayCommand } from './commands/dlq-replay.command.js';
+import { groupsPauseCommand, groupsResumeCommand } from './commands/groups-flow.command.js';
 import { publishCommand } from './commands/publish.command.js';
 import { statusCommand } from './commands/status.command.js';
 
@@ -11,6 +12,8 @@ export const COMMANDS = [
   dlqListCommand,
   dlqReplayCommand,
   dlqDeleteCommand,
+  groupsPauseCommand,
+  groupsResumeCommand,
   publishCommand,
 ] as const;
 

@@ -6,6 +6,10 @@ export const alertsConfig = configNamespace('alerts', (env) => ({
   /** Undefined when ALERTS_WEBHOOK_URL is not set. May carry a token: do not log it. */
   webhookUrl: env.ALERTS_WEBHOOK_URL as string | undefined,
   webhookTimeoutMs: env.ALERTS_WEBHOOK_TIMEOUT_MS,
+  /** Webhook calls per second across every instance; undefined: no limit. */
+  webhookRateLimit: env.ALERTS_WEBHOOK_RATE_LIMIT as number | undefined,
+  /** Age (from acceptance) at which an undelivered alert is dead-lettered; 0: never. */
+  deliveryMaxAgeMs: env.ALERTS_DELIVERY_MAX_AGE_MS,
   /** 0: one `alerts` stream; otherwise that many partitions. */
   partitions: env.ALERTS_PARTITIONS,
   /**

@@ -23,6 +23,8 @@ describe('validate', () => {
       API_KEY: undefined,
       ALERTS_WEBHOOK_URL: undefined,
       ALERTS_WEBHOOK_TIMEOUT_MS: 5000,
+      ALERTS_WEBHOOK_RATE_LIMIT: undefined,
+      ALERTS_DELIVERY_MAX_AGE_MS: 21_600_000,
       RETRY_MAX_ATTEMPTS: 5,
       RETRY_BACKOFF_BASE_MS: 1000,
       RETRY_BACKOFF_MAX_MS: 60000,
@@ -145,6 +147,32 @@ describe('validate', () => {
       'DEAD_LETTER_MAX_AGE_MS: must be 0 (keep dead letters) or a whole number of at least 3600000 (got "30d")',
       'DEAD_LETTER_ALARM_COUNT: must be a whole number of at least 0 (got "1.5")',
     ]);
+  });
+
+  it('takes a webhook rate limit in calls per second, fractions too, and a delivery deadline', () => {
+    expect(
+      validate({ ALERTS_WEBHOOK_RATE_LIMIT: '0.5', ALERTS_DELIVERY_MAX_AGE_MS: '0' }),
+    ).toMatchObject({ ALERTS_WEBHOOK_RATE_LIMIT: 0.5, ALERTS_DELIVERY_MAX_AGE_MS: 0 });
+    expect(
+      validate({ ALERTS_WEBHOOK_RATE_LIMIT: '20', ALERTS_DELIVERY_MAX_AGE_MS: '60000' }),
+    ).toMatchObject({ ALERTS_WEBHOOK_RATE_LIMIT: 20, ALERTS_DELIVERY_MAX_AGE_MS: 60_000 });
+    for (const [rate, maxAge] of [
+      ['0', '6'],
+      ['-5', '-1'],
+      ['fast', '6h'],
+      ['100001', '59999'],
+    ]) {
+      const problems = problemsOf({
+        ALERTS_WEBHOOK_RATE_LIMIT: rate,
+        ALERTS_DELIVERY_MAX_AGE_MS: maxAge,
+        PORT: 'abc',
+      });
+      expect(problems).toEqual([
+        'PORT: must be a whole number from 0 to 65535 (got "abc")',
+        `ALERTS_WEBHOOK_RATE_LIMIT: must be a number of calls per second above 0 and at most 100000, such as 5 or 0.5 (got "${rate}")`,
+        `ALERTS_DELIVERY_MAX_AGE_MS: must be 0 (no deadline) or a whole number of at least 60000 (got "${maxAge}")`,
+      ]);
+    }
   });
 
   it('puts all problems in the message of a single error', () => {

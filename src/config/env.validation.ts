@@ -16,6 +16,7 @@ import {
   IsExistingFile,
   IsHostPortList,
   IsIntegerInRange,
+  IsPositiveNumber,
   IsUrlWithScheme,
   IsZeroOrAtLeast,
   Satisfies,
@@ -39,6 +40,10 @@ const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1_000;
 /** Age limits under an hour are refused: they are most likely in the wrong unit. */
 const MIN_AGE_LIMIT_MS = 60 * 60 * 1_000;
+/** Delivery deadlines under a minute are refused: they are most likely seconds, not milliseconds. */
+const MIN_DELIVERY_DEADLINE_MS = 60 * 1_000;
+/** Highest ALERTS_WEBHOOK_RATE_LIMIT: far above what any webhook takes, and beyond the consumer's pace. */
+const MAX_WEBHOOK_RATE = 100_000;
 
 /** Whether REDIS_MODE is `mode`, or is invalid (then REDIS_MODE itself is the problem reported). */
 function modeIsOrInvalid(env: EnvironmentVariables, mode: RedisModeName): boolean {
@@ -153,6 +158,19 @@ export class EnvironmentVariables {
 
   @IsIntegerInRange(1)
   ALERTS_WEBHOOK_TIMEOUT_MS: number = 5_000;
+
+  /** Webhook calls per second, across every instance; unset: no limit but the receiver's own. */
+  @IsOptional()
+  @IsPositiveNumber(MAX_WEBHOOK_RATE, 'calls per second')
+  ALERTS_WEBHOOK_RATE_LIMIT?: number = undefined;
+
+  /**
+   * An alert not delivered this long after it was accepted is dead-lettered, however many attempts
+   * it has left: busy receivers spend no attempts, so time is what bounds them. 0: no deadline.
+   * Six hours ride out a long outage of the receiver, and an alert older than that is news no more.
+   */
+  @IsZeroOrAtLeast(MIN_DELIVERY_DEADLINE_MS, 'no deadline')
+  ALERTS_DELIVERY_MAX_AGE_MS: number = 6 * 60 * 60 * 1_000;
 
   /**
    * 0: one stream, `alerts`. P > 0: the partitions `alerts:{0}` ... `alerts:{P-1}`, alerts routed

@@ -21,6 +21,20 @@ export function IsIntegerInRange(min: number, max?: number): PropertyDecorator {
   });
 }
 
+/** A number above 0 and at most `max`, fractions allowed (a rate such as 0.5 per second). */
+export function IsPositiveNumber(max: number, unit: string): PropertyDecorator {
+  return ValidateBy({
+    name: 'isPositiveNumber',
+    constraints: [max],
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= max,
+      defaultMessage: () =>
+        `must be a number of ${unit} above 0 and at most ${max}, such as 5 or 0.5`,
+    },
+  });
+}
+
 /**
  * 0 (the feature is off), or a whole number of at least `min`: a small non-zero value is most
  * likely a value in the wrong unit, such as days for milliseconds.

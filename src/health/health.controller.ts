@@ -6,6 +6,7 @@ import {
   type HealthCheckResult,
 } from '@nestjs/terminus';
 import { ConsumersHealthIndicator } from './consumers.health.js';
+import { FlowHealthIndicator } from './flow.health.js';
 import { RedisHealthIndicator } from './redis.health.js';
 import { StorageHealthIndicator } from './storage.health.js';
 
@@ -18,6 +19,7 @@ export class HealthController {
     private readonly redis: RedisHealthIndicator,
     private readonly consumers: ConsumersHealthIndicator,
     private readonly storage: StorageHealthIndicator,
+    private readonly flow: FlowHealthIndicator,
   ) {}
 
   /**
@@ -36,7 +38,8 @@ export class HealthController {
 
   /**
    * 200 when Redis answers and every consumer runs; 503 with the details otherwise. The `storage`
-   * detail carries persistence and retention alarms without failing the probe.
+   * detail carries persistence and retention alarms, and the `flow` detail the paused, busy and
+   * circuit-open groups, without failing the probe.
    */
   @Get('ready')
   @HealthCheck()
@@ -45,6 +48,7 @@ export class HealthController {
       () => this.redis.isHealthy('redis'),
       () => this.consumers.isHealthy('consumers'),
       () => this.storage.isHealthy('storage'),
+      () => this.flow.isHealthy('flow'),
     ]);
   }
 }

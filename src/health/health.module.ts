@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { GroupFlows } from '../flow/group-flows.js';
 import { ConsumersHealthIndicator } from './consumers.health.js';
+import { FlowHealthIndicator } from './flow.health.js';
 import { HealthController } from './health.controller.js';
 import { RedisHealthIndicator } from './redis.health.js';
 import { StorageHealthIndicator } from './storage.health.js';
@@ -9,6 +11,12 @@ import { StorageHealthIndicator } from './storage.health.js';
 @Module({
   imports: [TerminusModule],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator, ConsumersHealthIndicator, StorageHealthIndicator],
+  providers: [
+    RedisHealthIndicator,
+    ConsumersHealthIndicator,
+    StorageHealthIndicator,
+    FlowHealthIndicator,
+    GroupFlows,
+  ],
 })
 export class HealthModule {}

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { Registry } from 'prom-client';
+import { GroupFlows } from '../flow/group-flows.js';
 import { MetricsController } from './metrics.controller.js';
 import { createMetricsRegistry } from './metrics.registry.js';
 import { StreamActivityMetrics } from './stream-activity.metrics.js';
@@ -16,6 +17,7 @@ import { StreamStateMetrics } from './stream-state.metrics.js';
     { provide: Registry, useFactory: createMetricsRegistry },
     StreamActivityMetrics,
     StreamStateMetrics,
+    GroupFlows,
   ],
   exports: [Registry],
 })

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
+import type { GroupFlow, GroupFlows } from '../flow/group-flows.js';
 import type { StreamInfo, StreamInspector } from '../redis-streams/index.js';
 import { REDIS_READ_TIMEOUT_MS } from './metrics.constants.js';
 import { StreamStateMetrics } from './stream-state.metrics.js';
@@ -43,16 +44,36 @@ class FakeInspector {
   }
 }
 
+const BILLING_FLOW: GroupFlow = {
+  stream: 'orders',
+  group: 'billing',
+  paused: true,
+  busyUntil: '2026-01-01T00:00:05.000Z',
+  circuit: 'open',
+  nextProbeAt: '2026-01-01T00:00:10.000Z',
+  failureStreak: 5,
+};
+const AUDIT_FLOW: GroupFlow = {
+  stream: 'orders',
+  group: 'audit',
+  paused: false,
+  circuit: 'closed',
+  failureStreak: 0,
+};
+
 describe('StreamStateMetrics', () => {
   let registry: Registry;
   let inspector: FakeInspector;
+  let flows: GroupFlow[];
 
   beforeAll(() => Logger.overrideLogger(false));
 
   beforeEach(() => {
     registry = new Registry();
     inspector = new FakeInspector();
-    new StreamStateMetrics(registry, inspector as unknown as StreamInspector);
+    flows = [BILLING_FLOW, AUDIT_FLOW];
+    const groupFlows = { all: () => Promise.resolve(flows) } as unknown as GroupFlows;
+    new StreamStateMetrics(registry, inspector as unknown as StreamInspector, groupFlows);
   });
 
   it('reads Redis once per scrape and sets every gauge from it', async () => {
@@ -77,6 +98,21 @@ describe('StreamStateMetrics', () => {
     expect(inspector.reads).toBe(2);
   });
 
+  it('sets the paused, busy and circuit gauges of each handled group from its flow state', async () => {
+    let text = await registry.metrics();
+    for (const name of ['paused', 'busy', 'circuit_open']) {
+      expect(text).toContain(`redis_streams_group_${name}{stream="orders",group="billing"} 1`);
+      expect(text).toContain(`redis_streams_group_${name}{stream="orders",group="audit"} 0`);
+    }
+    flows = [{ ...BILLING_FLOW, paused: false, busyUntil: undefined, circuit: 'closed' }];
+    text = await registry.metrics();
+    for (const name of ['paused', 'busy', 'circuit_open']) {
+      expect(text).toContain(`redis_streams_group_${name}{stream="orders",group="billing"} 0`);
+      // A group no longer handled loses its series.
+      expect(text).not.toContain(`redis_streams_group_${name}{stream="orders",group="audit"}`);
+    }
+  });
+
   it('answers within the timeout when Redis hangs, without the stream gauges', async () => {
     await registry.metrics();
     inspector.answer = () => new Promise<never>(() => undefined);
@@ -88,6 +124,7 @@ describe('StreamStateMetrics', () => {
     expect(text).toContain('redis_streams_redis_up 0');
     expect(text).not.toContain('redis_streams_stream_length{');
     expect(text).not.toContain('redis_streams_group_pending{');
+    expect(text).not.toContain('redis_streams_group_paused{');
 
     // The next scrape waits for the same hung read instead of starting another one.
     await registry.metrics();
@@ -106,6 +143,7 @@ describe('StreamStateMetrics', () => {
   it('drops the series of a stream or group that is gone', async () => {
     await registry.metrics();
     inspector.answer = () => Promise.resolve([{ ...ORDERS, groups: [ORDERS.groups[1]] }]);
+    flows = [AUDIT_FLOW];
     const text = await registry.metrics();
     expect(text).not.toContain('group="billing"');
     expect(text).toContain('redis_streams_group_consumers{stream="orders",group="audit"} 0');

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
+import { GroupFlows, type GroupFlow } from '../flow/group-flows.js';
 import { StreamInspector, withTimeout, type StreamInfo } from '../redis-streams/index.js';
 import {
   GROUP_LABELS,
@@ -8,9 +9,16 @@ import {
   type GroupLabel,
 } from './metrics.constants.js';
 
+/** What one scrape reads from Redis. */
+interface StreamState {
+  streams: StreamInfo[];
+  flows: GroupFlow[];
+}
+
 /**
- * Gauges of what Redis holds (stream length, group lag, pending, dead letters, consumers), read on
- * scrape: one `StreamInspector.streams()` per scrape, shared by every gauge, bounded by
+ * Gauges of what Redis holds (stream length, group lag, pending, dead letters, consumers, and the
+ * flow state of the handled groups), read on scrape: one `StreamInspector.streams()` and one
+ * `GroupFlows.all()` per scrape, shared by every gauge, bounded by
  * `REDIS_READ_TIMEOUT_MS`. When Redis does not answer in time, the scrape still answers at once,
  * with `redis_streams_redis_up 0` and without these gauges rather than with stale values.
  */
@@ -24,15 +32,19 @@ export class StreamStateMetrics {
   private readonly pending: Gauge<GroupLabel>;
   private readonly oldestPendingAge: Gauge<GroupLabel>;
   private readonly consumers: Gauge<GroupLabel>;
+  private readonly paused: Gauge<GroupLabel>;
+  private readonly busy: Gauge<GroupLabel>;
+  private readonly circuitOpen: Gauge<GroupLabel>;
   /** The refresh of the scrape in progress, awaited by every gauge's collect. */
   private refreshing?: Promise<void>;
   /** The read of Redis in progress; it may outlive a scrape that gave up on it. */
-  private reading?: Promise<StreamInfo[]>;
+  private reading?: Promise<StreamState>;
   private lastFailure?: string;
 
   constructor(
     registry: Registry,
     private readonly inspector: StreamInspector,
+    private readonly groupFlows: GroupFlows,
   ) {
     const registers = [registry];
     const collect = (): Promise<void> => this.refresh();
@@ -67,6 +79,18 @@ export class StreamStateMetrics {
       'group_consumers',
       'Consumers Redis knows in the group; one that stopped stays until it is deleted.',
     );
+    this.paused = perGroup(
+      'group_paused',
+      '1 while the group is paused by hand (admin API, CLI, dashboard), on every instance; handled groups only.',
+    );
+    this.busy = perGroup(
+      'group_busy',
+      '1 while the destination said it is busy (429/503 with Retry-After) and the group waits; handled groups only.',
+    );
+    this.circuitOpen = perGroup(
+      'group_circuit_open',
+      '1 while the circuit is open: the destination is taken to be down and only probe calls go out; handled groups only.',
+    );
   }
 
   private refresh(): Promise<void> {
@@ -78,8 +102,9 @@ export class StreamStateMetrics {
 
   private async readAndSet(): Promise<void> {
     let streams: StreamInfo[];
+    let flows: GroupFlow[];
     try {
-      streams = await withTimeout(this.read(), REDIS_READ_TIMEOUT_MS);
+      ({ streams, flows } = await withTimeout(this.read(), REDIS_READ_TIMEOUT_MS));
     } catch (error) {
       this.setDown((error as Error).message);
       return;
@@ -96,16 +121,25 @@ export class StreamStateMetrics {
         this.consumers.set(labels, group.consumers.length);
       }
     }
+    for (const flow of flows) {
+      const labels = { stream: flow.stream, group: flow.group };
+      this.paused.set(labels, flow.paused ? 1 : 0);
+      // `busyUntil` is only there while it lies ahead, by Redis's clock.
+      this.busy.set(labels, flow.busyUntil ? 1 : 0);
+      this.circuitOpen.set(labels, flow.circuit === 'open' ? 1 : 0);
+    }
     this.up.set(1);
     if (this.lastFailure !== undefined) this.logger.log('Stream gauges are read from Redis again');
     this.lastFailure = undefined;
   }
 
   /** At most one read in flight: a scrape after one that timed out waits for the same read. */
-  private read(): Promise<StreamInfo[]> {
-    this.reading ??= this.inspector.streams().finally(() => {
-      this.reading = undefined;
-    });
+  private read(): Promise<StreamState> {
+    this.reading ??= Promise.all([this.inspector.streams(), this.groupFlows.all()])
+      .then(([streams, flows]) => ({ streams, flows }))
+      .finally(() => {
+        this.reading = undefined;
+      });
     return this.reading;
   }
 
@@ -127,6 +161,9 @@ export class StreamStateMetrics {
       this.pending,
       this.oldestPendingAge,
       this.consumers,
+      this.paused,
+      this.busy,
+      this.circuitOpen,
     ]) {
       gauge.reset();
     }

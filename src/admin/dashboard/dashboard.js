@@ -1,19 +1,14 @@
-// The dashboard's only script: polls the admin API of the service that served it, draws the
-// tables and two small SVG charts, and replays or deletes dead letters. No libraries, no network
-// beyond this service. Everything that comes from the streams is written as text, never as HTML.
+// The dashboard's main script: polls the admin API of the service that served it, draws the
+// tables (and, through charts.js, two small SVG charts), pauses and resumes consumer groups, and
+// replays or deletes dead letters. No libraries, no network beyond this service. Everything that
+// comes from the streams is written as text, never as HTML.
+import { renderHistory } from './charts.js';
+import { $, el, formatAge, formatNumber } from './dom.js';
 
 const POLL_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 8_000;
 const KEY_STORAGE = 'streams-dashboard.api-key';
 const DEAD_LETTER_PAGE = 20;
-const CHART_WINDOW = { minMs: 30_000, maxMs: 600_000 };
-const CHART = { width: 600, height: 180, left: 48, right: 10, top: 12, bottom: 22 };
-const COLORS = ['#2458c6', '#d9480f', '#2b8a3e', '#862e9c', '#c2255c', '#0b7285', '#5c940d'];
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-const $ = (id) => document.getElementById(id);
-const numberFormat = new Intl.NumberFormat();
-const rateFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
 const state = {
   /** Streams the service handles, from the last poll. */
@@ -55,34 +50,6 @@ async function api(method, path, body) {
     throw new ApiError(response.status, detail || response.statusText);
   }
   return payload;
-}
-
-/** `el('td', { className: 'num' }, 'text', child)`: builds DOM without ever parsing HTML. */
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  for (const child of children) {
-    if (child !== undefined && child !== null) node.append(child);
-  }
-  return node;
-}
-
-function svg(tag, attributes = {}, text) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function formatNumber(value) {
-  return value === null || value === undefined ? '—' : numberFormat.format(value);
-}
-
-function formatAge(ms) {
-  if (ms === null || ms === undefined) return '—';
-  if (ms < 1_000) return `${ms} ms`;
-  if (ms < 60_000) return `${Math.round(ms / 1_000)} s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
 function setStatus(text, isError = false) {
@@ -141,6 +108,7 @@ function renderStreams(streams) {
           group ? formatNumber(group.pending) : '',
         ),
         el('td', { className: 'num oldest' }, group ? formatAge(group.oldestPendingAgeMs) : ''),
+        flowCell(info.stream, group),
       );
       rows.push(row);
     });
@@ -158,6 +126,53 @@ function describeConsumers(group) {
   return names.length > 0 ? names.join(', ') : 'none';
 }
 
+/** What holds a group back, if anything: paused by hand, a busy destination, an open circuit. */
+function describeFlow(flow) {
+  const time = (iso) => new Date(iso).toLocaleTimeString();
+  const held = [];
+  if (flow.paused) held.push('paused');
+  if (flow.busyUntil) held.push(`busy until ${time(flow.busyUntil)}`);
+  if (flow.circuit === 'open') {
+    held.push(`circuit open${flow.nextProbeAt ? `, next probe ${time(flow.nextProbeAt)}` : ''}`);
+  }
+  return held.length > 0 ? held.join(' · ') : 'flowing';
+}
+
+/** The group's flow and its Pause or Resume button; only groups this service handles have one. */
+function flowCell(stream, group) {
+  const flow = group?.flow;
+  if (!flow) return el('td', { className: 'flow' }, group ? '—' : '');
+  const text = describeFlow(flow);
+  const button = el('button', {
+    type: 'button',
+    className: flow.paused ? 'resume' : 'pause',
+    textContent: flow.paused ? 'Resume' : 'Pause',
+    title: flow.paused
+      ? `Resume ${group.name} on every instance`
+      : `Stop ${group.name} from starting handler calls, on every instance, until resumed`,
+    onclick: () => act(() => setPaused(stream, group.name, !flow.paused)),
+  });
+  const cell = el(
+    'td',
+    { className: `flow${text === 'flowing' ? '' : ' warn'}` },
+    el('span', { className: 'flow-state' }, text),
+    button,
+  );
+  cell.dataset.paused = String(flow.paused);
+  return cell;
+}
+
+async function setPaused(stream, group, paused) {
+  const action = paused ? 'pause' : 'resume';
+  const path = `/admin/streams/${encodeURIComponent(stream)}/groups/${encodeURIComponent(group)}`;
+  await api('POST', `${path}/${action}`);
+  setStatus(
+    paused
+      ? `Paused ${group} on ${stream}: no handler call starts until it is resumed.`
+      : `Resumed ${group} on ${stream}.`,
+  );
+}
+
 function renderStreamChoice(streams) {
   const select = $('dlq-stream');
   const names = streams.map((info) => info.stream);
@@ -169,136 +184,6 @@ function renderStreamChoice(streams) {
     select.replaceChildren(...names.map((name) => el('option', { value: name }, name)));
   }
   select.value = state.deadLetters.stream;
-}
-
-// ---- Charts ----
-
-/**
- * Turns the samples into series: entries/s for throughput (counts over the real time between two
- * samples), lag + pending for backlog.
- */
-function toSeries(history) {
-  const throughput = new Map();
-  const backlog = new Map();
-  const add = (map, name, at, value) => {
-    if (!map.has(name)) map.set(name, []);
-    map.get(name).push({ at, value });
-  };
-  history.samples.forEach((sample, index) => {
-    const previous = history.samples[index - 1];
-    const seconds = Math.max(
-      0.001,
-      (previous ? sample.at - previous.at : history.intervalMs) / 1_000,
-    );
-    for (const stream of sample.streams) {
-      add(throughput, `${stream.stream} published`, sample.at, stream.published / seconds);
-      for (const group of stream.groups) {
-        const name = `${stream.stream} · ${group.group}`;
-        add(throughput, `${name} handled`, sample.at, group.handled / seconds);
-        const waiting =
-          group.lag === null && group.pending === null
-            ? null
-            : (group.lag ?? 0) + (group.pending ?? 0);
-        add(backlog, name, sample.at, waiting);
-      }
-    }
-  });
-  return { throughput, backlog };
-}
-
-/** A rounded top for the y axis: 1, 2 or 5 times a power of ten. */
-function niceCeiling(value) {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  return [1, 2, 5, 10].map((step) => step * power).find((top) => top >= value);
-}
-
-function drawChart(svgId, legendId, series, windowMs, now) {
-  const { width, height, left, right, top, bottom } = CHART;
-  const chart = $(svgId);
-  const values = [...series.values()]
-    .flat()
-    .filter((point) => point.value !== null && point.at >= now - windowMs)
-    .map((point) => point.value);
-  const max = Math.max(0, ...values);
-  const yTop = niceCeiling(max);
-  const x = (at) => left + ((at - (now - windowMs)) / windowMs) * (width - left - right);
-  const y = (value) => height - bottom - (value / yTop) * (height - top - bottom);
-  const formatTick = (value) => rateFormat.format(value);
-
-  const nodes = [];
-  for (const fraction of [0, 0.5, 1]) {
-    const value = yTop * fraction;
-    nodes.push(
-      svg('line', { class: 'axis', x1: left, x2: width - right, y1: y(value), y2: y(value) }),
-    );
-    nodes.push(
-      svg(
-        'text',
-        { class: 'label', x: left - 6, y: y(value) + 4, 'text-anchor': 'end' },
-        formatTick(value),
-      ),
-    );
-  }
-  nodes.push(svg('text', { class: 'label', x: left, y: height - 6 }, `−${formatAge(windowMs)}`));
-  nodes.push(
-    svg('text', { class: 'label', x: width - right, y: height - 6, 'text-anchor': 'end' }, 'now'),
-  );
-
-  const legend = [];
-  let color = 0;
-  for (const [name, points] of series) {
-    const stroke = COLORS[color++ % COLORS.length];
-    // A gap where Redis did not answer: one polyline per run of known values.
-    let run = [];
-    const flush = () => {
-      if (run.length > 1)
-        nodes.push(svg('polyline', { class: 'series', stroke, points: run.join(' ') }));
-      if (run.length === 1) {
-        const [cx, cy] = run[0].split(',');
-        nodes.push(svg('circle', { cx, cy, r: 2, fill: stroke }));
-      }
-      run = [];
-    };
-    for (const point of points) {
-      if (point.value === null || point.at < now - windowMs) flush();
-      else run.push(`${x(point.at).toFixed(1)},${y(point.value).toFixed(1)}`);
-    }
-    flush();
-    const swatch = svg('svg', { viewBox: '0 0 14 4', 'aria-hidden': 'true' });
-    swatch.append(svg('line', { x1: 0, x2: 14, y1: 2, y2: 2, stroke, 'stroke-width': 4 }));
-    const last = points[points.length - 1]?.value;
-    legend.push(
-      el(
-        'li',
-        {},
-        swatch,
-        `${name}: ${last === null || last === undefined ? '—' : formatTick(last)}`,
-      ),
-    );
-  }
-  if (series.size === 0) {
-    nodes.push(
-      svg(
-        'text',
-        { class: 'empty', x: width / 2, y: height / 2, 'text-anchor': 'middle' },
-        'Collecting samples…',
-      ),
-    );
-  }
-  chart.replaceChildren(...nodes);
-  chart.dataset.max = String(max);
-  $(legendId).replaceChildren(...legend);
-}
-
-/** The charts span the history the service has: from 30 s for a fresh one up to 10 minutes. */
-function renderHistory(history) {
-  const now = Date.now();
-  const oldest = history.samples[0]?.at ?? now;
-  const windowMs = Math.min(Math.max(now - oldest, CHART_WINDOW.minMs), CHART_WINDOW.maxMs);
-  const { throughput, backlog } = toSeries(history);
-  drawChart('throughput-chart', 'throughput-legend', throughput, windowMs, now);
-  drawChart('backlog-chart', 'backlog-legend', backlog, windowMs, now);
 }
 
 // ---- Dead letters ----

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { StreamInspector, type StreamInfo } from '../../redis-streams/index.js';
+import { GroupFlows, type StreamWithFlows } from '../../flow/group-flows.js';
+import { StreamInspector } from '../../redis-streams/index.js';
 import { JSON_OUTPUT } from '../cli-options.js';
 import { CLI_NAME } from '../cli.constants.js';
+import { describeFlow } from '../flow-text.js';
 import { formatDuration, textTable } from '../text-table.js';
 import type { CommandDefinition } from './command-definition.interface.js';
 import type { CommandOutput } from './command-output.interface.js';
@@ -12,19 +14,25 @@ export interface StatusArgs {
   json: boolean;
 }
 
-/** `status`: every handled stream with its groups, consumers, lag, pending and dead letters. */
+/**
+ * `status`: every handled stream with its groups (consumers, lag, pending, flow state), consumers
+ * and dead letters.
+ */
 @Injectable()
 export class StatusCommand {
-  constructor(private readonly inspector: StreamInspector) {}
+  constructor(
+    private readonly inspector: StreamInspector,
+    private readonly groupFlows: GroupFlows,
+  ) {}
 
   async run(): Promise<CommandOutput> {
-    const streams = await this.inspector.streams();
+    const streams = await this.groupFlows.withFlows(await this.inspector.streams());
     return { data: { streams }, text: renderStatus(streams) };
   }
 }
 
 /** Three tables: streams, their groups, the groups' consumers. */
-export function renderStatus(streams: StreamInfo[]): string {
+export function renderStatus(streams: StreamWithFlows[]): string {
   const sections = [
     textTable(
       ['STREAM', 'LENGTH', 'FIRST ID', 'LAST ID', 'DEAD LETTERS'],
@@ -42,7 +50,16 @@ export function renderStatus(streams: StreamInfo[]): string {
     groups.length === 0
       ? 'No consumer groups yet: the service creates them when it starts.'
       : textTable(
-          ['STREAM', 'GROUP', 'CONSUMERS', 'LAG', 'PENDING', 'OLDEST PENDING', 'LAST DELIVERED'],
+          [
+            'STREAM',
+            'GROUP',
+            'CONSUMERS',
+            'LAG',
+            'PENDING',
+            'OLDEST PENDING',
+            'LAST DELIVERED',
+            'FLOW',
+          ],
           groups.map(({ stream, group }) => [
             stream,
             group.name,
@@ -52,6 +69,7 @@ export function renderStatus(streams: StreamInfo[]): string {
             String(group.pending),
             formatDuration(group.oldestPendingAgeMs),
             group.lastDeliveredId,
+            describeFlow(group.flow),
           ]),
         ),
   );
@@ -76,11 +94,12 @@ export function renderStatus(streams: StreamInfo[]): string {
 
 export const statusCommand: CommandDefinition<StatusArgs> = defineCommand({
   name: 'status',
-  summary: 'Streams, consumer groups, consumers, lag, pending, oldest pending age, dead letters',
+  summary: 'Streams, consumer groups, consumers, lag, pending, flow, dead letters',
   usage: `Usage: ${CLI_NAME} status [--json]
 
 The streams the service handles: length, dead-letter count, and each consumer group with its
-consumers, lag (entries not yet delivered), pending entries and the age of the oldest one.
+consumers, lag (entries not yet delivered), pending entries, the age of the oldest one, and its
+flow (flowing, paused, busy until, circuit open) when a handler of the service consumes it.
 
   --json        Print JSON ({ streams: [...] }) instead of tables`,
   options: JSON_OUTPUT,
