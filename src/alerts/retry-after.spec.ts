@@ -23,9 +23,9 @@ describe('retryAfterMs', () => {
   });
 
   it.each([null, undefined, '', '-1', 'soon', '1e3', '5 seconds', '0x10'])(
-    'waits the default for %j',
+    'says nothing for %j (the caller decides the wait)',
     (header) => {
-      expect(retryAfterMs(header, NOW)).toBe(WEBHOOK_BUSY.defaultDelayMs);
+      expect(retryAfterMs(header, NOW)).toBeUndefined();
     },
   );
 

@@ -161,10 +161,11 @@ describe('WebhookDeliveryHandler', () => {
     [429, '7', 7_000],
     [503, '2', 2_000],
     [429, undefined, WEBHOOK_BUSY.defaultDelayMs],
-    [503, 'tomorrow', WEBHOOK_BUSY.defaultDelayMs],
+    [503, 'tomorrow', undefined],
+    [503, undefined, undefined],
     [429, '3600', WEBHOOK_BUSY.maxDelayMs],
   ])(
-    'takes %i with Retry-After %j as busy: the group waits %i ms',
+    'takes %i with Retry-After %j as busy: the group waits %j ms (undefined: this alert alone)',
     async (status, retryAfter, delayMs) => {
       webhook.reply = status;
       webhook.retryAfter = retryAfter;
@@ -179,7 +180,9 @@ describe('WebhookDeliveryHandler', () => {
           'event-1',
           expect.any(Object),
           2,
-          expect.stringContaining(`waits ${delayMs} ms`),
+          expect.stringContaining(
+            delayMs === undefined ? 'this alert tries again later' : `waits ${delayMs} ms`,
+          ),
         ],
       ]);
     },

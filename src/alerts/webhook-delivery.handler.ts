@@ -8,7 +8,7 @@ import {
   StreamHandler,
   type StreamMessage,
 } from '../redis-streams/index.js';
-import { ALERTS_STREAM, WEBHOOK_GROUP } from './alerts.constants.js';
+import { ALERTS_STREAM, WEBHOOK_GROUP, WEBHOOK_BUSY } from './alerts.constants.js';
 import { toAlertContent } from './alert-content.js';
 import { AlertEventDto } from './alert-event.dto.js';
 import type { AlertContent } from './alert-record.js';
@@ -92,8 +92,16 @@ export class WebhookDeliveryHandler {
         this.logger.log(`Delivered ${context}: ${answered}`);
         return;
       case 'busy': {
-        const delayMs = retryAfterMs(response.headers.get('retry-after'));
-        const busy = `${answered}; busy, the group waits ${delayMs} ms`;
+        // 429 says "you send too much": the group waits, as long as asked or a default. A 503
+        // that says for how long pauses the group too; without that it may be this request's
+        // own trouble, and this alert alone tries again later, backing off, spending no attempt.
+        const asked = retryAfterMs(response.headers.get('retry-after'));
+        const delayMs =
+          asked ?? (response.status === 429 ? WEBHOOK_BUSY.defaultDelayMs : undefined);
+        const busy =
+          delayMs === undefined
+            ? `${answered}; busy, this alert tries again later`
+            : `${answered}; busy, the group waits ${delayMs} ms`;
         await this.recordFailure(message, busy);
         throw new RetryLaterError(busy, delayMs);
       }

@@ -189,6 +189,8 @@ export class OrderedPartition {
     const busyDelay = busyDelayMs(this.settings.leaseMs);
     let attempt = firstAttempt;
     let unavailable = 0;
+    // Calls of this entry, busy ones included (see decide's `tries`).
+    let tries = firstAttempt - 1;
     this.busy = true;
     try {
       while (!this.stopped) {
@@ -207,7 +209,8 @@ export class OrderedPartition {
         const { eventId } = invocation;
         entry = invocation.entry;
         const context = logContext(this.stream, group, entry.id, eventId, attempt);
-        const decision = await this.gate.judge(invocation, attempt, busyDelay, 1);
+        tries += 1;
+        const decision = await this.gate.judge(invocation, attempt, tries, busyDelay, 1);
         if (decision.action === 'wait-for-redis') {
           unavailable += 1;
           const reason = describeError(decision.error);

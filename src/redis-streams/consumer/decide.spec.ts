@@ -100,6 +100,19 @@ describe('decide', () => {
     });
   });
 
+  it('backs a busy entry without a delay off by its tries, pausing no group and spending nothing', () => {
+    // random 0.5: half fixed, half of the rest: 75 ms after the first try, 150 after the second.
+    expect(decide(policy, 1, failed(new RetryLaterError('503')), BUSY_MS, undefined, 1)).toEqual({
+      action: 'busy',
+      delayMs: undefined,
+      entryDelayMs: 75,
+      reason: 'RetryLaterError: 503',
+    });
+    expect(decide(policy, 1, failed(new RetryLaterError('503')), BUSY_MS, undefined, 2)).toEqual(
+      expect.objectContaining({ action: 'busy', entryDelayMs: 150 }),
+    );
+  });
+
   it('tries last at the delivery deadline, then dead-letters saying so', () => {
     // Before the deadline, the wait is cut short so that the last try comes at the deadline.
     expect(

@@ -36,6 +36,8 @@ export function decide(
   invocation: Invocation,
   busyDelayMs: number,
   deadline?: Deadline,
+  /** How often the entry was tried, busy signals included: without a delay, they back off. */
+  tries = attempt,
 ): Decision {
   switch (invocation.outcome) {
     case 'handled':
@@ -51,7 +53,9 @@ export function decide(
   const reason = describeError(error);
   if (error instanceof NonRetryableError) return { action: 'dead-letter', reason };
   if (error instanceof RetryLaterError) {
-    const wait = underDeadline(deadline, error.delayMs ?? busyDelayMs, attempt, reason);
+    // Without a delay the entry alone waits, backing off as for a failure but spending nothing.
+    const entryDelayMs = error.delayMs ?? policy.delayMs(tries);
+    const wait = underDeadline(deadline, entryDelayMs, attempt, reason);
     if ('action' in wait) return wait;
     // The group still pauses as long as the destination asked; this entry tries by its deadline.
     return { action: 'busy', delayMs: error.delayMs, entryDelayMs: wait.delayMs, reason };

@@ -161,6 +161,7 @@ export class FlowGate {
   judge(
     invocation: Invocation,
     attempt: number,
+    tries: number,
     busyDelayMs: number,
     concurrency: number,
   ): Decision | Promise<Decision> {
@@ -170,7 +171,7 @@ export class FlowGate {
       maxAgeMs === undefined
         ? undefined
         : { ageMs: Date.now() - streamIdTimeMs(invocation.entry.id), maxAgeMs };
-    const decision = decide(policy, attempt, invocation, busyDelayMs, deadline);
+    const decision = decide(policy, attempt, invocation, busyDelayMs, deadline, tries);
     if (decision.action !== 'ack') {
       return this.review(decision, invocation.entry.id, attempt, busyDelayMs, deadline);
     }

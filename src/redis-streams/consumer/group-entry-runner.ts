@@ -52,7 +52,13 @@ export class GroupEntryRunner {
         const { eventId } = invocation;
         // Dead letters copy the entry as handled: read again as bytes if its text lost some.
         delivery.entry = invocation.entry;
-        const judged = this.gate.judge(invocation, attempt, this.busyRetryMs, concurrency);
+        const judged = this.gate.judge(
+          invocation,
+          attempt,
+          delivery.delivery ?? attempt,
+          this.busyRetryMs,
+          concurrency,
+        );
         const decision = judged instanceof Promise ? await judged : judged;
         switch (decision.action) {
           case 'ack':
