@@ -15,6 +15,8 @@ export interface FlowState {
   nextProbeAt?: string;
   /** Calls of different entries that failed in a row. */
   failureStreak: number;
+  /** After busy signals: the calls per second the group resumes at, growing while all is well. */
+  resumeRate?: number;
 }
 
 /** Reads a FLOW_STATE reply: the server's time and the hash's fields. */
@@ -41,6 +43,7 @@ export function parseFlowState(reply: unknown): {
       circuit: openUntil > 0 ? 'open' : 'closed',
       nextProbeAt: openUntil > 0 ? new Date(openUntil).toISOString() : undefined,
       failureStreak: time('streak'),
+      resumeRate: time('rate') > 0 ? Math.round(time('rate') * 10) / 10 : undefined,
     },
   };
 }

@@ -59,10 +59,11 @@ export class OrderedGroup implements ConsumerStateSource {
     this.heartbeat = new Ticker(
       Math.max(Math.floor(settings.leaseMs / 3), 50),
       async () => {
-        await this.rebalance();
+        // The flow state first: no partition starts before it is known (paused, busy, open).
         await this.gate
           .refresh()
           .catch((error: Error) => this.noteError(`flow state: ${error.message}`));
+        await this.rebalance();
         this.lastError = undefined;
       },
       (error) => this.noteError(`rebalancing failed: ${(error as Error).message}`),

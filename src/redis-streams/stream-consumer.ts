@@ -175,7 +175,6 @@ export class StreamConsumer implements ConsumerStateSource {
     let [groupReady, failures] = [false, 0];
     // A read sent ahead (with `prefetch`), before the entries of the last one were dispatched.
     let ahead: SentRead | undefined;
-    const rated = this.definition.flow.rate !== undefined;
     let tokens = 0;
     this.reading = true;
     try {
@@ -187,6 +186,8 @@ export class StreamConsumer implements ConsumerStateSource {
             await this.reader.whenReady();
             if (!groupReady) {
               await this.reader.position.ensure(this.connections.command);
+              // Nothing starts before the group's flow state is known (paused, busy, open).
+              await this.gate.refresh();
               groupReady = true;
             }
             if (this.oldWork.ownPending.unknown) await this.oldWork.recoverOwn(() => this.stopping);
@@ -203,7 +204,8 @@ export class StreamConsumer implements ConsumerStateSource {
             }
             let count = Math.min(batchSize, this.capacity.room());
             // Rate limited: read only as many as there are tokens for.
-            if (count > 0 && rated) tokens = count = await this.gate.tokensFor(count, this.pause);
+            if (count > 0 && this.gate.rated)
+              tokens = count = await this.gate.tokensFor(count, this.pause);
             if (count <= 0 || this.stopping) {
               acks.takeInto(undefined);
               continue;
@@ -211,8 +213,10 @@ export class StreamConsumer implements ConsumerStateSource {
             read = this.reader.send(count);
           }
           const entries = await this.reader.receive(read);
-          if (rated && entries !== 'lost')
+          if (tokens > 0 && entries !== 'lost') {
             void this.gate.giveBack(tokens - entries.length).catch(() => undefined);
+          }
+          tokens = 0;
           if (entries === 'lost') {
             this.oldWork.ownPending.unknown = true;
             continue;
@@ -224,7 +228,7 @@ export class StreamConsumer implements ConsumerStateSource {
           const next = Math.min(batchSize, this.capacity.room() - entries.length);
           if (
             prefetch > 0 &&
-            !rated &&
+            !this.gate.rated &&
             entries.length > 0 &&
             next >= this.readLowWater &&
             !this.stopping &&

@@ -26,8 +26,6 @@ export const streamKeys = {
   members: (stream: string, group: string): string => `${stream}:members:${group}`,
   /** Hash: a group's flow state (paused by hand, busy until, circuit), shared by its instances. */
   flow: (stream: string, group: string): string => `${stream}:flow:${group}`,
-  /** Hash: a group's rate-limit token bucket. */
-  rate: (stream: string, group: string): string => `${stream}:rate:${group}`,
 };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9:._{}-]{0,127}$/;

@@ -73,7 +73,7 @@ const SELECTORS = [
     commands: ['get', 'set', 'del'],
   },
   // Alert records and the recent-alerts index expire.
-  { keys: ['alerts:record:*', 'alerts:recent', 'alerts:rate:*'], commands: ['pexpire'] },
+  { keys: ['alerts:record:*', 'alerts:recent'], commands: ['pexpire'] },
 ];
 
 /** `ACL SETUSER alerts <these>`, as docs/operations.md documents it: keep the two the same. */

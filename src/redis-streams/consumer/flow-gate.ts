@@ -5,7 +5,7 @@ import {
   FLOW_STATE,
   FLOW_SUCCEEDED,
   FLOW_TAKE_PROBE,
-  TAKE_TOKENS,
+  FLOW_TAKE,
 } from '../scripts/flow.scripts.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import { decide, underDeadline, type Deadline, type Decision } from './decide.js';
@@ -40,6 +40,8 @@ export class FlowGate {
   private wakeAtMs = 0;
   /** Server time minus local time, as of the last reply. */
   private offset = 0;
+  /** Calls/s the group resumes at after busy signals (0: none), as last read. */
+  private resumeRate = 0;
 
   constructor(
     private readonly context: ConsumerContext,
@@ -89,6 +91,8 @@ export class FlowGate {
       [Math.max(0, Math.round(delayMs)), MAX_BUSY_MS],
     );
     this.busyUntil = Math.max(this.busyUntil, Number(until) - this.offset);
+    // FLOW_BUSY set a rate to resume at; the next read of the state says which.
+    this.resumeRate = Math.max(this.resumeRate, 1);
     this.ramp = 1;
     this.wakeAt(this.busyUntil);
   }
@@ -140,18 +144,20 @@ export class FlowGate {
   }
 
   /**
-   * Takes up to `count` tokens of the rate limit (all of them without one), and returns how many
-   * it got and, when none, how long until the next.
+   * Whether calls take tokens now: a rate limit is configured, or the group resumes at a rate
+   * after busy signals (see FLOW_TAKE).
+   */
+  get rated(): boolean {
+    return this.settings.rate !== undefined || this.resumeRate > 0;
+  }
+
+  /**
+   * Takes up to `count` call tokens (all of them while nothing limits the rate), and returns how
+   * many it got and, when none, how long until the next.
    */
   async take(count: number): Promise<{ granted: number; waitMs: number }> {
-    const rate = this.settings.rate;
-    if (!rate || count <= 0) return { granted: count, waitMs: 0 };
-    const [granted, waitMs] = await TAKE_TOKENS.run<[number, number]>(
-      this.context.redis(),
-      [rate.key],
-      [rate.max, rate.perMs, count],
-    );
-    return { granted: Number(granted), waitMs: Number(waitMs) };
+    if (!this.rated || count <= 0) return { granted: count, waitMs: 0 };
+    return this.takeTokens(count);
   }
 
   /**
@@ -224,9 +230,17 @@ export class FlowGate {
 
   /** Gives back tokens taken and not used (a read returned fewer entries). */
   async giveBack(count: number): Promise<void> {
-    const rate = this.settings.rate;
-    if (!rate || count <= 0) return;
-    await TAKE_TOKENS.run(this.context.redis(), [rate.key], [rate.max, rate.perMs, -count]);
+    if (this.rated && count > 0) await this.takeTokens(-count);
+  }
+
+  private async takeTokens(count: number): Promise<{ granted: number; waitMs: number }> {
+    const { rate } = this.settings;
+    const [granted, waitMs] = await FLOW_TAKE.run<[number, number]>(
+      this.context.redis(),
+      [this.settings.key],
+      [count, rate?.max ?? 0, rate?.perMs ?? 0],
+    );
+    return { granted: Number(granted), waitMs: Number(waitMs) };
   }
 
   /** Whether calls are held back now (paused, busy or circuit open), for health and metrics. */
@@ -238,6 +252,7 @@ export class FlowGate {
       circuit: this.openUntil > 0 ? 'open' : 'closed',
       nextProbeAt: this.openUntil > 0 ? new Date(this.openUntil).toISOString() : undefined,
       failureStreak: this.streak,
+      resumeRate: this.resumeRate > 0 ? this.resumeRate : undefined,
     };
   }
 
@@ -260,6 +275,7 @@ export class FlowGate {
     this.openUntil = openAt > 0 ? openAt - this.offset : 0;
     if (this.openUntil === 0) this.probing = false;
     this.streak = state.failureStreak;
+    this.resumeRate = state.resumeRate ?? 0;
     if (this.busyUntil > Date.now()) this.wakeAt(this.busyUntil);
     if (this.openUntil > 0) this.wakeAt(this.openUntil);
     if (wasHeld && this.limit(Infinity) > 0) this.changed();

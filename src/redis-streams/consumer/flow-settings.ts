@@ -5,7 +5,7 @@ import type { CircuitBreakerOptions, RateLimit } from '../stream-handler.interfa
 export interface FlowSettings {
   /** The group's flow hash (see scripts/flow.scripts.ts), shared by its partitions and instances. */
   key: string;
-  rate?: RateLimit & { key: string };
+  rate?: RateLimit;
   circuit?: Required<CircuitBreakerOptions> & { firstProbeMs: number };
   maxAgeMs?: number;
   timeoutMs?: number;
@@ -36,7 +36,7 @@ export function resolveFlow(
   if (rateLimit !== undefined) {
     const { max, perMs } = (rateLimit ?? {}) as Partial<RateLimit>;
     if (isPositiveInteger(max) && isPositiveInteger(perMs)) {
-      flow.rate = { max, perMs, key: streamKeys.rate(stream, group) };
+      flow.rate = { max, perMs };
     } else {
       problems.push(
         `rateLimit must be { max, perMs } with positive integers, not ${JSON.stringify(rateLimit)}`,

@@ -34,8 +34,11 @@ return state
 );
 
 /**
- * The destination said it is busy: no call starts for ARGV[1] ms (at most ARGV[2]).
- * Safe to run twice because it only moves `busyUntil` later, to the same time or near it.
+ * The destination said it is busy: no call starts for ARGV[1] ms (at most ARGV[2]). Then the
+ * group resumes at a rate (see FLOW_TAKE): one call a second after a first busy signal, doubling;
+ * half the rate it had reached after a later one. The calls already under way when the signal came
+ * answer busy too: one halving per spell (a second, or the delay if longer).
+ * Safe to run twice because it only moves `busyUntil` later, and halves at most once per spell.
  * KEYS: flow hash. ARGV: delay ms, most delay ms. Returns busyUntil.
  */
 export const FLOW_BUSY = new StreamScript(
@@ -47,6 +50,19 @@ local current = tonumber(redis.call('HGET', KEYS[1], 'busyUntil') or '0')
 if current < untilAt then
   redis.call('HSET', KEYS[1], 'busyUntil', untilAt)
   current = untilAt
+end
+local cutAt = tonumber(redis.call('HGET', KEYS[1], 'rateCutAt') or '0')
+if now - cutAt >= math.max(delay, 1000) then
+  local rate = tonumber(redis.call('HGET', KEYS[1], 'rate') or '0')
+  local threshold = 0
+  if rate > 0 then
+    rate = math.max(1, rate / 2)
+    threshold = rate
+  else
+    rate = 1
+  end
+  redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'rateThreshold', tostring(threshold),
+    'rateCutAt', now, 'rateAt', current, 'rateTokens', 1, 'rateTokensAt', current)
 end
 return current
 `,
@@ -122,32 +138,74 @@ return 1
 );
 
 /**
- * Takes up to ARGV[3] tokens of a token bucket that holds at most ARGV[1] and refills ARGV[1]
- * per ARGV[2] ms; a negative count gives unused tokens back.
- * Safe to run twice because a second run only takes more (fewer calls, never more than the
- * limit) or gives back up to the bucket's size.
- * KEYS: bucket hash. ARGV: max, per ms, count. Returns {granted, ms until the next token}.
+ * Takes up to ARGV[1] call tokens (a negative count gives unused ones back) from the limits that
+ * apply now, and returns how many were granted and, when none, the ms until the next:
+ * - the configured rate limit (ARGV[2] calls per ARGV[3] ms; ARGV[2] = 0: none), a token bucket
+ *   holding at most ARGV[2] (`limitTokens`, `limitAt` in the flow hash: one key, one slot);
+ * - the rate the group resumes at after busy signals (`rate` in the flow hash, calls/s; see
+ *   FLOW_BUSY): it doubles each second until the rate of the last busy signal's halving
+ *   (`rateThreshold`; 0 before one), then grows by a tenth each second, and is dropped once it is
+ *   past any rate that matters (10,000/s). A bucket of one second's calls, refilled at the rate.
+ * Safe to run twice because a second run only takes more (fewer calls, never more than a limit)
+ * or gives back up to a bucket's size.
+ * KEYS: flow hash. ARGV: count, max, per ms. Returns {granted, wait ms}.
  */
-export const TAKE_TOKENS = new StreamScript(
-  'take-tokens',
+export const FLOW_TAKE = new StreamScript(
+  'flow-take',
   `${NOW}
-local max = tonumber(ARGV[1])
-local per = tonumber(ARGV[2])
-local want = tonumber(ARGV[3])
-local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or ARGV[1])
-local at = tonumber(redis.call('HGET', KEYS[1], 'at') or now)
-tokens = math.min(max, tokens + (now - at) * max / per)
-local granted = 0
-if want < 0 then
-  tokens = math.min(max, tokens - want)
-else
-  granted = math.min(math.floor(tokens), want)
-  tokens = tokens - granted
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], per * 2 + 1000)
+local want = tonumber(ARGV[1])
+local granted = want
 local wait = 0
-if tokens < 1 then wait = math.ceil((1 - tokens) * per / max) end
+local cmax = tonumber(ARGV[2])
+local ctokens
+if cmax > 0 then
+  local per = tonumber(ARGV[3])
+  ctokens = tonumber(redis.call('HGET', KEYS[1], 'limitTokens') or ARGV[2])
+  local at = tonumber(redis.call('HGET', KEYS[1], 'limitAt') or now)
+  ctokens = math.min(cmax, ctokens + math.max(0, now - at) * cmax / per)
+  if want > 0 then
+    granted = math.min(granted, math.floor(ctokens))
+    if ctokens < 1 then wait = math.ceil((1 - ctokens) * per / cmax) end
+  end
+end
+local rate = tonumber(redis.call('HGET', KEYS[1], 'rate') or '0')
+local tokens, grownAt
+if rate > 0 then
+  local threshold = tonumber(redis.call('HGET', KEYS[1], 'rateThreshold') or '0')
+  grownAt = tonumber(redis.call('HGET', KEYS[1], 'rateAt') or now)
+  local filledAt = tonumber(redis.call('HGET', KEYS[1], 'rateTokensAt') or now)
+  tokens = tonumber(redis.call('HGET', KEYS[1], 'rateTokens') or '0')
+  if now > filledAt then
+    tokens = math.min(math.max(1, rate), tokens + (now - filledAt) * rate / 1000)
+    filledAt = now
+  end
+  local steps = 0
+  if now > grownAt then steps = math.floor((now - grownAt) / 1000) end
+  for _ = 1, math.min(steps, 60) do
+    if threshold == 0 or rate < threshold then rate = rate * 2 else rate = rate + math.max(1, rate / 10) end
+  end
+  grownAt = grownAt + steps * 1000
+  if rate >= 10000 then
+    redis.call('HDEL', KEYS[1], 'rate', 'rateThreshold', 'rateAt', 'rateTokens', 'rateTokensAt')
+    rate = 0
+  else
+    if want > 0 then
+      granted = math.min(granted, math.floor(tokens))
+      if tokens < 1 then wait = math.max(wait, math.ceil((1 - tokens) * 1000 / rate)) end
+    end
+  end
+end
+if want < 0 then granted = 0 end
+local used = granted
+if want < 0 then used = want end
+if cmax > 0 then
+  redis.call('HSET', KEYS[1], 'limitTokens', tostring(math.min(cmax, ctokens - used)), 'limitAt', now)
+end
+if rate > 0 then
+  redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'rateAt', grownAt,
+    'rateTokens', tostring(math.min(math.max(1, rate), tokens - used)), 'rateTokensAt', now)
+end
+if granted > 0 then wait = 0 end
 return {granted, wait}
 `,
 );
