@@ -37,6 +37,8 @@ export class OrderedPartition {
   busy = false;
   lastError?: string;
   private readonly abort = new AbortController();
+  /** Aborts the handler's signal: when the lease is lost, or a stop's drain time is up. */
+  private readonly handlerStop = new AbortController();
   private readonly lease: PartitionLease;
   private readonly reader: PartitionReader;
   private readonly claims?: EventClaims;
@@ -77,13 +79,16 @@ export class OrderedPartition {
       partition,
       logger,
       () => this.renewed(),
-      () => this.halt(),
+      () => {
+        this.halt();
+        this.handlerStop.abort();
+      },
       noteError,
     );
     const context = { definition, runtime, redis, events, logger };
     this.housekeeping = new GroupHousekeeping(redis, stream, group, runtime, logger);
     this.reader = new PartitionReader(context, connections, stream, partition, leaseKey, holder);
-    this.invoker = new HandlerInvoker(context, this.claims, this.abort.signal);
+    this.invoker = new HandlerInvoker(context, this.claims, this.handlerStop.signal);
     this.settler = new FencedSettler(
       context,
       stream,
@@ -106,7 +111,7 @@ export class OrderedPartition {
   /** Stops after the current entry (or after `timeoutMs`) and gives the lease back (`release`). */
   async stop(timeoutMs: number, release = true): Promise<void> {
     this.halt();
-    await settledWithin(this.loop ?? Promise.resolve(), timeoutMs);
+    if (!(await settledWithin(this.loop ?? Promise.resolve(), timeoutMs))) this.handlerStop.abort();
     this.lease.stop();
     if (release && !this.busy) await this.lease.release();
   }
@@ -164,7 +169,10 @@ export class OrderedPartition {
           await this.handleInOrder(entry, attempt);
         }
       } catch (error) {
-        if (error instanceof LostLeaseError) this.halt();
+        if (error instanceof LostLeaseError) {
+          this.halt();
+          this.handlerStop.abort();
+        }
         if (this.stopped) break;
         const message = (error as Error).message;
         if (message.includes('NOGROUP')) groupReady = false;

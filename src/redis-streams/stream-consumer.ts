@@ -35,6 +35,8 @@ import { RedisWaits } from './consumer/redis-waits.js';
 export class StreamConsumer implements ConsumerStateSource {
   private readonly logger: Logger;
   private readonly stopController = new AbortController();
+  /** Aborts the handlers' signal: once the shutdown's drain time is up, not when it begins. */
+  private readonly handlersStop = new AbortController();
   private readonly capacity: Capacity;
   private readonly gate: FlowGate;
   private readonly claims?: EventClaims;
@@ -86,7 +88,7 @@ export class StreamConsumer implements ConsumerStateSource {
     );
     this.runner = new GroupEntryRunner(
       context,
-      new HandlerInvoker(context, this.claims, this.stopController.signal),
+      new HandlerInvoker(context, this.claims, this.handlersStop.signal),
       this.gate,
       this.settler,
       this.redisWaits,
@@ -144,7 +146,7 @@ export class StreamConsumer implements ConsumerStateSource {
     // Nothing starts from here on: what is held and not started goes back to the group now.
     const held = this.capacity.held.splice(0, this.capacity.held.length);
     await this.settler.handBack(held, 'held and not started');
-    await settledWithin(this.capacity.whenIdle(), timeoutMs);
+    if (!(await settledWithin(this.capacity.whenIdle(), timeoutMs))) this.handlersStop.abort();
     // From here on even the leases of unfinished work lapse.
     this.maintenance.stop();
     this.gate.stop();

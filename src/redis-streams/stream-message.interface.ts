@@ -12,7 +12,8 @@ export interface StreamMessage {
   /** The entry's fields as written, decoded as UTF-8. */
   fields: Record<string, string>;
   /**
-   * Aborts when the handler should stop: at its `timeoutMs`, and when the consumer shuts down.
+   * Aborts when the handler should stop: at its `timeoutMs`, and when a shutdown's drain time is
+   * up (calls that finish within it are not cut short); with `ordered`, also when the lease is lost.
    * Hand it to what the handler waits for (fetch, a client call) so that the call ends with it.
    */
   signal: AbortSignal;
