@@ -141,11 +141,13 @@ return 1
  * Takes up to ARGV[1] call tokens (a negative count gives unused ones back) from the limits that
  * apply now, and returns how many were granted and, when none, the ms until the next:
  * - the configured rate limit (ARGV[2] calls per ARGV[3] ms; ARGV[2] = 0: none), a token bucket
- *   holding at most ARGV[2] (`limitTokens`, `limitAt` in the flow hash: one key, one slot);
+ *   in the flow hash (`limitTokens`, `limitAt`: one key, one slot);
  * - the rate the group resumes at after busy signals (`rate` in the flow hash, calls/s; see
  *   FLOW_BUSY): it doubles each second until the rate of the last busy signal's halving
  *   (`rateThreshold`; 0 before one), then grows by a tenth each second, and is dropped once it is
- *   past any rate that matters (10,000/s). A bucket of one second's calls, refilled at the rate.
+ *   past any rate that matters (10,000/s).
+ * Both buckets hold one token at most: calls are paced evenly, never sent in a burst, so that a
+ * receiver that limits at the same rate, with its own bucket, finds room for each despite jitter.
  * Safe to run twice because a second run only takes more (fewer calls, never more than a limit)
  * or gives back up to a bucket's size.
  * KEYS: flow hash. ARGV: count, max, per ms. Returns {granted, wait ms}.
@@ -160,9 +162,9 @@ local cmax = tonumber(ARGV[2])
 local ctokens
 if cmax > 0 then
   local per = tonumber(ARGV[3])
-  ctokens = tonumber(redis.call('HGET', KEYS[1], 'limitTokens') or ARGV[2])
+  ctokens = tonumber(redis.call('HGET', KEYS[1], 'limitTokens') or '1')
   local at = tonumber(redis.call('HGET', KEYS[1], 'limitAt') or now)
-  ctokens = math.min(cmax, ctokens + math.max(0, now - at) * cmax / per)
+  ctokens = math.min(1, ctokens + math.max(0, now - at) * cmax / per)
   if want > 0 then
     granted = math.min(granted, math.floor(ctokens))
     if ctokens < 1 then wait = math.ceil((1 - ctokens) * per / cmax) end
@@ -176,7 +178,7 @@ if rate > 0 then
   local filledAt = tonumber(redis.call('HGET', KEYS[1], 'rateTokensAt') or now)
   tokens = tonumber(redis.call('HGET', KEYS[1], 'rateTokens') or '0')
   if now > filledAt then
-    tokens = math.min(math.max(1, rate), tokens + (now - filledAt) * rate / 1000)
+    tokens = math.min(1, tokens + (now - filledAt) * rate / 1000)
     filledAt = now
   end
   local steps = 0
@@ -199,11 +201,11 @@ if want < 0 then granted = 0 end
 local used = granted
 if want < 0 then used = want end
 if cmax > 0 then
-  redis.call('HSET', KEYS[1], 'limitTokens', tostring(math.min(cmax, ctokens - used)), 'limitAt', now)
+  redis.call('HSET', KEYS[1], 'limitTokens', tostring(math.min(1, ctokens - used)), 'limitAt', now)
 end
 if rate > 0 then
   redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'rateAt', grownAt,
-    'rateTokens', tostring(math.min(math.max(1, rate), tokens - used)), 'rateTokensAt', now)
+    'rateTokens', tostring(math.min(1, tokens - used)), 'rateTokensAt', now)
 end
 if granted > 0 then wait = 0 end
 return {granted, wait}
