@@ -179,7 +179,7 @@ export class FlowGate {
         : { ageMs: Date.now() - streamIdTimeMs(invocation.entry.id), maxAgeMs };
     const decision = decide(policy, attempt, invocation, busyDelayMs, deadline, tries);
     if (decision.action !== 'ack') {
-      return this.review(decision, invocation.entry.id, attempt, busyDelayMs, deadline);
+      return this.review(decision, invocation.entry.id, attempt, deadline);
     }
     this.succeeded(concurrency);
     return decision;
@@ -195,7 +195,6 @@ export class FlowGate {
     decision: Decision,
     entryId: string,
     attempt: number,
-    busyDelayMs: number,
     deadline: Deadline | undefined,
   ): Promise<Decision> {
     if (decision.action === 'busy') {
