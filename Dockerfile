@@ -5,8 +5,10 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/nestjs-redis-streams/package.json ./packages/nestjs-redis-streams/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/nestjs-redis-streams ./packages/nestjs-redis-streams
 COPY src ./src
 RUN npm run build
 
@@ -16,10 +18,13 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/nestjs-redis-streams/package.json ./packages/nestjs-redis-streams/
 # No production dependency has an install script, so none is allowed to run.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The library is an npm workspace: the app imports it by its package name, from its compiled dist/.
+COPY --from=build /app/packages/nestjs-redis-streams/dist ./packages/nestjs-redis-streams/dist
 # The files stay owned by root: the service only reads them, and cannot rewrite its own code.
 USER node
 EXPOSE 3000

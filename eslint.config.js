@@ -7,6 +7,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'packages/*/dist/**',
       'dist-bench/**',
       'dist-chaos/**',
       'node_modules/**',

@@ -15,7 +15,14 @@ const swc = [
 
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // The app and its tests import the library by its package name; tests run its TypeScript source.
+  moduleNameMapper: {
+    '^@redis-streams-alerts/nestjs-redis-streams$':
+      '<rootDir>/packages/nestjs-redis-streams/src/index.ts',
+    '^@redis-streams-alerts/nestjs-redis-streams/testing$':
+      '<rootDir>/packages/nestjs-redis-streams/src/testing/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   transform: { '^.+\\.ts$': swc },
   testEnvironment: 'node',
 };
@@ -24,12 +31,17 @@ export default {
   // testTimeout is global in Jest, not per project; e2e tests bound their own waits well below it.
   testTimeout: 30_000,
   projects: [
-    { ...common, displayName: 'unit', rootDir: 'src', testMatch: ['**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      rootDir: '.',
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/packages/*/src/**/*.spec.ts'],
+    },
     {
       ...common,
       displayName: 'e2e',
       rootDir: '.',
-      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/packages/*/test/**/*.e2e-spec.ts'],
     },
     {
       ...common,

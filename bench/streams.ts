@@ -7,7 +7,7 @@ import {
   StreamPublisher,
   type RedisStreamsModuleOptions,
   type StreamMessage,
-} from '../src/redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { startStreamsApp } from '../test/support/streams-app.js';
 
 /** A typical alert, the payload of every benchmark event. */

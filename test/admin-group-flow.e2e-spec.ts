@@ -1,6 +1,9 @@
 import request from 'supertest';
-import { streamKeys } from '../src/redis-streams/index.js';
-import { FLOW_BUSY, FLOW_FAILED } from '../src/redis-streams/scripts/flow.scripts.js';
+import { streamKeys } from '@redis-streams-alerts/nestjs-redis-streams';
+import {
+  FLOW_BUSY,
+  FLOW_FAILED,
+} from '../packages/nestjs-redis-streams/src/scripts/flow.scripts.js';
 import { appTestbed } from './support/app-testbed.js';
 import type { RunningApp } from './support/test-app.js';
 

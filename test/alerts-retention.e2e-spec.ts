@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { StreamRetention, type RetentionState } from '../src/redis-streams/index.js';
+import { StreamRetention, type RetentionState } from '@redis-streams-alerts/nestjs-redis-streams';
 import { appTestbed } from './support/app-testbed.js';
 import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';

@@ -5,7 +5,7 @@ import {
   StreamInspector,
   StreamPublisher,
   streamKeys,
-} from '../src/redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { runCli, type CliRun } from './support/cli-process.js';
 import { appTestbed } from './support/app-testbed.js';
 import { freePort } from './support/redis-server.js';

@@ -7,7 +7,7 @@ import type {
   PendingEntry,
   ReplayResult,
   StreamInfo,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import type { GroupSample, History, HistorySample, StreamSample } from './stream-history.js';
 
 // The answers of the admin API, as classes so that the OpenAPI document can describe them. Each

@@ -35,4 +35,4 @@ export const ADMIN_REQUEST_TIMEOUT_MS = 5_000;
  */
 export const HISTORY = { intervalMs: 5_000, samples: 120, minSpacingMs: 1_000 } as const;
 
-export { STREAM_ID_PATTERN } from '../redis-streams/index.js';
+export { STREAM_ID_PATTERN } from '@redis-streams-alerts/nestjs-redis-streams';

@@ -23,7 +23,7 @@ import {
   StreamInspector,
   type DeadLetter,
   type ReplayResult,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { ADMIN_LIMITS } from './admin.constants.js';
 import { AdminController, ApiStreamParam } from './admin-controller.decorator.js';
 import { DeadLettersQueryDto } from './admin-query.dto.js';

@@ -8,7 +8,10 @@ import {
 } from '@nestjs/common';
 import { firstValueFrom, from, NEVER, throwError, type Observable } from 'rxjs';
 import { UnknownGroupError } from '../flow/group-flows.js';
-import { UnknownStreamError, type StreamInspector } from '../redis-streams/index.js';
+import {
+  UnknownStreamError,
+  type StreamInspector,
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { ADMIN_REQUEST_TIMEOUT_MS } from './admin.constants.js';
 import { InspectorErrorsInterceptor } from './inspector-errors.interceptor.js';
 

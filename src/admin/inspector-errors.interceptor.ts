@@ -11,7 +11,7 @@ import {
 } from '@nestjs/common';
 import { catchError, throwError, timeout, type Observable } from 'rxjs';
 import { UnknownGroupError } from '../flow/group-flows.js';
-import { StreamInspector, UnknownStreamError } from '../redis-streams/index.js';
+import { StreamInspector, UnknownStreamError } from '@redis-streams-alerts/nestjs-redis-streams';
 import { ADMIN_REQUEST_TIMEOUT_MS } from './admin.constants.js';
 
 /** Programming errors stay 500s; only what Redis did (or did not) do becomes a 503. */

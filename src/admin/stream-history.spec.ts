@@ -1,4 +1,8 @@
-import { StreamEvents, type StreamInfo, type StreamInspector } from '../redis-streams/index.js';
+import {
+  StreamEvents,
+  type StreamInfo,
+  type StreamInspector,
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { HISTORY } from './admin.constants.js';
 import { StreamHistory } from './stream-history.js';
 

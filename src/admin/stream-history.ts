@@ -9,7 +9,7 @@ import {
   StreamInspector,
   type GroupEvent,
   type StreamInfo,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { HISTORY } from './admin.constants.js';
 
 /** One consumer group at one moment, with what this instance did for it since the sample before. */

@@ -7,7 +7,7 @@ import {
   ApiParam,
 } from '@nestjs/swagger';
 import { GroupFlows, type GroupWithFlow, type StreamWithFlows } from '../flow/group-flows.js';
-import { StreamInspector } from '../redis-streams/index.js';
+import { StreamInspector } from '@redis-streams-alerts/nestjs-redis-streams';
 import { ADMIN_LIMITS } from './admin.constants.js';
 import { AdminController, ApiStreamParam } from './admin-controller.decorator.js';
 import { PendingQueryDto, StreamsQueryDto } from './admin-query.dto.js';

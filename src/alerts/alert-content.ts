@@ -1,4 +1,4 @@
-import { FIELD } from '../redis-streams/index.js';
+import { FIELD } from '@redis-streams-alerts/nestjs-redis-streams';
 import { DEFAULT_SEVERITY, SEVERITIES, type Severity } from './alerts.constants.js';
 import type { AlertContent } from './alert-record.js';
 import { findLabelsProblem } from './labels.validator.js';

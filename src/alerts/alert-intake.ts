@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { PublishFailedError, StreamPublisher } from '../redis-streams/index.js';
+import { PublishFailedError, StreamPublisher } from '@redis-streams-alerts/nestjs-redis-streams';
 import { ALERT_STORE } from './alerts.constants.js';
 import { AlertStore } from './alert-store.js';
 

@@ -1,5 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DLQ_FIELD, FIELD, StreamHandler, type StreamMessage } from '../redis-streams/index.js';
+import {
+  DLQ_FIELD,
+  FIELD,
+  StreamHandler,
+  type StreamMessage,
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import {
   ALERTS_DEAD_LETTER_STREAM,
   ALERTS_STREAM,

@@ -1,4 +1,4 @@
-import { StreamScript } from '../redis-streams/index.js';
+import { StreamScript } from '@redis-streams-alerts/nestjs-redis-streams';
 
 /**
  * Updates one alert record atomically (field names in RECORD_FIELD, states in RECORD_STATE). The

@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { RedisConnections, streamKeys, type RedisClient } from '../redis-streams/index.js';
+import {
+  RedisConnections,
+  streamKeys,
+  type RedisClient,
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { ALERT_STORE, ALERTS_STREAM } from './alerts.constants.js';
 import { contentFromFields } from './alert-content.js';
 import {

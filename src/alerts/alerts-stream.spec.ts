@@ -1,6 +1,6 @@
 import { alertsConfig } from '../config/alerts.config.js';
 import { validate } from '../config/env.validation.js';
-import { retentionRules } from '../redis-streams/stream-declarations.js';
+import { retentionRules } from '../../packages/nestjs-redis-streams/src/stream-declarations.js';
 import { alertsStream, perSecond } from './alerts-stream.js';
 
 /** The alerts stream as the environment `env` declares it. */

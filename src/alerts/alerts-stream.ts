@@ -3,7 +3,7 @@ import {
   RedisStreamsModule,
   type RateLimit,
   type StreamFeatureOptions,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { ALERTS_STREAM, WEBHOOK_GROUP } from './alerts.constants.js';
 
 /**

@@ -17,7 +17,7 @@ import { ApiHeader, ApiSecurity } from '@nestjs/swagger';
 import { context, propagation } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
 import { API_KEY_SCHEME } from '../openapi.js';
-import { PublishFailedError } from '../redis-streams/index.js';
+import { PublishFailedError } from '@redis-streams-alerts/nestjs-redis-streams';
 import { ALERTS_STREAM, EVENT_ID_PATTERN } from './alerts.constants.js';
 import { toAlertPayload } from './alert-content.js';
 import { AlertIntake, type IntakeResult } from './alert-intake.js';

@@ -1,4 +1,4 @@
-import type { StreamMessage } from '../redis-streams/index.js';
+import type { StreamMessage } from '@redis-streams-alerts/nestjs-redis-streams';
 
 /** The part of a log line that says which message it is about. */
 export function messageContext(message: StreamMessage, eventId = message.eventId): string {

@@ -2,7 +2,11 @@ import { Logger } from '@nestjs/common';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertsConfig } from '../config/alerts.config.js';
-import { NonRetryableError, RetryLaterError, type StreamMessage } from '../redis-streams/index.js';
+import {
+  NonRetryableError,
+  RetryLaterError,
+  type StreamMessage,
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { WEBHOOK_BUSY } from './alerts.constants.js';
 import type { AlertEventDto } from './alert-event.dto.js';
 import type { AlertStore } from './alert-store.js';

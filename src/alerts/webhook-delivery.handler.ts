@@ -7,7 +7,7 @@ import {
   RetryLaterError,
   StreamHandler,
   type StreamMessage,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { ALERTS_STREAM, WEBHOOK_GROUP, WEBHOOK_BUSY } from './alerts.constants.js';
 import { toAlertContent } from './alert-content.js';
 import { AlertEventDto } from './alert-event.dto.js';

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { DeadLetterFilter } from '../redis-streams/index.js';
+import type { DeadLetterFilter } from '@redis-streams-alerts/nestjs-redis-streams';
 import { CLI_DEFAULTS, STREAM_ID_PATTERN } from './cli.constants.js';
 import { UsageError, type CommandName } from './cli.errors.js';
 

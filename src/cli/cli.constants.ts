@@ -19,4 +19,4 @@ export const CLI_DEFAULTS = {
   closeTimeoutMs: 2_000,
 } as const;
 
-export { STREAM_ID_PATTERN } from '../redis-streams/index.js';
+export { STREAM_ID_PATTERN } from '@redis-streams-alerts/nestjs-redis-streams';

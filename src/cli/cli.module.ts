@@ -3,7 +3,7 @@ import { AlertsModule } from '../alerts/alerts.module.js';
 import { coreModules } from '../config/core-modules.js';
 import type { EnvironmentVariables } from '../config/env.validation.js';
 import { GroupFlows } from '../flow/group-flows.js';
-import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
+import type { RedisStreamsModuleOptions } from '@redis-streams-alerts/nestjs-redis-streams';
 import { COMMANDS } from './command-registry.js';
 import { RedisReachability } from './redis-reachability.js';
 

@@ -1,4 +1,4 @@
-import type { FlowState } from '../redis-streams/index.js';
+import type { FlowState } from '@redis-streams-alerts/nestjs-redis-streams';
 
 /**
  * A group's flow state in a few words: `flowing`, or what holds it (`paused`, `busy until ...`,

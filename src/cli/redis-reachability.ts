@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RedisConnections, type RedisMode } from '../redis-streams/index.js';
+import { RedisConnections, type RedisMode } from '@redis-streams-alerts/nestjs-redis-streams';
 import { CLI_DEFAULTS } from './cli.constants.js';
 import { CommandFailedError } from './cli.errors.js';
 

@@ -1,5 +1,8 @@
 import type { DynamicModule } from '@nestjs/common';
-import { RedisStreamsModule, type RedisStreamsModuleOptions } from '../redis-streams/index.js';
+import {
+  RedisStreamsModule,
+  type RedisStreamsModuleOptions,
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { appConfig, type AppConfig } from './app.config.js';
 import type { EnvironmentVariables } from './env.validation.js';
 import { EnvironmentModule } from './environment.module.js';

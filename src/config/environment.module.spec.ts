@@ -1,8 +1,8 @@
 import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { AlertsStreamModule } from '../alerts/alerts-stream.js';
-import { REDIS_STREAMS_OPTIONS } from '../redis-streams/redis-streams.module-definition.js';
-import { StreamDeclarations } from '../redis-streams/stream-declarations.js';
+import { REDIS_STREAMS_OPTIONS } from '../../packages/nestjs-redis-streams/src/redis-streams.module-definition.js';
+import { StreamDeclarations } from '../../packages/nestjs-redis-streams/src/stream-declarations.js';
 import { alertsConfig, type AlertsConfig } from './alerts.config.js';
 import { appConfig, type AppConfig } from './app.config.js';
 import { EnvironmentVariables, validate } from './env.validation.js';

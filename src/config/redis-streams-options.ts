@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { RedisStreamsModuleOptions } from '../redis-streams/index.js';
+import type { RedisStreamsModuleOptions } from '@redis-streams-alerts/nestjs-redis-streams';
 import type { AppConfig } from './app.config.js';
 import type { RedisConfig } from './redis.config.js';
 

@@ -5,7 +5,7 @@ import {
   type RedisStreamsStatus,
   type StreamInfo,
   type StreamInspector,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { GroupFlows, UnknownGroupError } from './group-flows.js';
 
 const HANDLERS = [

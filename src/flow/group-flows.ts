@@ -6,7 +6,7 @@ import {
   type FlowState,
   type GroupInfo,
   type StreamInfo,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 
 /** A consumer group that no handler of this service consumes: it cannot be paused from here. */
 export class UnknownGroupError extends Error {

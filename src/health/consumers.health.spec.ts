@@ -1,5 +1,5 @@
 import { HealthIndicatorService } from '@nestjs/terminus';
-import type { ConsumerState, RedisStreamsStatus } from '../redis-streams/index.js';
+import type { ConsumerState, RedisStreamsStatus } from '@redis-streams-alerts/nestjs-redis-streams';
 import { ConsumersHealthIndicator } from './consumers.health.js';
 
 function indicatorWith(consumers: ConsumerState[], shuttingDown = false): ConsumersHealthIndicator {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { RedisStreamsStatus } from '../redis-streams/index.js';
+import { RedisStreamsStatus } from '@redis-streams-alerts/nestjs-redis-streams';
 
 /**
  * Down once shutdown began or when a consumer loop is not running, so traffic moves to other

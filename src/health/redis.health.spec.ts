@@ -1,5 +1,5 @@
 import { HealthIndicatorService } from '@nestjs/terminus';
-import type { PingResult, RedisStreamsStatus } from '../redis-streams/index.js';
+import type { PingResult, RedisStreamsStatus } from '@redis-streams-alerts/nestjs-redis-streams';
 import { REDIS_PING_TIMEOUT_MS } from './health.constants.js';
 import { RedisHealthIndicator } from './redis.health.js';
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { RedisStreamsStatus } from '../redis-streams/index.js';
+import { RedisStreamsStatus } from '@redis-streams-alerts/nestjs-redis-streams';
 import { REDIS_PING_TIMEOUT_MS } from './health.constants.js';
 
 /**

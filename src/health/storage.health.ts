@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { DurabilityCheck, StreamRetention } from '../redis-streams/index.js';
+import { DurabilityCheck, StreamRetention } from '@redis-streams-alerts/nestjs-redis-streams';
 
 /**
  * Reports how safely Redis keeps accepted alerts: its persistence, how full it is, streams held

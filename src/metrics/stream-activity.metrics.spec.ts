@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { StreamEvents, type RedisStreamsStatus } from '../redis-streams/index.js';
+import { StreamEvents, type RedisStreamsStatus } from '@redis-streams-alerts/nestjs-redis-streams';
 import { StreamActivityMetrics } from './stream-activity.metrics.js';
 
 describe('StreamActivityMetrics', () => {

@@ -5,7 +5,7 @@ import {
   StreamEvents,
   type GroupEvent,
   type HandledEvent,
-} from '../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import {
   END_TO_END_LATENCY_BUCKETS,
   GROUP_LABELS,

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import type { GroupFlow, GroupFlows } from '../flow/group-flows.js';
-import type { StreamInfo, StreamInspector } from '../redis-streams/index.js';
+import type { StreamInfo, StreamInspector } from '@redis-streams-alerts/nestjs-redis-streams';
 import { REDIS_READ_TIMEOUT_MS } from './metrics.constants.js';
 import { StreamStateMetrics } from './stream-state.metrics.js';
 

@@ -5,7 +5,7 @@ import {
   RedisStreamsModule,
   StreamHandler,
   type StreamMessage,
-} from '../../src/redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { ORDERED, PARTITION_LEASE_MS, RETRIES } from './chaos.constants.js';
 
 /**

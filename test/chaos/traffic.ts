@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { StreamPublisher } from '../../src/redis-streams/index.js';
+import { StreamPublisher } from '@redis-streams-alerts/nestjs-redis-streams';
 import type { ServiceProcess } from '../support/service-process.js';
 import { startStreamsApp } from '../support/streams-app.js';
 import { sleep } from '../support/wait-for.js';

@@ -12,7 +12,7 @@ import {
   StreamPublisher,
   type RedisConnectionOptions,
   type StreamMessage,
-} from '../../src/redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { MainProcess } from '../support/main-process.js';
 import { TestRedisCluster } from '../support/redis-cluster.js';
 import { TestRedisSentinel } from '../support/redis-sentinel.js';

@@ -7,7 +7,7 @@ import {
   partitionStream,
   type RedisStreamsModuleOptions,
   type StreamMessage,
-} from '../../src/redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { TestRedisCluster } from '../support/redis-cluster.js';
 import { PROBE, Probe } from '../support/stream-probe.js';
 import { startStreamsApp } from '../support/streams-app.js';

@@ -6,8 +6,8 @@ import {
   RedisStreamsModule,
   StreamPublisher,
   type PublishResult,
-} from '../../src/redis-streams/index.js';
-import { PUBLISH } from '../../src/redis-streams/scripts/publish.script.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
+import { PUBLISH } from '../../packages/nestjs-redis-streams/src/scripts/publish.script.js';
 import { TestRedisCluster } from '../support/redis-cluster.js';
 import { sleep } from '../support/wait-for.js';
 

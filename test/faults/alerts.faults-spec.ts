@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { compareStreamIds } from '../../src/redis-streams/index.js';
+import { compareStreamIds } from '@redis-streams-alerts/nestjs-redis-streams';
 import { sleep, waitFor } from '../support/wait-for.js';
 import type { WebhookRequest } from './recording-webhook.js';
 import {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { DLQ_FIELD, FIELD } from '../../src/redis-streams/index.js';
+import { DLQ_FIELD, FIELD } from '@redis-streams-alerts/nestjs-redis-streams';
 import { LimitedReceiver, type ReceiverMode } from '../support/limited-receiver.js';
 import { TestRedis } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';

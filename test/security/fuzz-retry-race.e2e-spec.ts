@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { StreamHandler, type StreamMessage } from '../../src/redis-streams/index.js';
+import { StreamHandler, type StreamMessage } from '@redis-streams-alerts/nestjs-redis-streams';
 import { streamsTestbed } from '../support/streams-testbed.js';
 import { waitFor } from '../support/wait-for.js';
 

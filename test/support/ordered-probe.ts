@@ -3,7 +3,7 @@ import {
   StreamHandler,
   type RedisStreamsModuleOptions,
   type StreamMessage,
-} from '../../src/redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import { PROBE, Probe } from './stream-probe.js';
 import type { StreamsTestbed } from './streams-testbed.js';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { IsIn, IsNotEmpty, IsString } from 'class-validator';
-import { StreamHandler, type StreamMessage } from '../../src/redis-streams/index.js';
+import { StreamHandler, type StreamMessage } from '@redis-streams-alerts/nestjs-redis-streams';
 
 /** What each handler does is decided per test through this probe. */
 export const PROBE = Symbol('probe');

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import {
   RedisStreamsModule,
   type RedisStreamsModuleOptions,
-} from '../../src/redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 
 /**
  * Starts a Nest application with only RedisStreamsModule and the given providers (handler classes

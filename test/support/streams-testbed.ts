@@ -1,5 +1,5 @@
 import type { INestApplication, Provider, Type } from '@nestjs/common';
-import type { RedisStreamsModuleOptions } from '../../src/redis-streams/index.js';
+import type { RedisStreamsModuleOptions } from '@redis-streams-alerts/nestjs-redis-streams';
 import { RedisTestbed, type RedisTestbedOptions } from './redis-testbed.js';
 import { startStreamsApp } from './streams-app.js';
 import { PROBE, type Probe } from './stream-probe.js';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DeadLetters, streamKeys } from '../../redis-streams/index.js';
+import { DeadLetters, streamKeys } from '@redis-streams-alerts/nestjs-redis-streams';
 import { JSON_OUTPUT, STREAM, nonEmpty, streamId } from '../cli-options.js';
 import { CLI_DEFAULTS, CLI_NAME } from '../cli.constants.js';
 import { UsageError } from '../cli.errors.js';

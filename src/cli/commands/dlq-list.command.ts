@@ -5,7 +5,7 @@ import {
   type DeadLetter,
   type DeadLetterFilter,
   type Page,
-} from '../../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import {
   DEAD_LETTER_SELECTION,
   JSON_OUTPUT,

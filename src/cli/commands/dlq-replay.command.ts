@@ -4,7 +4,7 @@ import {
   streamKeys,
   type DeadLetterFilter,
   type ReplayResult,
-} from '../../redis-streams/index.js';
+} from '@redis-streams-alerts/nestjs-redis-streams';
 import {
   DEAD_LETTER_SELECTION,
   JSON_OUTPUT,

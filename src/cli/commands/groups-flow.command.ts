@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { GroupFlows, UnknownGroupError } from '../../flow/group-flows.js';
-import type { FlowState } from '../../redis-streams/index.js';
+import type { FlowState } from '@redis-streams-alerts/nestjs-redis-streams';
 import { JSON_OUTPUT, nonEmpty } from '../cli-options.js';
 import { CLI_NAME } from '../cli.constants.js';
 import { InvalidInputError, UsageError } from '../cli.errors.js';

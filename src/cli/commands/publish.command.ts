@@ -3,7 +3,7 @@ import { toAlertPayload } from '../../alerts/alert-content.js';
 import { AlertIntake } from '../../alerts/alert-intake.js';
 import { ALERTS_STREAM, EVENT_ID_PATTERN } from '../../alerts/alerts.constants.js';
 import type { CreateAlertDto } from '../../alerts/create-alert.dto.js';
-import { StreamPublisher } from '../../redis-streams/index.js';
+import { StreamPublisher } from '@redis-streams-alerts/nestjs-redis-streams';
 import { toValidAlert } from '../alert-input.js';
 import { STREAM, nonEmpty } from '../cli-options.js';
 import { CLI_DEFAULTS, CLI_NAME } from '../cli.constants.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { GroupFlows, type StreamWithFlows } from '../../flow/group-flows.js';
-import { StreamInspector } from '../../redis-streams/index.js';
+import { StreamInspector } from '@redis-streams-alerts/nestjs-redis-streams';
 import { JSON_OUTPUT } from '../cli-options.js';
 import { CLI_NAME } from '../cli.constants.js';
 import { describeFlow } from '../flow-text.js';

@@ -10,38 +10,35 @@ import {
   type RedisClient,
   type StreamEventListener,
   type StreamMessage,
-} from '../src/redis-streams/index.js';
-import { InfrastructureError } from '../src/redis-streams/infrastructure-error.js';
-import type { Delivery } from '../src/redis-streams/own-pending.js';
-import { RetryPolicy } from '../src/redis-streams/retry-policy.js';
-import { ACK } from '../src/redis-streams/scripts/group-settlement.scripts.js';
-import { ACQUIRE_LEASE } from '../src/redis-streams/scripts/fenced.scripts.js';
+} from '../src/index.js';
+import { InfrastructureError } from '../src/infrastructure-error.js';
+import type { Delivery } from '../src/own-pending.js';
+import { RetryPolicy } from '../src/retry-policy.js';
+import { ACK } from '../src/scripts/group-settlement.scripts.js';
+import { ACQUIRE_LEASE } from '../src/scripts/fenced.scripts.js';
 import {
   encodeEntry,
   fromTextReply,
   mayHaveLostBytes,
   type RawEntry,
-} from '../src/redis-streams/stream-codec.js';
-import { Capacity } from '../src/redis-streams/consumer/capacity.js';
-import type {
-  ConsumerContext,
-  ConsumerDefinition,
-} from '../src/redis-streams/consumer/consumer-definition.js';
-import { decide } from '../src/redis-streams/consumer/decide.js';
-import { EventClaims } from '../src/redis-streams/consumer/event-claims.js';
-import { FencedSettler, LostLeaseError } from '../src/redis-streams/consumer/fenced-settler.js';
-import { GroupPosition } from '../src/redis-streams/consumer/group-position.js';
-import { GroupReader } from '../src/redis-streams/consumer/group-reader.js';
-import { GroupSettler, type Acking } from '../src/redis-streams/consumer/group-settler.js';
-import { HandlerInvoker } from '../src/redis-streams/consumer/handler-invoker.js';
-import { LeaseKeeper } from '../src/redis-streams/consumer/lease-keeper.js';
-import { OldWork } from '../src/redis-streams/consumer/old-work.js';
-import { PartitionLease } from '../src/redis-streams/consumer/partition-lease.js';
-import { PartitionReader } from '../src/redis-streams/consumer/partition-reader.js';
-import { OrderDto } from './support/stream-probe.js';
-import { streamsTestbed } from './support/streams-testbed.js';
-import { sleep, waitFor } from './support/wait-for.js';
-import { FlowGate } from '../src/redis-streams/consumer/flow-gate.js';
+} from '../src/stream-codec.js';
+import { Capacity } from '../src/consumer/capacity.js';
+import type { ConsumerContext, ConsumerDefinition } from '../src/consumer/consumer-definition.js';
+import { decide } from '../src/consumer/decide.js';
+import { EventClaims } from '../src/consumer/event-claims.js';
+import { FencedSettler, LostLeaseError } from '../src/consumer/fenced-settler.js';
+import { GroupPosition } from '../src/consumer/group-position.js';
+import { GroupReader } from '../src/consumer/group-reader.js';
+import { GroupSettler, type Acking } from '../src/consumer/group-settler.js';
+import { HandlerInvoker } from '../src/consumer/handler-invoker.js';
+import { LeaseKeeper } from '../src/consumer/lease-keeper.js';
+import { OldWork } from '../src/consumer/old-work.js';
+import { PartitionLease } from '../src/consumer/partition-lease.js';
+import { PartitionReader } from '../src/consumer/partition-reader.js';
+import { OrderDto } from '../../../test/support/stream-probe.js';
+import { streamsTestbed } from '../../../test/support/streams-testbed.js';
+import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { FlowGate } from '../src/consumer/flow-gate.js';
 
 /** The consumer under test, its stream and group, and the group's retry bookkeeping. */
 const [ME, S, G] = ['c1', 'parts', 'g'];

@@ -4,16 +4,16 @@ import {
   RedisStreamsStatus,
   StreamPublisher,
   type RedisStreamsModuleOptions,
-} from '../src/redis-streams/index.js';
+} from '../src/index.js';
 import {
   InOrder,
   InOrderOnce,
   ORDERED_STREAM as STREAM,
   startOrdered,
-} from './support/ordered-probe.js';
-import { Probe, type Call } from './support/stream-probe.js';
-import { streamsTestbed } from './support/streams-testbed.js';
-import { sleep, waitFor } from './support/wait-for.js';
+} from '../../../test/support/ordered-probe.js';
+import { Probe, type Call } from '../../../test/support/stream-probe.js';
+import { streamsTestbed } from '../../../test/support/streams-testbed.js';
+import { sleep, waitFor } from '../../../test/support/wait-for.js';
 
 /**
  * Ordered handlers when Redis misbehaves: a read whose reply never comes, pending entries deleted

@@ -5,7 +5,7 @@ import {
   NonRetryableError,
   StreamEvents,
   StreamPublisher,
-} from '../src/redis-streams/index.js';
+} from '../src/index.js';
 import {
   FirstHandler,
   OrderDto,
@@ -13,9 +13,9 @@ import {
   Probe,
   SecondHandler,
   toRecord,
-} from './support/stream-probe.js';
-import { streamsTestbed } from './support/streams-testbed.js';
-import { waitFor } from './support/wait-for.js';
+} from '../../../test/support/stream-probe.js';
+import { streamsTestbed } from '../../../test/support/streams-testbed.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 
 describe('RedisStreamsModule against a real redis-server', () => {
   const bed = streamsTestbed({ args: ['--appendfsync', 'always'] });

@@ -5,11 +5,11 @@ import {
   StreamPublisher,
   type StreamHandlerOptions,
   type StreamMessage,
-} from '../src/redis-streams/index.js';
-import { StreamHandlerExplorer } from '../src/redis-streams/stream-handler.explorer.js';
-import { OrderDto, PROBE, Probe } from './support/stream-probe.js';
-import { streamsTestbed } from './support/streams-testbed.js';
-import { sleep, waitFor } from './support/wait-for.js';
+} from '../src/index.js';
+import { StreamHandlerExplorer } from '../src/stream-handler.explorer.js';
+import { OrderDto, PROBE, Probe } from '../../../test/support/stream-probe.js';
+import { streamsTestbed } from '../../../test/support/streams-testbed.js';
+import { sleep, waitFor } from '../../../test/support/wait-for.js';
 
 @Injectable()
 class OrderHandlers {
