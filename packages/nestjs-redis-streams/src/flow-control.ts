@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RedisConnections } from './redis-connections.js';
+import { RedisConnections } from './redis/redis-connections.js';
 import { FLOW_STATE } from './scripts/flow.scripts.js';
 import { streamKeys } from './stream-keys.js';
 

@@ -9,13 +9,13 @@ export type {
   BackoffOptions,
   HandlerRuntimeDefaults,
   RetentionRule,
-} from './redis-streams.options.js';
-export { StreamRetention } from './stream-retention.js';
-export type { RetentionState } from './stream-retention.js';
-export type { RedisMemoryState } from './redis-memory.js';
-export { DurabilityCheck } from './durability-check.js';
-export type { DurabilityReport } from './durability-check.js';
-export { StreamHandler } from './stream-handler.decorator.js';
+} from './interfaces/redis-streams.options.js';
+export { StreamRetention } from './retention/stream-retention.js';
+export type { RetentionState } from './retention/stream-retention.js';
+export type { RedisMemoryState } from './redis/redis-memory.js';
+export { DurabilityCheck } from './redis/durability-check.js';
+export type { DurabilityReport } from './redis/durability-check.js';
+export { StreamHandler } from './decorators/stream-handler.decorator.js';
 export type {
   StreamHandlerOptions,
   StreamHandlerBaseOptions,
@@ -25,26 +25,26 @@ export type {
   RawFieldsOptions,
   GroupStart,
   DtoClass,
-} from './stream-handler.interface.js';
-export type { StreamMessage } from './stream-message.interface.js';
-export { StreamPublisher } from './stream-publisher.js';
-export type { PublishOptions, PublishResult, PublishItem } from './stream-publisher.js';
-export { PublishFailedError, PublishManyError } from './publish-failed.error.js';
-export type { PublishItemOutcome } from './publish-failed.error.js';
-export { NonRetryableError } from './non-retryable.error.js';
-export { InfrastructureError, isInfrastructureError } from './infrastructure-error.js';
+} from './interfaces/stream-handler.interface.js';
+export type { StreamMessage } from './interfaces/stream-message.interface.js';
+export { StreamPublisher } from './publisher/stream-publisher.js';
+export type { PublishOptions, PublishResult, PublishItem } from './publisher/stream-publisher.js';
+export { PublishFailedError, PublishManyError } from './errors/publish-failed.error.js';
+export type { PublishItemOutcome } from './errors/publish-failed.error.js';
+export { NonRetryableError } from './errors/non-retryable.error.js';
+export { InfrastructureError, isInfrastructureError } from './errors/infrastructure-error.js';
 export { RedisStreamsStatus } from './redis-streams.status.js';
 export type { ConsumerState, PingResult } from './redis-streams.status.js';
-export type { WaitingForRedis } from './redis-wait.js';
-export { RedisConnections } from './redis-connections.js';
+export type { WaitingForRedis } from './redis/redis-wait.js';
+export { RedisConnections } from './redis/redis-connections.js';
 export { StreamScript } from './scripts/stream-script.js';
-export type { RedisClient, RedisMode } from './redis-connections.js';
+export type { RedisClient, RedisMode } from './redis/redis-connections.js';
 export { streamKeys } from './stream-keys.js';
 export { DLQ_FIELD, FIELD } from './redis-streams.constants.js';
-export { redactUrl } from './redact.js';
-export { StreamInspector, UnknownStreamError } from './stream-inspector.js';
-export { DeadLetters } from './dead-letters.js';
-export type { ReplayResult } from './dead-letters.js';
+export { redactUrl } from './util/redact.js';
+export { StreamInspector, UnknownStreamError } from './inspection/stream-inspector.js';
+export { DeadLetters } from './inspection/dead-letters.js';
+export type { ReplayResult } from './inspection/dead-letters.js';
 export type {
   StreamInfo,
   GroupInfo,
@@ -53,13 +53,13 @@ export type {
   DeadLetter,
   DeadLetterFilter,
   Page,
-} from './stream-inspector.js';
+} from './inspection/stream-inspector.js';
 export { StreamEvents } from './stream-events.js';
 export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-events.js';
 export { STREAM_ID_PATTERN, compareStreamIds } from './stream-id.js';
 export { partitionOf, partitionStream, partitionStreams } from './partitions.js';
-export { withTimeout, settledWithin, TimeoutError } from './waits.js';
-export { RetryLaterError } from './retry-later.error.js';
+export { withTimeout, settledWithin, TimeoutError } from './util/waits.js';
+export { RetryLaterError } from './errors/retry-later.error.js';
 export { FlowControl, type FlowState } from './flow-control.js';
-export type { RateLimit, CircuitBreakerOptions } from './stream-handler.interface.js';
-export { HandlerTimeoutError } from './handler-timeout.error.js';
+export type { RateLimit, CircuitBreakerOptions } from './interfaces/stream-handler.interface.js';
+export { HandlerTimeoutError } from './errors/handler-timeout.error.js';

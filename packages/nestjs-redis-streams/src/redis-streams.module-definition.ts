@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
+import type { RedisStreamsModuleOptions } from './interfaces/redis-streams.options.js';
 
 export const {
   ConfigurableModuleClass,

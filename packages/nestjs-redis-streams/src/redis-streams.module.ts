@@ -7,16 +7,16 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ConfigurableModuleClass } from './redis-streams.module-definition.js';
-import type { StreamFeatureOptions } from './redis-streams.options.js';
+import type { StreamFeatureOptions } from './interfaces/redis-streams.options.js';
 import { StreamDeclarations, StreamFeature } from './stream-declarations.js';
-import { RedisConnections } from './redis-connections.js';
+import { RedisConnections } from './redis/redis-connections.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
-import { StreamHandlerExplorer } from './stream-handler.explorer.js';
-import { StreamPublisher } from './stream-publisher.js';
-import { StreamRetention } from './stream-retention.js';
-import { DurabilityCheck } from './durability-check.js';
-import { StreamInspector } from './stream-inspector.js';
-import { DeadLetters } from './dead-letters.js';
+import { StreamHandlerExplorer } from './discovery/stream-handler.explorer.js';
+import { StreamPublisher } from './publisher/stream-publisher.js';
+import { StreamRetention } from './retention/stream-retention.js';
+import { DurabilityCheck } from './redis/durability-check.js';
+import { StreamInspector } from './inspection/stream-inspector.js';
+import { DeadLetters } from './inspection/dead-letters.js';
 import { StreamEvents } from './stream-events.js';
 import { FlowControl } from './flow-control.js';
 

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import { DEFAULTS } from './redis-streams.constants.js';
-import { RedisConnections } from './redis-connections.js';
-import type { WaitingForRedis } from './redis-wait.js';
-import { withTimeout } from './waits.js';
+import { RedisConnections } from './redis/redis-connections.js';
+import type { WaitingForRedis } from './redis/redis-wait.js';
+import { withTimeout } from './util/waits.js';
 import type { FlowState } from './flow-control.js';
 
 /** What one consumer loop reports about itself. */

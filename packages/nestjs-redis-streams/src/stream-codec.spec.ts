@@ -1,4 +1,4 @@
-import { NonRetryableError } from './non-retryable.error.js';
+import { NonRetryableError } from './errors/non-retryable.error.js';
 import {
   decodeEntry,
   encodeEntry,

@@ -1,5 +1,5 @@
 import { DLQ_FIELD, FIELD } from './redis-streams.constants.js';
-import { NonRetryableError } from './non-retryable.error.js';
+import { NonRetryableError } from './errors/non-retryable.error.js';
 import { isValidEventId } from './stream-keys.js';
 
 /**

@@ -6,7 +6,7 @@ import type {
   RedisStreamsModuleOptions,
   RetentionRule,
   StreamFeatureOptions,
-} from './redis-streams.options.js';
+} from './interfaces/redis-streams.options.js';
 import { assertValidPartitions, partitionStreams } from './partitions.js';
 import { assertValidName, streamKeys } from './stream-keys.js';
 

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { AckBatcher } from '../src/ack-batcher.js';
+import { AckBatcher } from '../src/consumer/ack-batcher.js';
 import { streamsTestbed } from '../../../test/support/streams-testbed.js';
 import { sleep, waitFor } from '../../../test/support/wait-for.js';
 

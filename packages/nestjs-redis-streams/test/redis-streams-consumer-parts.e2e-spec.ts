@@ -11,9 +11,9 @@ import {
   type StreamEventListener,
   type StreamMessage,
 } from '../src/index.js';
-import { InfrastructureError } from '../src/infrastructure-error.js';
-import type { Delivery } from '../src/own-pending.js';
-import { RetryPolicy } from '../src/retry-policy.js';
+import { InfrastructureError } from '../src/errors/infrastructure-error.js';
+import type { Delivery } from '../src/consumer/own-pending.js';
+import { RetryPolicy } from '../src/consumer/retry-policy.js';
 import { ACK } from '../src/scripts/group-settlement.scripts.js';
 import { ACQUIRE_LEASE } from '../src/scripts/fenced.scripts.js';
 import {

@@ -6,7 +6,7 @@ import {
   type StreamHandlerOptions,
   type StreamMessage,
 } from '../src/index.js';
-import { StreamHandlerExplorer } from '../src/stream-handler.explorer.js';
+import { StreamHandlerExplorer } from '../src/discovery/stream-handler.explorer.js';
 import { OrderDto, PROBE, Probe } from '../../../test/support/stream-probe.js';
 import { streamsTestbed } from '../../../test/support/streams-testbed.js';
 import { sleep, waitFor } from '../../../test/support/wait-for.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { StreamEvents } from '../src/index.js';
-import { claimedBatch } from '../src/own-pending.js';
+import { claimedBatch } from '../src/consumer/own-pending.js';
 import { RECLAIM, RECOVER_OWN, SERVER_TIME } from '../src/scripts/old-work.scripts.js';
 import type { FaultProxy } from '../../../test/support/fault-proxy.js';
 import { Probe, SecondHandler } from '../../../test/support/stream-probe.js';

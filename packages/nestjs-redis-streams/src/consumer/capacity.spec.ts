@@ -1,4 +1,4 @@
-import type { Delivery } from '../own-pending.js';
+import type { Delivery } from './own-pending.js';
 import { Capacity } from './capacity.js';
 
 const delivery = (id: string): Delivery => ({

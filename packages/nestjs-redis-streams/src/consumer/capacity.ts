@@ -1,4 +1,4 @@
-import type { Delivery } from '../own-pending.js';
+import type { Delivery } from './own-pending.js';
 
 /**
  * The one owner of a group consumer's slot counts. A slot is a handler call that may run now:

@@ -1,10 +1,10 @@
 import type { FlowSettings } from './flow-settings.js';
 import type { Logger } from '@nestjs/common';
-import type { RedisClient } from '../redis-connections.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 import type { StreamEvents } from '../stream-events.js';
-import type { RetryPolicy } from '../retry-policy.js';
-import type { DtoClass, GroupStart } from '../stream-handler.interface.js';
-import type { StreamMessage } from '../stream-message.interface.js';
+import type { RetryPolicy } from './retry-policy.js';
+import type { DtoClass, GroupStart } from '../interfaces/stream-handler.interface.js';
+import type { StreamMessage } from '../interfaces/stream-message.interface.js';
 
 /** Everything one consumer loop needs to know about its handler. */
 export interface ConsumerDefinition {

@@ -1,9 +1,9 @@
-import { InfrastructureError } from '../infrastructure-error.js';
-import { NonRetryableError } from '../non-retryable.error.js';
-import { RetryPolicy } from '../retry-policy.js';
+import { InfrastructureError } from '../errors/infrastructure-error.js';
+import { NonRetryableError } from '../errors/non-retryable.error.js';
+import { RetryPolicy } from './retry-policy.js';
 import { decide, describeError } from './decide.js';
 import type { Invocation } from './handler-invoker.js';
-import { RetryLaterError } from '../retry-later.error.js';
+import { RetryLaterError } from '../errors/retry-later.error.js';
 
 // random() = 0.5: the wait after attempt n is three quarters of min(maxMs, baseMs·2^(n-1)).
 const policy = new RetryPolicy(3, { baseMs: 100, maxMs: 1_000 }, () => 0.5);

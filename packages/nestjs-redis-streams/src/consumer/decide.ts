@@ -1,7 +1,7 @@
-import { isInfrastructureError } from '../infrastructure-error.js';
-import { NonRetryableError } from '../non-retryable.error.js';
-import type { RetryPolicy } from '../retry-policy.js';
-import { RetryLaterError } from '../retry-later.error.js';
+import { isInfrastructureError } from '../errors/infrastructure-error.js';
+import { NonRetryableError } from '../errors/non-retryable.error.js';
+import type { RetryPolicy } from './retry-policy.js';
+import { RetryLaterError } from '../errors/retry-later.error.js';
 import type { Invocation } from './handler-invoker.js';
 
 /**

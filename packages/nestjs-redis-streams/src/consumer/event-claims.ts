@@ -1,5 +1,5 @@
-import { InfrastructureError } from '../infrastructure-error.js';
-import type { RedisClient } from '../redis-connections.js';
+import { InfrastructureError } from '../errors/infrastructure-error.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 import { streamKeys } from '../stream-keys.js';
 import { CLAIM_EVENT, RELEASE_EVENT } from '../scripts/idempotency.scripts.js';
 

@@ -1,7 +1,7 @@
 import { deadLetterFields, type RawEntry } from '../stream-codec.js';
 import { streamKeys } from '../stream-keys.js';
 import { FENCED_ACK, FENCED_DEAD_LETTER } from '../scripts/fenced.scripts.js';
-import { sleep } from '../waits.js';
+import { sleep } from '../util/waits.js';
 import type { ConsumerContext } from './consumer-definition.js';
 
 /** This owner's lease on the partition lapsed or passed to another: it must stop at once. */

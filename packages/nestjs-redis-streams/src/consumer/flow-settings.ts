@@ -1,5 +1,5 @@
 import { streamKeys } from '../stream-keys.js';
-import type { CircuitBreakerOptions, RateLimit } from '../stream-handler.interface.js';
+import type { CircuitBreakerOptions, RateLimit } from '../interfaces/stream-handler.interface.js';
 
 /** How a consumer's flow is controlled: the group's state in Redis, and the limits it obeys. */
 export interface FlowSettings {

@@ -1,4 +1,4 @@
-import type { Delivery } from '../own-pending.js';
+import type { Delivery } from './own-pending.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import type { FlowGate } from './flow-gate.js';
 import type { GroupSettler } from './group-settler.js';

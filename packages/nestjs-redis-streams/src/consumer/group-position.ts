@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import type { RedisClient } from '../redis-connections.js';
-import type { GroupStart } from '../stream-handler.interface.js';
+import type { RedisClient } from '../redis/redis-connections.js';
+import type { GroupStart } from '../interfaces/stream-handler.interface.js';
 import { streamKeys } from '../stream-keys.js';
 import { ENSURE_GROUP } from '../scripts/group-lifecycle.scripts.js';
 

@@ -1,7 +1,7 @@
-import type { AckBatcher } from '../ack-batcher.js';
-import type { RedisClient, RedisConnections } from '../redis-connections.js';
+import type { AckBatcher } from './ack-batcher.js';
+import type { RedisClient, RedisConnections } from '../redis/redis-connections.js';
 import { fromTextReply, type RawEntry } from '../stream-codec.js';
-import { settled, writeTogether } from '../write-together.js';
+import { settled, writeTogether } from '../publisher/write-together.js';
 import type { Capacity } from './capacity.js';
 import type { FlowGate } from './flow-gate.js';
 import type { Acking } from './group-settler.js';

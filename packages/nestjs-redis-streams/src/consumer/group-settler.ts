@@ -1,6 +1,6 @@
-import { AckBatcher } from '../ack-batcher.js';
+import { AckBatcher } from './ack-batcher.js';
 import { DEFAULTS } from '../redis-streams.constants.js';
-import type { Delivery } from '../own-pending.js';
+import type { Delivery } from './own-pending.js';
 import { deadLetterFields } from '../stream-codec.js';
 import { streamIdTimeMs } from '../stream-id.js';
 import { streamKeys } from '../stream-keys.js';
@@ -10,9 +10,9 @@ import {
   SCHEDULE_RETRY,
   STILL_CURRENT,
 } from '../scripts/group-settlement.scripts.js';
-import { InfrastructureError } from '../infrastructure-error.js';
-import { settled } from '../write-together.js';
-import { sleep } from '../waits.js';
+import { InfrastructureError } from '../errors/infrastructure-error.js';
+import { settled } from '../publisher/write-together.js';
+import { sleep } from '../util/waits.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import type { EventClaims } from './event-claims.js';
 import { logContext } from './log-context.js';

@@ -1,8 +1,8 @@
-import { HandlerTimeoutError } from '../handler-timeout.error.js';
-import { InfrastructureError } from '../infrastructure-error.js';
-import { validatePayload } from '../payload-validator.js';
+import { HandlerTimeoutError } from '../errors/handler-timeout.error.js';
+import { InfrastructureError } from '../errors/infrastructure-error.js';
+import { validatePayload } from './payload-validator.js';
 import { decodeEntry, mayHaveLostBytes, toRawEntry, type RawEntry } from '../stream-codec.js';
-import type { StreamMessage } from '../stream-message.interface.js';
+import type { StreamMessage } from '../interfaces/stream-message.interface.js';
 import { tracingEnabled, withHandleSpan } from '../trace-context.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import type { EventClaims } from './event-claims.js';

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis-connections.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 import { EXTEND_LEASE } from '../scripts/group-settlement.scripts.js';
 import type { Capacity } from './capacity.js';
 import type { ConsumerContext } from './consumer-definition.js';

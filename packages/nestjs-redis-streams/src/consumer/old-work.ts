@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULTS } from '../redis-streams.constants.js';
-import { claimedBatch, OwnPending, type ClaimedBatch, type Delivery } from '../own-pending.js';
+import { claimedBatch, OwnPending, type ClaimedBatch, type Delivery } from './own-pending.js';
 import { toRawEntry } from '../stream-codec.js';
 import { streamKeys } from '../stream-keys.js';
 import { RECLAIM, TAKE_DUE_RETRIES } from '../scripts/old-work.scripts.js';

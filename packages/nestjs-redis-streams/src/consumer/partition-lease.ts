@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
-import type { RedisClient } from '../redis-connections.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 import { RENEW_LEASE } from '../scripts/fenced.scripts.js';
-import { Ticker } from '../ticker.js';
+import { Ticker } from '../util/ticker.js';
 
 /**
  * One instance's lease on one partition of an ordered group, renewed every third of `leaseMs`.

@@ -1,7 +1,7 @@
-import type { RedisClient, RedisConnections } from '../redis-connections.js';
+import type { RedisClient, RedisConnections } from '../redis/redis-connections.js';
 import { fromTextReply, toRawEntry, type RawEntry } from '../stream-codec.js';
 import { TAKE_OVER_PENDING } from '../scripts/fenced.scripts.js';
-import { settled, writeTogether } from '../write-together.js';
+import { settled, writeTogether } from '../publisher/write-together.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import { GroupPosition } from './group-position.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { RetryPolicy } from '../retry-policy.js';
+import { RetryPolicy } from './retry-policy.js';
 import { StreamEvents } from '../stream-events.js';
 import type { ConsumerContext } from './consumer-definition.js';
 import { RedisWaits } from './redis-waits.js';

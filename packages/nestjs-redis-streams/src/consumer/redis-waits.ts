@@ -1,5 +1,5 @@
-import { RedisWait, type WaitingForRedis } from '../redis-wait.js';
-import { pauseUnlessAborted } from '../waits.js';
+import { RedisWait, type WaitingForRedis } from '../redis/redis-wait.js';
+import { pauseUnlessAborted } from '../util/waits.js';
 import { describeError } from './decide.js';
 import { logContext } from './log-context.js';
 import type { ConsumerContext } from './consumer-definition.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from '../redis-connections.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 
 /*
  * The class every Lua script of the library is made with, the rules every script follows, and

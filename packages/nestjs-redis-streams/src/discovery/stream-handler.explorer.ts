@@ -7,25 +7,25 @@ import {
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import calculateSlot from 'cluster-key-slot';
-import { DEFAULTS, STREAM_HANDLER_METADATA } from './redis-streams.constants.js';
-import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
-import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
-import { RedisStreamsStatus } from './redis-streams.status.js';
-import { RedisConnections } from './redis-connections.js';
-import { StreamEvents } from './stream-events.js';
-import { StreamConsumer } from './stream-consumer.js';
-import type { ConsumerDefinition } from './consumer/consumer-definition.js';
-import { OrderedGroup } from './ordered-group.js';
+import { DEFAULTS, STREAM_HANDLER_METADATA } from '../redis-streams.constants.js';
+import { REDIS_STREAMS_OPTIONS } from '../redis-streams.module-definition.js';
+import type { RedisStreamsModuleOptions } from '../interfaces/redis-streams.options.js';
+import { RedisStreamsStatus } from '../redis-streams.status.js';
+import { RedisConnections } from '../redis/redis-connections.js';
+import { StreamEvents } from '../stream-events.js';
+import { StreamConsumer } from '../consumer/stream-consumer.js';
+import type { ConsumerDefinition } from '../consumer/consumer-definition.js';
+import { OrderedGroup } from '../consumer/ordered-group.js';
 import {
   definitionsPerStream,
   partitionCount,
   resolveHandlers,
   type DiscoveredHandler,
 } from './handler-options.js';
-import { StreamDeclarations } from './stream-declarations.js';
-import type { StreamHandlerMetadata } from './stream-handler.decorator.js';
-import type { StreamHandlerFn } from './stream-handler.interface.js';
-import { assertValidName, streamKeys } from './stream-keys.js';
+import { StreamDeclarations } from '../stream-declarations.js';
+import type { StreamHandlerMetadata } from '../decorators/stream-handler.decorator.js';
+import type { StreamHandlerFn } from '../interfaces/stream-handler.interface.js';
+import { assertValidName, streamKeys } from '../stream-keys.js';
 
 const MAX_VALUE_BYTES = 1024 * 1024;
 

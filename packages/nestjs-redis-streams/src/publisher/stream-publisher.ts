@@ -1,25 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Cluster } from 'ioredis';
-import { DEFAULTS } from './redis-streams.constants.js';
-import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
-import type { RedisStreamsModuleOptions } from './redis-streams.options.js';
-import { RedisConnections } from './redis-connections.js';
+import { DEFAULTS } from '../redis-streams.constants.js';
+import { REDIS_STREAMS_OPTIONS } from '../redis-streams.module-definition.js';
+import type { RedisStreamsModuleOptions } from '../interfaces/redis-streams.options.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { newEventId } from './event-id.js';
-import { partitionOf, partitionStream } from './partitions.js';
-import { StreamDeclarations } from './stream-declarations.js';
-import { encodeEntry } from './stream-codec.js';
-import { StreamEvents } from './stream-events.js';
-import { withPublishSpan } from './trace-context.js';
-import { assertValidEventId, assertValidName, streamKeys } from './stream-keys.js';
-import { PUBLISH } from './scripts/publish.script.js';
-import { isNoScript } from './scripts/stream-script.js';
+import { partitionOf, partitionStream } from '../partitions.js';
+import { StreamDeclarations } from '../stream-declarations.js';
+import { encodeEntry } from '../stream-codec.js';
+import { StreamEvents } from '../stream-events.js';
+import { withPublishSpan } from '../trace-context.js';
+import { assertValidEventId, assertValidName, streamKeys } from '../stream-keys.js';
+import { PUBLISH } from '../scripts/publish.script.js';
+import { isNoScript } from '../scripts/stream-script.js';
 import { settled, writeTogether } from './write-together.js';
 import { PublishBatcher } from './publish-batcher.js';
 import {
   PublishFailedError,
   PublishManyError,
   type PublishItemOutcome,
-} from './publish-failed.error.js';
+} from '../errors/publish-failed.error.js';
 
 export interface PublishOptions {
   /** The event's id; generated (UUIDv7: unique and time-ordered) when absent. */

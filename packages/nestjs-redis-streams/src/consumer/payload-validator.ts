@@ -1,7 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
-import { NonRetryableError } from './non-retryable.error.js';
-import type { DtoClass } from './stream-handler.interface.js';
+import { NonRetryableError } from '../errors/non-retryable.error.js';
+import type { DtoClass } from '../interfaces/stream-handler.interface.js';
 
 /** Validates a payload against a class-validator class; a failure can never succeed later, so it is non-retryable. */
 export async function validatePayload(dto: DtoClass, payload: unknown): Promise<object> {

@@ -1,9 +1,12 @@
-import { DEAD_LETTER_SUFFIX, DEFAULTS } from './redis-streams.constants.js';
-import type { GroupFlowOptions, HandlerRuntimeDefaults } from './redis-streams.options.js';
-import { resolveFlow } from './consumer/flow-settings.js';
-import { RetryPolicy } from './retry-policy.js';
-import { partitionStreams } from './partitions.js';
-import type { ConsumerDefinition } from './consumer/consumer-definition.js';
+import { DEAD_LETTER_SUFFIX, DEFAULTS } from '../redis-streams.constants.js';
+import type {
+  GroupFlowOptions,
+  HandlerRuntimeDefaults,
+} from '../interfaces/redis-streams.options.js';
+import { resolveFlow } from '../consumer/flow-settings.js';
+import { RetryPolicy } from '../consumer/retry-policy.js';
+import { partitionStreams } from '../partitions.js';
+import type { ConsumerDefinition } from '../consumer/consumer-definition.js';
 import type {
   ConcurrentDeliveryOptions,
   DecodedPayloadOptions,
@@ -12,8 +15,8 @@ import type {
   StreamHandlerBaseOptions,
   StreamHandlerFn,
   StreamHandlerOptions,
-} from './stream-handler.interface.js';
-import { assertValidName, streamKeys } from './stream-keys.js';
+} from '../interfaces/stream-handler.interface.js';
+import { assertValidName, streamKeys } from '../stream-keys.js';
 
 /** A `@StreamHandler` method as discovery found it. */
 export interface DiscoveredHandler {

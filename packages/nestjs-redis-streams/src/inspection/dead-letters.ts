@@ -1,15 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { INSPECTION } from './redis-streams.constants.js';
-import { RedisConnections } from './redis-connections.js';
-import { assertStreamId, compareStreamIds } from './stream-id.js';
+import { INSPECTION } from '../redis-streams.constants.js';
+import { RedisConnections } from '../redis/redis-connections.js';
+import { assertStreamId, compareStreamIds } from '../stream-id.js';
 import {
   StreamInspector,
   type DeadLetter,
   type DeadLetterFilter,
   type Page,
 } from './stream-inspector.js';
-import { streamKeys } from './stream-keys.js';
-import { REPLAY_DEAD_LETTERS } from './scripts/dead-letter-replay.script.js';
+import { streamKeys } from '../stream-keys.js';
+import { REPLAY_DEAD_LETTERS } from '../scripts/dead-letter-replay.script.js';
 
 export interface ReplayResult {
   replayed: Array<{ deadLetterId: string; newId: string }>;

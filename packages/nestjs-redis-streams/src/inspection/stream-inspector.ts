@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DLQ_FIELD, INSPECTION } from './redis-streams.constants.js';
-import { RedisConnections } from './redis-connections.js';
-import { RedisStreamsStatus } from './redis-streams.status.js';
-import { assertStreamId } from './stream-id.js';
-import { streamKeys } from './stream-keys.js';
+import { DLQ_FIELD, INSPECTION } from '../redis-streams.constants.js';
+import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisStreamsStatus } from '../redis-streams.status.js';
+import { assertStreamId } from '../stream-id.js';
+import { streamKeys } from '../stream-keys.js';
 
 export interface ConsumerInfo {
   name: string;

@@ -1,9 +1,9 @@
 import type { Logger } from '@nestjs/common';
-import { DEFAULTS } from './redis-streams.constants.js';
-import type { RedisClient } from './redis-connections.js';
-import { streamKeys } from './stream-keys.js';
-import type { ConsumerRuntime } from './consumer/consumer-definition.js';
-import { DELETE_IDLE_CONSUMERS, SWEEP_BOOKKEEPING } from './scripts/group-lifecycle.scripts.js';
+import { DEFAULTS } from '../redis-streams.constants.js';
+import type { RedisClient } from '../redis/redis-connections.js';
+import { streamKeys } from '../stream-keys.js';
+import type { ConsumerRuntime } from './consumer-definition.js';
+import { DELETE_IDLE_CONSUMERS, SWEEP_BOOKKEEPING } from '../scripts/group-lifecycle.scripts.js';
 
 /** The group one consumer tidies, and how. */
 interface HousekeepingTarget {

@@ -1,7 +1,7 @@
-import type { RedisClient } from './redis-connections.js';
-import { toRawEntry, type RawEntry } from './stream-codec.js';
-import { streamKeys } from './stream-keys.js';
-import { RECOVER_OWN, SERVER_TIME } from './scripts/old-work.scripts.js';
+import type { RedisClient } from '../redis/redis-connections.js';
+import { toRawEntry, type RawEntry } from '../stream-codec.js';
+import { streamKeys } from '../stream-keys.js';
+import { RECOVER_OWN, SERVER_TIME } from '../scripts/old-work.scripts.js';
 
 /** An entry a consumer owns in Redis, and what it knows of it. */
 export interface Delivery {

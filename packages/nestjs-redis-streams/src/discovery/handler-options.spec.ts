@@ -4,7 +4,7 @@ import {
   type DiscoveredHandler,
   type HandlerSettings,
 } from './handler-options.js';
-import type { StreamHandlerOptions } from './stream-handler.interface.js';
+import type { StreamHandlerOptions } from '../interfaces/stream-handler.interface.js';
 
 class OrderDto {
   id = '';

@@ -1,24 +1,24 @@
 import { Logger } from '@nestjs/common';
-import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
-import type { RedisClient, RedisConnections } from './redis-connections.js';
+import type { ConsumerState, ConsumerStateSource } from '../redis-streams.status.js';
+import type { RedisClient, RedisConnections } from '../redis/redis-connections.js';
 import type { Delivery } from './own-pending.js';
 import { GroupHousekeeping } from './group-housekeeping.js';
-import type { StreamEvents } from './stream-events.js';
-import { pauseUnlessAborted, reconnectDelayMs, settledWithin, yieldTurn } from './waits.js';
-import { Ticker } from './ticker.js';
-import { Capacity } from './consumer/capacity.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
-import { busyDelayMs } from './consumer/decide.js';
-import { FlowGate } from './consumer/flow-gate.js';
-import { EventClaims } from './consumer/event-claims.js';
-import { ACK_HOLD_MS, GroupReader, type SentRead } from './consumer/group-reader.js';
-import { GroupSettler } from './consumer/group-settler.js';
-import { HandlerInvoker } from './consumer/handler-invoker.js';
-import { GroupEntryRunner } from './consumer/group-entry-runner.js';
-import { LeaseKeeper } from './consumer/lease-keeper.js';
-import { logContext } from './consumer/log-context.js';
-import { OldWork } from './consumer/old-work.js';
-import { RedisWaits } from './consumer/redis-waits.js';
+import type { StreamEvents } from '../stream-events.js';
+import { pauseUnlessAborted, reconnectDelayMs, settledWithin, yieldTurn } from '../util/waits.js';
+import { Ticker } from '../util/ticker.js';
+import { Capacity } from './capacity.js';
+import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import { busyDelayMs } from './decide.js';
+import { FlowGate } from './flow-gate.js';
+import { EventClaims } from './event-claims.js';
+import { ACK_HOLD_MS, GroupReader, type SentRead } from './group-reader.js';
+import { GroupSettler } from './group-settler.js';
+import { HandlerInvoker } from './handler-invoker.js';
+import { GroupEntryRunner } from './group-entry-runner.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { logContext } from './log-context.js';
+import { OldWork } from './old-work.js';
+import { RedisWaits } from './redis-waits.js';
 
 /**
  * One consumer group's consumer in this instance: wires the parts of the delivery pipeline.

@@ -1,6 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
-import { STREAM_HANDLER_METADATA } from './redis-streams.constants.js';
-import type { StreamHandlerOptions } from './stream-handler.interface.js';
+import { STREAM_HANDLER_METADATA } from '../redis-streams.constants.js';
+import type { StreamHandlerOptions } from '../interfaces/stream-handler.interface.js';
 
 /** Metadata stored by `@StreamHandler`. */
 export interface StreamHandlerMetadata {

@@ -1,5 +1,5 @@
-import type { RedisClient } from './redis-connections.js';
-import { settled } from './write-together.js';
+import type { RedisClient } from '../redis/redis-connections.js';
+import { settled } from '../publisher/write-together.js';
 
 /**
  * One XACK's worth of ids, and who learns how it went: callers of `ack` share one promise (made

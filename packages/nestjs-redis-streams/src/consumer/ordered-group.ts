@@ -1,13 +1,13 @@
 import { Logger } from '@nestjs/common';
-import type { ConsumerState, ConsumerStateSource } from './redis-streams.status.js';
-import type { RedisClient, RedisConnections } from './redis-connections.js';
-import { ownerOf, partitionStream } from './partitions.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
-import type { StreamEvents } from './stream-events.js';
-import { streamKeys } from './stream-keys.js';
-import { ACQUIRE_LEASE } from './scripts/fenced.scripts.js';
-import { Ticker } from './ticker.js';
-import { FlowGate } from './consumer/flow-gate.js';
+import type { ConsumerState, ConsumerStateSource } from '../redis-streams.status.js';
+import type { RedisClient, RedisConnections } from '../redis/redis-connections.js';
+import { ownerOf, partitionStream } from '../partitions.js';
+import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import type { StreamEvents } from '../stream-events.js';
+import { streamKeys } from '../stream-keys.js';
+import { ACQUIRE_LEASE } from '../scripts/fenced.scripts.js';
+import { Ticker } from '../util/ticker.js';
+import { FlowGate } from './flow-gate.js';
 import { OrderedPartition, type OrderedSettings } from './ordered-partition.js';
 
 export type { OrderedSettings } from './ordered-partition.js';

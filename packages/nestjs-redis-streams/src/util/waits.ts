@@ -1,4 +1,4 @@
-import { DEFAULTS } from './redis-streams.constants.js';
+import { DEFAULTS } from '../redis-streams.constants.js';
 
 /** A wait that does not keep the process alive on its own. */
 export function sleep(ms: number): Promise<void> {

@@ -6,14 +6,14 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { DEFAULTS } from './redis-streams.constants.js';
-import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
+import { DEFAULTS } from '../redis-streams.constants.js';
+import { REDIS_STREAMS_OPTIONS } from '../redis-streams.module-definition.js';
 import type {
   RedisConnectionOptions,
   RedisNodeAddress,
   RedisStreamsModuleOptions,
-} from './redis-streams.options.js';
-import { redactUrl } from './redact.js';
+} from '../interfaces/redis-streams.options.js';
+import { redactUrl } from '../util/redact.js';
 
 /**
  * A connection to Redis in any mode: one server or the master behind Sentinel (`Redis`), or a

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { DEFAULTS } from './redis-streams.constants.js';
+import { DEFAULTS } from '../redis-streams.constants.js';
 
 /** How full Redis is: with several masters (Cluster), the fullest of them. */
 export interface RedisMemoryState {

@@ -1,4 +1,4 @@
-import { DEFAULTS } from './redis-streams.constants.js';
+import { DEFAULTS } from '../redis-streams.constants.js';
 
 /** What a consumer reports while Redis fails the calls it makes for its entries. */
 export interface WaitingForRedis {

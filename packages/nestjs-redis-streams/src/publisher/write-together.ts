@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { RedisClient } from './redis-connections.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 
 /**
  * Runs `send`, which issues commands on `redis`, so that they leave in one write to the socket:

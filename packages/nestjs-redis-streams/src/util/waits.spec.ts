@@ -1,4 +1,4 @@
-import { DEFAULTS } from './redis-streams.constants.js';
+import { DEFAULTS } from '../redis-streams.constants.js';
 import {
   pauseUnlessAborted,
   reconnectDelayMs,

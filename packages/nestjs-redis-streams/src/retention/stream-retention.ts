@@ -5,16 +5,19 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { DEAD_LETTER_SUFFIX, DEFAULTS } from './redis-streams.constants.js';
-import { REDIS_STREAMS_OPTIONS } from './redis-streams.module-definition.js';
-import type { RedisStreamsModuleOptions, RetentionRule } from './redis-streams.options.js';
-import { RedisConnections } from './redis-connections.js';
-import { readRedisMemory, type RedisMemoryState } from './redis-memory.js';
-import { RETENTION_TRIM } from './scripts/retention-trim.script.js';
-import { StreamDeclarations } from './stream-declarations.js';
-import { Ticker } from './ticker.js';
-import { assertValidName } from './stream-keys.js';
-import { compareStreamIds, nextStreamId } from './stream-id.js';
+import { DEAD_LETTER_SUFFIX, DEFAULTS } from '../redis-streams.constants.js';
+import { REDIS_STREAMS_OPTIONS } from '../redis-streams.module-definition.js';
+import type {
+  RedisStreamsModuleOptions,
+  RetentionRule,
+} from '../interfaces/redis-streams.options.js';
+import { RedisConnections } from '../redis/redis-connections.js';
+import { readRedisMemory, type RedisMemoryState } from '../redis/redis-memory.js';
+import { RETENTION_TRIM } from '../scripts/retention-trim.script.js';
+import { StreamDeclarations } from '../stream-declarations.js';
+import { Ticker } from '../util/ticker.js';
+import { assertValidName } from '../stream-keys.js';
+import { compareStreamIds, nextStreamId } from '../stream-id.js';
 
 /** The outcome of one retention run on one stream. */
 export interface RetentionState {

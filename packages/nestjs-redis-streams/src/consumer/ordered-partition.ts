@@ -1,20 +1,20 @@
 import type { Logger } from '@nestjs/common';
-import type { RedisClient, RedisConnections } from './redis-connections.js';
-import type { StreamEvents } from './stream-events.js';
-import { streamIdTimeMs } from './stream-id.js';
-import { streamKeys } from './stream-keys.js';
+import type { RedisClient, RedisConnections } from '../redis/redis-connections.js';
+import type { StreamEvents } from '../stream-events.js';
+import { streamIdTimeMs } from '../stream-id.js';
+import { streamKeys } from '../stream-keys.js';
 import { GroupHousekeeping } from './group-housekeeping.js';
-import type { RawEntry } from './stream-codec.js';
-import { pauseUnlessAborted, reconnectDelayMs, settledWithin } from './waits.js';
-import type { ConsumerDefinition, ConsumerRuntime } from './consumer/consumer-definition.js';
-import { busyDelayMs, describeError } from './consumer/decide.js';
-import { EventClaims } from './consumer/event-claims.js';
-import { FencedSettler, LostLeaseError } from './consumer/fenced-settler.js';
-import { HandlerInvoker } from './consumer/handler-invoker.js';
-import type { FlowGate } from './consumer/flow-gate.js';
-import { logContext } from './consumer/log-context.js';
-import { PartitionLease } from './consumer/partition-lease.js';
-import { PartitionReader, type Claimed } from './consumer/partition-reader.js';
+import type { RawEntry } from '../stream-codec.js';
+import { pauseUnlessAborted, reconnectDelayMs, settledWithin } from '../util/waits.js';
+import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
+import { busyDelayMs, describeError } from './decide.js';
+import { EventClaims } from './event-claims.js';
+import { FencedSettler, LostLeaseError } from './fenced-settler.js';
+import { HandlerInvoker } from './handler-invoker.js';
+import type { FlowGate } from './flow-gate.js';
+import { logContext } from './log-context.js';
+import { PartitionLease } from './partition-lease.js';
+import { PartitionReader, type Claimed } from './partition-reader.js';
 
 /** How often a partition held back by flow control looks again. */
 const FLOW_POLL_MS = 100;
