@@ -63,3 +63,10 @@ export { RetryLaterError } from './errors/retry-later.error.js';
 export { FlowControl, type FlowState } from './flow-control.js';
 export type { RateLimit, CircuitBreakerOptions } from './interfaces/stream-handler.interface.js';
 export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
+export { BatchError } from './errors/batch.error.js';
+export type {
+  BatchOptions,
+  BatchResult,
+  BatchItemFailure,
+  StreamBatchHandlerFn,
+} from './interfaces/stream-handler.interface.js';

@@ -3,6 +3,7 @@ import type { Logger } from '@nestjs/common';
 import type { RedisClient } from '../redis/redis-connections.js';
 import type { StreamEvents } from '../stream-events.js';
 import type { RetryPolicy } from './retry-policy.js';
+import type { BatchSettings } from './batch-settings.js';
 import type { DtoClass, GroupStart } from '../interfaces/stream-handler.interface.js';
 import type { StreamMessage } from '../interfaces/stream-message.interface.js';
 
@@ -25,6 +26,11 @@ export interface ConsumerDefinition {
   handle: (payload: unknown, message: StreamMessage) => unknown;
   /** The group's flow state and limits (pause, busy, circuit, rate, deadline, timeout). */
   flow: FlowSettings;
+  /**
+   * A batch handler: `handle` takes `(payloads, messages)`, and `concurrency` counts batch calls
+   * (see StreamHandlerOptions.batch).
+   */
+  batch?: BatchSettings;
 }
 
 export interface ConsumerRuntime {

@@ -7,6 +7,7 @@ import type { StreamEvents } from '../stream-events.js';
 import { pauseUnlessAborted, reconnectDelayMs, settledWithin, yieldTurn } from '../util/waits.js';
 import { Ticker } from '../util/ticker.js';
 import { Capacity } from './capacity.js';
+import { BatchCollector, batchingInvoker } from './batch-collector.js';
 import type { ConsumerDefinition, ConsumerRuntime } from './consumer-definition.js';
 import { busyDelayMs } from './decide.js';
 import { FlowGate } from './flow-gate.js';
@@ -48,6 +49,8 @@ export class StreamConsumer implements ConsumerStateSource {
   private readonly housekeeping: GroupHousekeeping;
   private readonly maintenance: Ticker;
   private readonly redisWaits: RedisWaits;
+  /** A batch handler's batches (see StreamHandlerOptions.batch). */
+  private readonly batches?: BatchCollector;
   /** Due retries of entries whose previous attempt is still finishing here. */
   private readonly deferred = new Map<string, Delivery>();
   /** Read again once half a batch of slots is free, not after each handler: fewer, fuller reads. */
@@ -63,7 +66,7 @@ export class StreamConsumer implements ConsumerStateSource {
     private readonly connections: RedisConnections,
     private readonly events: StreamEvents,
   ) {
-    const { stream, group, batchSize, concurrency, prefetch, policy } = definition;
+    const { stream, group, batchSize, concurrency, prefetch, policy, batch } = definition;
     this.logger = new Logger(`StreamConsumer ${stream}/${group}`);
     const redis = (): RedisClient => this.connections.command;
     const context = { definition, runtime, redis, events, logger: this.logger };
@@ -71,7 +74,11 @@ export class StreamConsumer implements ConsumerStateSource {
       this.capacity.release();
       this.startHeld();
     });
-    this.capacity = new Capacity(concurrency, prefetch, (all) => this.gate.limit(all));
+    // A slot holds one entry; a batch handler's `concurrency` counts calls of up to maxSize each.
+    const slots = batch ? concurrency * batch.maxSize : concurrency;
+    this.capacity = batch
+      ? new Capacity(slots, prefetch, () => this.gate.limit(concurrency) * batch.maxSize)
+      : new Capacity(concurrency, prefetch, (all) => this.gate.limit(all));
     this.redisWaits = new RedisWaits(context, this.stopController.signal);
     if (definition.idempotencyWindowMs) {
       // A running-marker outlasts a claim of the entry, so a reclaimed delivery waits for it.
@@ -86,9 +93,12 @@ export class StreamConsumer implements ConsumerStateSource {
         this.finish(id);
       },
     );
+    if (batch) this.batches = new BatchCollector(definition, this.handlersStop.signal);
     this.runner = new GroupEntryRunner(
       context,
-      new HandlerInvoker(context, this.claims, this.handlersStop.signal),
+      this.batches
+        ? batchingInvoker(context, this.batches, this.claims, this.handlersStop.signal)
+        : new HandlerInvoker(context, this.claims, this.handlersStop.signal),
       this.gate,
       this.settler,
       this.redisWaits,
@@ -107,7 +117,7 @@ export class StreamConsumer implements ConsumerStateSource {
       this.capacity,
       this.gate,
     );
-    this.readLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 2));
+    this.readLowWater = Math.max(1, Math.floor(Math.min(batchSize, slots) / 2));
     // Old work is looked for every quarter of the backoff base, within 25-500 ms.
     const tickMs = Math.min(Math.max(Math.floor(policy.backoff.baseMs / 4), 25), 500);
     this.oldWork = new OldWork(
@@ -140,6 +150,8 @@ export class StreamConsumer implements ConsumerStateSource {
     if (this.stopping) return;
     this.stopping = true;
     this.stopController.abort();
+    // Batches being gathered go to the handler now, within the drain time, as running calls do.
+    this.batches?.drain();
     this.capacity.release();
     this.reader.close();
     await this.readLoop;

@@ -4,6 +4,7 @@ import type {
   HandlerRuntimeDefaults,
 } from '../interfaces/redis-streams.options.js';
 import { resolveFlow } from '../consumer/flow-settings.js';
+import { resolveBatch } from '../consumer/batch-settings.js';
 import { RetryPolicy } from '../consumer/retry-policy.js';
 import { partitionStreams } from '../partitions.js';
 import type { ConsumerDefinition } from '../consumer/consumer-definition.js';
@@ -66,6 +67,7 @@ const KNOWN_OPTIONS: Record<OptionName, true> = {
   maxAgeMs: true,
   timeoutMs: true,
   circuitBreaker: true,
+  batch: true,
 };
 
 /**
@@ -160,12 +162,14 @@ function resolveHandler(
   );
   const flow = resolveFlow(stream, group, { ...options, ...declared });
   const idempotency = idempotencyWindow(options.idempotent, settings.dedupWindowMs);
+  const batch = resolveBatch(options.batch);
   const problems = [
     ...shapeProblems(options, stream, group),
     ...combinationProblems(options, stream, settings.partitions),
     ...valueProblems,
     ...(idempotency.problem === undefined ? [] : [idempotency.problem]),
     ...flow.problems,
+    ...batch.problems,
   ];
   if (problems.length > 0 || values === undefined || !flow.flow) return { group, problems };
   const { maxAttempts, baseMs, maxMs, ...reading } = values;
@@ -184,6 +188,11 @@ function resolveHandler(
       idempotencyWindowMs: idempotency.windowMs,
       handle: handler.handle,
       flow: flow.flow,
+      ...(batch.batch && {
+        batch: batch.batch,
+        // A read brings a whole batch, unless the handler says otherwise.
+        batchSize: options.batchSize === undefined ? batch.batch.maxSize : reading.batchSize,
+      }),
     },
   };
 }
@@ -229,6 +238,9 @@ function combinationProblems(
       problems.push(
         'ordered takes no prefetch: a partition is read again only once its entries are settled',
       );
+    }
+    if (options.batch !== undefined) {
+      problems.push('ordered takes no batch: a partition runs its entries one at a time, in order');
     }
     if (partitionCount(partitions, stream) === undefined) {
       problems.push(

@@ -76,6 +76,28 @@ export interface ConcurrentDeliveryOptions {
    * back to the group as retries due now, with no attempt spent.
    */
   prefetch?: number;
+  /**
+   * Hand the handler entries in batches: it takes `(payloads, messages)`, two arrays in the same
+   * order (see `StreamBatchHandlerFn`), and reports which items failed (`BatchResult`, or throwing
+   * a `BatchError`); every other item is acknowledged. Each item is then retried, dead-lettered,
+   * de-duplicated (`idempotent`) and validated (`dto`) on its own, as with one entry per call.
+   * With `batch`, `concurrency` counts batch calls running at once, so up to
+   * `concurrency × maxSize` entries are in flight; `batchSize` (entries per read) defaults to
+   * `maxSize`; `prefetch`, `rateLimit` and `circuitBreaker` count entries.
+   */
+  batch?: BatchOptions;
+}
+
+/** `batch`: when a batch is handed to the handler. */
+export interface BatchOptions {
+  /** A batch is handed over as soon as it has this many items (at least 1). */
+  maxSize: number;
+  /**
+   * ... or this many ms after its first item arrived, with what it has then (0: with what arrived
+   * in the same turn, such as one read's entries). While `concurrency` batch calls are running, a
+   * batch that is due waits for one of them to end, taking more items up to `maxSize` meanwhile.
+   */
+  maxWaitMs: number;
 }
 
 /** Delivery in order, one partition at a time: see `ordered`. */
@@ -93,6 +115,8 @@ export interface OrderedDeliveryOptions {
   concurrency?: never;
   /** Not taken: a partition's next entry is read once the one before it is settled. */
   prefetch?: never;
+  /** Not taken: a partition runs its entries one at a time, in order. */
+  batch?: never;
 }
 
 /** The payload decoded from JSON and size-checked, optionally validated against a class. */
@@ -116,7 +140,7 @@ export interface RawFieldsOptions {
 
 /**
  * Options of `@StreamHandler(stream, options)`. Combinations that cannot work do not type-check:
- * `ordered` with `concurrency` or `prefetch`, `rawFields` with `dto`. Those that get past the
+ * `ordered` with `concurrency`, `prefetch` or `batch`, `rawFields` with `dto`. Those that get past the
  * types (plain JavaScript, casts) stop the application at startup, with every problem listed.
  */
 export type StreamHandlerOptions = StreamHandlerBaseOptions &
@@ -125,3 +149,31 @@ export type StreamHandlerOptions = StreamHandlerBaseOptions &
 
 /** The shape of a handler method. */
 export type StreamHandlerFn<T = unknown> = (payload: T, message: StreamMessage) => unknown;
+
+/**
+ * The shape of a batch handler's method (`batch` option): `payloads[i]` is the payload of the
+ * entry `messages[i]` describes. Entries that are not handed over are not in the arrays: invalid
+ * payloads (`dto`, dead-lettered at once) and events handled before (`idempotent`). Resolving with
+ * nothing acknowledges every item; a `BatchResult` or a thrown `BatchError` names those that failed;
+ * any other error fails every item.
+ */
+export type StreamBatchHandlerFn<T = unknown> = (
+  payloads: T[],
+  messages: StreamMessage[],
+) => BatchResult | void | Promise<BatchResult | void>;
+
+/**
+ * What a batch handler may return: the items that failed, each with its error, which decides
+ * what becomes of that item as a thrown error would for one entry (`NonRetryableError`: dead
+ * letter at once; `RetryLaterError`: no attempt spent; anything else: retried). Items not named
+ * succeeded and are acknowledged.
+ */
+export interface BatchResult {
+  failed: BatchItemFailure[];
+}
+
+/**
+ * One failed item of a batch, named by its place in the arrays the handler got (`index`) or by
+ * its entry id (`id`, the `message.id`).
+ */
+export type BatchItemFailure = { index: number; error: unknown } | { id: string; error: unknown };
