@@ -325,6 +325,13 @@ describe('POST /alerts/alertmanager', () => {
     for (const { eventId } of answer.alerts) expect(countOf(all, eventId)).toBe(1);
   });
 
+  it('is in the OpenAPI document, with the API key', async () => {
+    const document = (await request(app.url).get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    expect(document.paths['/alerts/alertmanager']?.post?.security).toEqual([{ 'api-key': [] }]);
+  });
+
   it('leaves POST /alerts as it was', async () => {
     const { body } = await request(app.url)
       .post('/alerts')
