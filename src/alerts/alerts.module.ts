@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AlertmanagerController } from './alertmanager/alertmanager.controller.js';
+import { AlertmanagerIntake } from './alertmanager/alertmanager-intake.js';
 import { AlertIntake } from './alert-intake.js';
 import { AlertRecorderHandler } from './alert-recorder.handler.js';
 import { AlertStore } from './alert-store.js';
@@ -8,14 +10,21 @@ import { ApiKeyGuard } from './api-key.guard.js';
 import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
 
 /**
- * Alerts: the HTTP API, the alert store, the stream handlers, and the alerts stream itself (its
+ * Alerts: the HTTP API (with Alertmanager's and Grafana's webhook intake), the alert store, the stream handlers, and the alerts stream itself (its
  * partitions and retention). A further handler of the `alerts` stream is one more
  * `@StreamHandler` class in `providers`, with its own group.
  */
 @Module({
   imports: [AlertsStreamModule],
-  controllers: [AlertsController],
-  providers: [AlertIntake, AlertStore, ApiKeyGuard, WebhookDeliveryHandler, AlertRecorderHandler],
+  controllers: [AlertsController, AlertmanagerController],
+  providers: [
+    AlertIntake,
+    AlertmanagerIntake,
+    AlertStore,
+    ApiKeyGuard,
+    WebhookDeliveryHandler,
+    AlertRecorderHandler,
+  ],
   exports: [AlertIntake, AlertStore],
 })
 export class AlertsModule {}

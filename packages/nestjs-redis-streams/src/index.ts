@@ -63,6 +63,14 @@ export { RetryLaterError } from './errors/retry-later.error.js';
 export { FlowControl, type FlowState } from './flow-control.js';
 export type { RateLimit, CircuitBreakerOptions } from './interfaces/stream-handler.interface.js';
 export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
+export { StreamConsumers } from './discovery/stream-consumers.js';
+export type {
+  StreamConsumerOptions,
+  StreamConsumerRegistration,
+} from './discovery/stream-consumers.js';
+export type { StreamHandlerFn } from './interfaces/stream-handler.interface.js';
+export { STREAM_CONTEXT_TYPE, streamMessageOf } from './discovery/stream-context.js';
+export type { StreamContextType } from './discovery/stream-context.js';
 export { BatchError } from './errors/batch.error.js';
 export type {
   BatchOptions,
