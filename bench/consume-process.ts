@@ -5,7 +5,13 @@ import { startModuleConsumer } from './streams.js';
 
 /** Which consumer a consume process runs, and with what settings. */
 export type ConsumeSpec =
-  | { system: 'module'; batchSize?: number; concurrency?: number; prefetch?: number }
+  | {
+      system: 'module';
+      batchSize?: number;
+      concurrency?: number;
+      prefetch?: number;
+      batch?: { maxSize: number; maxWaitMs: number };
+    }
   | { system: 'raw' }
   | { system: 'BullMQ'; concurrency: number };
 
@@ -42,6 +48,7 @@ async function main(): Promise<void> {
       batchSize: spec.batchSize,
       concurrency: spec.concurrency,
       prefetch: spec.prefetch,
+      batch: spec.batch,
       onAcked: clock.ack,
     });
     await until(() => clock.count >= total, Math.max(60_000, total), 'the module to consume');

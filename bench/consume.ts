@@ -46,6 +46,13 @@ export const moduleConfigs = {
     concurrency: 100,
     prefetch: 100,
   },
+  // A no-op batch handler: one call per 100 entries, each entry still settled on its own.
+  'module, batch handler of 100, prefetch 100': {
+    batchSize: undefined,
+    concurrency: 1,
+    prefetch: 100,
+    batch: { maxSize: 100, maxWaitMs: 10 },
+  },
 } as const;
 
 export type ConsumeFigure =

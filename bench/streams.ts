@@ -5,6 +5,7 @@ import {
   StreamEvents,
   StreamHandler,
   StreamPublisher,
+  type BatchOptions,
   type RedisStreamsModuleOptions,
   type StreamMessage,
 } from '@redis-streams-alerts/nestjs-redis-streams';
@@ -49,6 +50,8 @@ export interface ModuleConsumerOptions {
   batchSize?: number;
   concurrency?: number;
   prefetch?: number;
+  /** A batch handler instead (`onHandle` is then called for each payload of each batch). */
+  batch?: BatchOptions;
   /** Called for each handler call, with the payload. */
   onHandle?: (payload: unknown) => void;
   /** Called once per acknowledged entry (StreamEvents `handled`). */
@@ -59,24 +62,38 @@ export interface ModuleConsumerOptions {
 export async function startModuleConsumer(
   options: ModuleConsumerOptions,
 ): Promise<INestApplication> {
-  const { stream, group, batchSize, concurrency, prefetch, onHandle, onAcked } = options;
+  const { stream, group, batchSize, concurrency, prefetch, batch, onHandle, onAcked } = options;
 
   @Injectable()
-  class BenchHandler implements OnModuleInit {
+  class AckCounter implements OnModuleInit {
     constructor(private readonly events: StreamEvents) {}
 
     // Subscribed before the consumers start (onApplicationBootstrap), so no acknowledgement is missed.
     onModuleInit(): void {
       this.events.subscribe({ handled: (event) => event.group === group && onAcked() });
     }
+  }
 
+  @Injectable()
+  class BenchHandler {
     @StreamHandler(stream, { group, batchSize, concurrency, prefetch })
     handle(payload: unknown, _message: StreamMessage): void {
       onHandle?.(payload);
     }
   }
 
-  return startStreamsApp(moduleOptions(options.url, options.consumerName), [BenchHandler]);
+  @Injectable()
+  class BenchBatchHandler {
+    @StreamHandler(stream, { group, batchSize, concurrency, prefetch, batch })
+    handle(payloads: unknown[], _messages: StreamMessage[]): void {
+      if (onHandle) for (const payload of payloads) onHandle(payload);
+    }
+  }
+
+  return startStreamsApp(moduleOptions(options.url, options.consumerName), [
+    AckCounter,
+    batch ? BenchBatchHandler : BenchHandler,
+  ]);
 }
 
 /** A publish-only instance of the library; the de-duplication window is short so Redis stays small. */

@@ -1,5 +1,15 @@
-import { Inject, Injectable, type INestApplication, type Type } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  UseInterceptors,
+  type CallHandler,
+  type ExecutionContext,
+  type INestApplication,
+  type NestInterceptor,
+  type Type,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { tap, type Observable } from 'rxjs';
 import {
   BatchError,
   InfrastructureError,
@@ -31,6 +41,8 @@ interface BatchCall {
 const BATCH_PROBE = Symbol('batch-probe');
 class BatchProbe {
   calls: BatchCall[] = [];
+  /** What enhancers around the handler saw. */
+  seen: string[] = [];
   running = 0;
   peak = 0;
   behaviour: (call: BatchCall) => BatchResult | void | Promise<BatchResult | void> = () =>
@@ -78,6 +90,32 @@ function batchHandler(options: StreamHandlerOptions): Type {
     }
   }
   return OrdersBatchHandler;
+}
+
+/** Records what an interceptor around a batch handler sees: the two arrays, and the result. */
+@Injectable()
+class SeeBatches implements NestInterceptor {
+  constructor(@Inject(BATCH_PROBE) private readonly probe: BatchProbe) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const payloads = context.switchToRpc().getData<Order[]>();
+    const messages = context.switchToRpc().getContext<StreamMessage[]>();
+    this.probe.seen.push(`before ${payloads.length} payloads, ${messages.length} messages`);
+    return next
+      .handle()
+      .pipe(tap((result) => this.probe.seen.push(`after ${JSON.stringify(result)}`)));
+  }
+}
+
+@Injectable()
+class InterceptedBatchHandler {
+  constructor(@Inject(BATCH_PROBE) private readonly probe: BatchProbe) {}
+
+  @StreamHandler('orders', { group: 'batch', batch: { maxSize: 3, maxWaitMs: 50 } })
+  @UseInterceptors(SeeBatches)
+  handle(payloads: Order[], messages: StreamMessage[]): Promise<BatchResult | void> {
+    return this.probe.record(payloads, messages);
+  }
 }
 
 /** Index of the item whose payload is `message`. */
@@ -178,9 +216,9 @@ describe('RedisStreamsModule batch handlers', () => {
     await waitFor(async () => (await pending()) === 4, 'the entries in flight');
     expect(probe.calls).toHaveLength(2);
     release();
-    await waitFor(settled, 'every entry');
+    // Entries not read yet are not pending: wait for all eight to reach the handler too.
+    await waitFor(async () => probe.items().length === 8 && (await settled()), 'every entry');
     expect(probe.peak).toBe(2);
-    expect(probe.items()).toHaveLength(8);
   });
 
   it('acknowledges the items a returned result does not name, and retries those it names until they succeed', async () => {
@@ -347,6 +385,32 @@ describe('RedisStreamsModule batch handlers', () => {
       ['a', 'b', 'c'],
     ]);
     expect(await pending()).toBe(0);
+  });
+
+  it('runs through interceptors, which see the two arrays and the result that names failures', async () => {
+    const probe = new BatchProbe();
+    probe.behaviour = (call) => {
+      const b = indexOf(call, 'b');
+      if (b !== -1 && call.messages[b].attempt === 1)
+        return { failed: [{ index: b, error: 'no' }] };
+    };
+    const app = await bed.start(
+      {
+        consumerName: 'c1',
+        claimMinIdleMs: 60_000,
+        handlerDefaults: { blockMs: 100, backoff: { baseMs: 50, maxMs: 100 } },
+      },
+      [{ provide: BATCH_PROBE, useValue: probe }, InterceptedBatchHandler],
+    );
+    await publish(app, 'a', 'b', 'c');
+
+    await waitFor(async () => probe.attemptsOf('b').length === 2 && (await settled()), 'the retry');
+    expect(probe.seen).toEqual([
+      'before 3 payloads, 3 messages',
+      'after {"failed":[{"index":1,"error":"no"}]}',
+      'before 1 payloads, 1 messages',
+      'after undefined',
+    ]);
   });
 
   it('refuses batch with ordered at startup, saying why', async () => {
