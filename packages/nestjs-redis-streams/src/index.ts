@@ -55,7 +55,14 @@ export type {
   Page,
 } from './inspection/stream-inspector.js';
 export { StreamEvents } from './stream-events.js';
-export type { StreamEventListener, HandledEvent, GroupEvent } from './stream-events.js';
+export type {
+  StreamEventListener,
+  HandledEvent,
+  GroupEvent,
+  EntryEvent,
+  FailedEvent,
+  DeadLetteredEvent,
+} from './stream-events.js';
 export { STREAM_ID_PATTERN, compareStreamIds } from './stream-id.js';
 export { partitionOf, partitionStream, partitionStreams } from './partitions.js';
 export { withTimeout, settledWithin, TimeoutError } from './util/waits.js';
