@@ -10,7 +10,6 @@ export type {
   RedisConnectionOptions,
   RedisNodeAddress,
   HandlerRuntimeDefaults,
-  BackoffOptions,
   StreamFeatureOptions,
   GroupFlowOptions,
   RetentionRule,
@@ -28,6 +27,7 @@ export type {
   RawFieldsOptions,
   GroupStart,
   DtoClass,
+  BackoffOptions,
   RateLimit,
   CircuitBreakerOptions,
 } from './interfaces/stream-handler.interface.js';
@@ -35,7 +35,7 @@ export type { StreamMessage } from './interfaces/stream-message.interface.js';
 
 // Publishing.
 export { StreamPublisher } from './publisher/stream-publisher.js';
-export type { PublishOptions, PublishResult, PublishItem } from './publisher/stream-publisher.js';
+export type { PublishOptions, PublishResult, PublishItem } from './interfaces/publish.interface.js';
 
 // Errors: thrown by handlers, or met by callers.
 export { NonRetryableError } from './errors/non-retryable.error.js';
