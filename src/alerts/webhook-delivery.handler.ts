@@ -11,8 +11,8 @@ import {
 import { ALERTS_STREAM, WEBHOOK_GROUP, WEBHOOK_BUSY } from './alerts.constants.js';
 import { toAlertContent } from './alert-content.js';
 import { AlertEventDto } from './alert-event.dto.js';
-import type { AlertContent } from './alert-record.js';
 import { AlertStore } from './alert-store.js';
+import { renderJson } from './formats/json.js';
 import { messageContext } from './message-context.js';
 import { retryAfterMs } from './retry-after.js';
 import { classifyWebhookStatus } from './webhook-response.js';
@@ -67,7 +67,7 @@ export class WebhookDeliveryHandler {
           'idempotency-key': message.eventId,
           ...(target.authorization && { authorization: target.authorization }),
         },
-        body: JSON.stringify(webhookBody(message, content)),
+        body: renderJson({ ...content, eventId: message.eventId, id: message.id }).body,
         // A 3xx would turn the POST into a GET somewhere else: report it instead of following it.
         redirect: 'manual',
         // Ends at the call's own timeout, or when the consumer gives up on the handler (its
@@ -144,31 +144,6 @@ export class WebhookDeliveryHandler {
       );
     }
   }
-}
-
-/** The JSON the webhook receives. */
-export interface WebhookBody {
-  eventId: string;
-  /** The stream entry id. */
-  id: string;
-  message?: string;
-  severity?: string;
-  source?: string;
-  labels?: Record<string, string>;
-  /** ISO 8601 time the alert was received. */
-  time?: string;
-}
-
-function webhookBody(message: StreamMessage, content: AlertContent): WebhookBody {
-  return {
-    eventId: message.eventId,
-    id: message.id,
-    message: content.message,
-    severity: content.severity,
-    source: content.source,
-    labels: content.labels,
-    time: content.receivedAt,
-  };
 }
 
 /** Why fetch got no answer, in words that never include the URL (it may hold a token). */

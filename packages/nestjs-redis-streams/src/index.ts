@@ -32,6 +32,12 @@ export type {
   CircuitBreakerOptions,
 } from './interfaces/stream-handler.interface.js';
 export type { StreamMessage } from './interfaces/stream-message.interface.js';
+export { StreamConsumers } from './discovery/stream-consumers.js';
+export type {
+  StreamConsumerOptions,
+  StreamConsumerRegistration,
+} from './discovery/stream-consumers.js';
+export type { StreamHandlerFn } from './interfaces/stream-handler.interface.js';
 
 // Publishing.
 export { StreamPublisher } from './publisher/stream-publisher.js';
