@@ -1,4 +1,11 @@
-import { StreamScript } from '@redis-streams-alerts/nestjs-redis-streams';
+/**
+ * A Lua script as ioredis `defineCommand` takes it: ioredis runs it with EVALSHA, and with EVAL
+ * when Redis does not know it (after a restart or SCRIPT FLUSH).
+ */
+export interface LuaCommand {
+  numberOfKeys: number;
+  lua: string;
+}
 
 /**
  * Updates one alert record atomically (field names in RECORD_FIELD, states in RECORD_STATE). The
@@ -15,9 +22,9 @@ import { StreamScript } from '@redis-streams-alerts/nestjs-redis-streams';
  *       dead-letter entry id ('' for none).
  * Returns the state after the update.
  */
-export const UPSERT_RECORD = new StreamScript(
-  'upsert-record',
-  `
+export const UPSERT_RECORD: LuaCommand = {
+  numberOfKeys: 1,
+  lua: `
 local key, target = KEYS[1], ARGV[5]
 local changed = false
 if redis.call('HSETNX', key, 'i', ARGV[4]) == 1 then
@@ -62,7 +69,7 @@ if changed then redis.call('HSET', key, 't', ARGV[2]) end
 redis.call('PEXPIRE', key, ARGV[1])
 return state
 `,
-);
+};
 
 /**
  * Adds an alert to the index of recent alerts, a sorted set by received time, and keeps it to the
@@ -71,13 +78,13 @@ return state
  *
  * KEYS: the index. ARGV: score, eventId, how many to keep, oldest score to keep, ttl ms.
  */
-export const INDEX_RECENT = new StreamScript(
-  'index-recent',
-  `
+export const INDEX_RECENT: LuaCommand = {
+  numberOfKeys: 1,
+  lua: `
 redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `,
-);
+};

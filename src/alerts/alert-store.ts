@@ -21,6 +21,12 @@ import {
 } from './alert-record.js';
 import { INDEX_RECENT, UPSERT_RECORD } from './alert-store.script.js';
 
+/** The scripts of alert-store.script.ts, as `defineCommand` adds them to the connection. */
+interface AlertScripts {
+  upsertAlertRecord(record: string, ...args: string[]): Promise<string>;
+  indexRecentAlert(index: string, ...args: Array<string | number>): Promise<number>;
+}
+
 interface RecordChange {
   state?: Exclude<RecordState, 'p'>;
   attempts?: number;
@@ -37,10 +43,14 @@ interface RecordChange {
  */
 @Injectable()
 export class AlertStore {
-  private readonly redis: RedisClient;
+  private readonly redis: RedisClient & AlertScripts;
 
   constructor(connections: RedisConnections) {
-    this.redis = connections.command;
+    // The library's command connection, shared: the records live next to the streams they describe.
+    const redis = connections.command;
+    redis.defineCommand('upsertAlertRecord', UPSERT_RECORD);
+    redis.defineCommand('indexRecentAlert', INDEX_RECENT);
+    this.redis = redis as RedisClient & AlertScripts;
   }
 
   /** The alert was received; it stays pending unless a handler already finished it. */
@@ -163,23 +173,20 @@ export class AlertStore {
     ];
     // Two keys, two commands: each is atomic on its own and stays in one Cluster slot.
     const [state] = await Promise.all([
-      UPSERT_RECORD.run<Buffer>(this.redis, [recordKey(eventId)], args),
+      this.redis.upsertAlertRecord(recordKey(eventId), ...args),
       this.index(eventId, entryTimeMs(at.id) ?? now, now),
     ]);
-    return statusOf(String(state) as RecordState);
+    return statusOf(state as RecordState);
   }
 
   private async index(eventId: string, score: number, now: number): Promise<void> {
-    await INDEX_RECENT.run(
-      this.redis,
-      [ALERT_STORE.recentKey],
-      [
-        score,
-        eventId,
-        ALERT_STORE.recentMaxEntries,
-        now - ALERT_STORE.recordTtlMs,
-        ALERT_STORE.recordTtlMs,
-      ],
+    await this.redis.indexRecentAlert(
+      ALERT_STORE.recentKey,
+      score,
+      eventId,
+      ALERT_STORE.recentMaxEntries,
+      now - ALERT_STORE.recordTtlMs,
+      ALERT_STORE.recordTtlMs,
     );
   }
 }

@@ -1,6 +1,7 @@
 import { alertsConfig, type AlertsConfig } from '../config/alerts.config.js';
 import {
   RedisStreamsModule,
+  type GroupFlowOptions,
   type RateLimit,
   type StreamFeatureOptions,
 } from '@redis-streams-alerts/nestjs-redis-streams';
@@ -23,9 +24,6 @@ export function alertsStream(config: AlertsConfig): StreamFeatureOptions {
     groups: { [WEBHOOK_GROUP]: webhookFlow(config) },
   };
 }
-
-/** The flow settings of one consumer group (the library's `StreamFeatureOptions.groups`). */
-type GroupFlowOptions = NonNullable<StreamFeatureOptions['groups']>[string];
 
 /** Only what is set: an option left out keeps what the handler itself declares. */
 function webhookFlow(config: AlertsConfig): GroupFlowOptions {
