@@ -50,6 +50,6 @@ function webhookReceiver(env: EnvironmentVariables): ReceiverSettings {
     rateLimit: env.ALERTS_WEBHOOK_RATE_LIMIT,
     maxAgeMs: env.ALERTS_DELIVERY_MAX_AGE_MS,
     timeoutMs: env.ALERTS_WEBHOOK_TIMEOUT_MS,
-    secrets: url ? [url] : [],
+    secretValues: url ? [url] : [],
   };
 }

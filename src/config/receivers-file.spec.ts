@@ -62,7 +62,7 @@ receivers:
       maxAgeMs: 21_600_000,
       timeoutMs: 1_000,
     });
-    expect(receivers[1].secrets).toEqual(
+    expect(receivers[1].secretValues).toEqual(
       expect.arrayContaining([
         'https://hooks.slack.test/T0/B0/xyzsecret',
         'Bearer pd-routing-key-123',

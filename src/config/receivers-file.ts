@@ -26,7 +26,7 @@ export interface ReceiverSettings {
   /** How long one call may take. */
   timeoutMs: number;
   /** Every value that must never be shown (URL, header values, routing key), for redaction. */
-  secrets: string[];
+  secretValues: string[];
 }
 
 /** The defaults a receiver of the file takes from the environment, and the variables it may reference. */
@@ -154,14 +154,14 @@ interface ReadReceiver {
 function readReceiver(item: unknown, defaults: ReceiverDefaults): ReadReceiver {
   if (!isPlainObject(item)) return { problems: ['must be a map with name, url, ...'] };
   const problems: string[] = [];
-  const secrets: string[] = [];
+  const secretValues: string[] = [];
   const resolve = (field: string, value: string): string | undefined => {
     const resolved = interpolate(value, defaults.variables);
     if (typeof resolved !== 'string') {
       problems.push(`${field}: ${resolved.problem}`);
       return undefined;
     }
-    secrets.push(resolved);
+    secretValues.push(resolved);
     return resolved;
   };
 
@@ -302,7 +302,7 @@ function readReceiver(item: unknown, defaults: ReceiverDefaults): ReadReceiver {
       maxAgeMs: maxAgeMs as number,
       timeoutMs: timeoutMs as number,
       // Short values (a version number in a header) would blank out innocent text if redacted.
-      secrets: secrets.filter((secret) => secret.length >= MIN_REDACTED_LENGTH),
+      secretValues: secretValues.filter((secret) => secret.length >= MIN_REDACTED_LENGTH),
     },
   };
 }

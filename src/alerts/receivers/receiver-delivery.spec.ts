@@ -137,7 +137,7 @@ describe('ReceiverDelivery', () => {
       matchers: [],
       maxAgeMs: 0,
       timeoutMs,
-      secrets: url ? [url] : [],
+      secretValues: url ? [url] : [],
       ...settings,
     });
     const routing = { fromFile } as ReceiverRouting;
@@ -218,7 +218,7 @@ describe('ReceiverDelivery', () => {
     const secretPath = `${webhook.url}/T000/B000/abcdefsecret`;
     const { handler: subject, calls } = handler(secretPath, 300, {
       name: 'chat',
-      secrets: [secretPath, 'abcdefsecret'],
+      secretValues: [secretPath, 'abcdefsecret'],
     });
     const failure = subject.deliver(alert, messageFor(1));
     await expect(failure).rejects.toThrow(/^receiver chat: webhook answered 400/);

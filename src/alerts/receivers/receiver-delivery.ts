@@ -54,7 +54,7 @@ export class ReceiverDelivery {
     const target = webhookTarget(receiver.url);
     const { timeoutMs } = receiver;
     const failed = async (reason: string): Promise<string> => {
-      const named = redactSecrets(`receiver ${receiver.name}: ${reason}`, receiver.secrets);
+      const named = redactSecrets(`receiver ${receiver.name}: ${reason}`, receiver.secretValues);
       await this.recordFailure(receiver, message, named);
       return named;
     };
