@@ -111,7 +111,9 @@ describe('Prometheus and Alertmanager in front of the service', () => {
     try {
       return await waitFor(probe, what, ARRIVAL_MS, 100);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${service?.output()}\n${stack?.log()}`);
+      throw new Error(`${(error as Error).message}\n${service?.output()}\n${stack?.log()}`, {
+        cause: error,
+      });
     }
   }
 
@@ -212,8 +214,7 @@ describe('Prometheus and Alertmanager in front of the service', () => {
     }, `all ${BURST} alerts of the burst at their receivers`);
     for (let n = 1; n <= BURST; n += 1) {
       const summary = `Burst ${n}`;
-      const elsewhere =
-        level(n) === 'critical' ? slackMessages(summary, false) : triggers(summary);
+      const elsewhere = level(n) === 'critical' ? slackMessages(summary, false) : triggers(summary);
       expect(elsewhere).toEqual([]);
     }
 

@@ -43,7 +43,7 @@ export class MonitoringProcess {
       );
     } catch (error) {
       await started.close();
-      throw new Error(`${(error as Error).message}\n${started.log()}`);
+      throw new Error(`${(error as Error).message}\n${started.log()}`, { cause: error });
     }
     return started;
   }
