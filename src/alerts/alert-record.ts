@@ -1,5 +1,5 @@
 import { entryTime } from './alert-content.js';
-import type { Severity } from './alerts.constants.js';
+import type { AlertStatus, Severity } from './alerts.constants.js';
 
 /**
  * Where an alert is on its way to its receivers. `delivered` and `dead-lettered` are final;
@@ -38,6 +38,21 @@ export interface AlertContent {
   labels?: Record<string, string>;
   /** ISO 8601 time the alert entered the service. */
   receivedAt?: string;
+  /**
+   * `firing` or `resolved`, for an alert relayed from Alertmanager or Grafana (a resolve is an
+   * event of its own, with its own eventId); absent for other alerts, which are firing.
+   */
+  alertStatus?: AlertStatus;
+  /** When the alert began firing, as its source says (ISO 8601). */
+  startsAt?: string;
+  /** When a resolved alert stopped firing (ISO 8601). */
+  endsAt?: string;
+  /** Alertmanager's fingerprint of the alert (its label set), the same in its firing and its resolve. */
+  fingerprint?: string;
+  /** Where the alert comes from: the Prometheus expression or the Grafana rule. */
+  generatorURL?: string;
+  /** Alertmanager's annotations (`summary`, `description`, `runbook_url`...). */
+  annotations?: Record<string, string>;
 }
 
 /** An alert and its delivery status, as `GET /alerts/:eventId` returns it. */

@@ -5,14 +5,14 @@ import { AlertStore } from './alert-store.js';
 import { AlertsStreamModule } from './alerts-stream.js';
 import { AlertsController } from './alerts.controller.js';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { receiverConsumersProvider } from './receivers/receiver-consumers.js';
+import { ReceiverConsumers } from './receivers/receiver-consumers.js';
 import { ReceiverDelivery } from './receivers/receiver-delivery.js';
 import { ReceiversModule } from './receivers/receivers.module.js';
 
 /**
  * Alerts: the HTTP API, the alert store, the stream handlers, and the alerts stream itself (its
  * partitions and retention). Each receiver is one consumer group of the `alerts` stream, made
- * from the configuration (`receiverConsumersProvider`); a further handler of the stream is one
+ * from the configuration (`ReceiverConsumers`); a further handler of the stream is one
  * more `@StreamHandler` class in `providers`, with its own group.
  */
 @Module({
@@ -23,7 +23,7 @@ import { ReceiversModule } from './receivers/receivers.module.js';
     AlertStore,
     ApiKeyGuard,
     ReceiverDelivery,
-    receiverConsumersProvider,
+    ReceiverConsumers,
     AlertRecorderHandler,
   ],
   exports: [AlertIntake, AlertStore],

@@ -149,3 +149,14 @@ unknown: 1
     ]);
   });
 });
+
+describe('formats', () => {
+  it('are the formats the renderers have, and only pagerduty needs a routing key', async () => {
+    const { FORMAT_NAMES, formatNamed } = await import('../alerts/formats/index.js');
+    const { RECEIVER_FORMATS } = await import('./receivers-file.js');
+    expect([...RECEIVER_FORMATS]).toEqual([...FORMAT_NAMES]);
+    expect(
+      Object.fromEntries(RECEIVER_FORMATS.map((name) => [name, formatNamed(name).requiredSecrets])),
+    ).toEqual({ json: [], slack: [], pagerduty: ['routingKey'] });
+  });
+});

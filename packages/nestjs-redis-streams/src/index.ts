@@ -63,3 +63,9 @@ export { RetryLaterError } from './errors/retry-later.error.js';
 export { FlowControl, type FlowState } from './flow-control.js';
 export type { RateLimit, CircuitBreakerOptions } from './interfaces/stream-handler.interface.js';
 export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
+export { StreamConsumers } from './discovery/stream-consumers.js';
+export type {
+  StreamConsumerOptions,
+  StreamConsumerRegistration,
+} from './discovery/stream-consumers.js';
+export type { StreamHandlerFn } from './interfaces/stream-handler.interface.js';

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Scope } from '@nestjs/common';
 import {
   RedisStreamsStatus,
+  StreamConsumers,
   StreamHandler,
   StreamPublisher,
   type StreamHandlerOptions,
   type StreamMessage,
 } from '../src/index.js';
-import { StreamHandlerExplorer } from '../src/discovery/stream-handler.explorer.js';
 import { OrderDto, PROBE, Probe } from '../../../test/support/stream-probe.js';
 import { streamsTestbed } from '../../../test/support/streams-testbed.js';
 import { sleep, waitFor } from '../../../test/support/wait-for.js';
@@ -164,7 +164,7 @@ describe('StreamHandlerExplorer', () => {
 
   it('starts its consumers once, however often the application bootstraps', async () => {
     const app = await bed.start(base, [{ provide: PROBE, useValue: new Probe() }, OrderHandlers]);
-    app.get(StreamHandlerExplorer, { strict: false }).onApplicationBootstrap();
+    app.get(StreamConsumers).onApplicationBootstrap();
     expect(app.get(RedisStreamsStatus).consumers()).toHaveLength(2);
     expect(app.get(RedisStreamsStatus).handlers()).toHaveLength(2);
   });

@@ -10,6 +10,7 @@ import { toAlertContent } from '../alert-content.js';
 import type { AlertEventDto } from '../alert-event.dto.js';
 import { AlertStore } from '../alert-store.js';
 import { messageContext } from '../message-context.js';
+import type { RenderedRequest } from '../formats/index.js';
 import { receiverBody } from './receiver-body.js';
 import { ReceiverEvents } from './receiver-events.js';
 import { ReceiverRouting } from './receiver-routing.js';
@@ -58,6 +59,13 @@ export class ReceiverDelivery {
       await this.recordFailure(receiver, message, named);
       return named;
     };
+    let rendered: RenderedRequest;
+    try {
+      rendered = receiverBody(receiver, message, content);
+    } catch (error) {
+      // The receiver lacks what its format needs: sending again cannot help.
+      throw new NonRetryableError(await failed((error as Error).message));
+    }
     let response: Response;
     try {
       response = await fetch(target.url, {
@@ -65,10 +73,10 @@ export class ReceiverDelivery {
         headers: {
           ...(target.authorization && { authorization: target.authorization }),
           ...receiver.headers,
-          'content-type': 'application/json',
+          ...rendered.headers,
           'idempotency-key': message.eventId,
         },
-        body: JSON.stringify(receiverBody(receiver, message, content)),
+        body: rendered.body,
         // A 3xx would turn the POST into a GET somewhere else: report it instead of following it.
         redirect: 'manual',
         // Ends at the call's own timeout, or when the consumer gives up on the handler (its
