@@ -194,12 +194,15 @@ describe('Prometheus and Alertmanager in front of the service', () => {
       async () => (await client.xlen('alerts')) > streamBefore,
       'the burst to start arriving',
     );
+    const inRedisAtKill = (await client.xlen('alerts')) - streamBefore;
     await live.kill9();
     await arrival(
       async () => (await notificationsFailed()) > failedBefore,
       'Alertmanager to fail a notification while the service is down',
     );
+    const restarting = Date.now();
     await live.restart();
+    const readyMs = Date.now() - restarting;
 
     await arrival(() => {
       for (let n = 1; n <= BURST; n += 1) {
@@ -212,6 +215,15 @@ describe('Prometheus and Alertmanager in front of the service', () => {
       }
       return true;
     }, `all ${BURST} alerts of the burst at their receivers`);
+    console.log(
+      `[stack] ${JSON.stringify({
+        burst: BURST,
+        inRedisAtKill,
+        alertmanagerFailures: (await notificationsFailed()) - failedBefore,
+        restartReadyMs: readyMs,
+        allArrivedAfterRestartMs: Date.now() - restarting,
+      })}`,
+    );
     for (let n = 1; n <= BURST; n += 1) {
       const summary = `Burst ${n}`;
       const elsewhere = level(n) === 'critical' ? slackMessages(summary, false) : triggers(summary);
