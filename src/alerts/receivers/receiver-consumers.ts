@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import {
   StreamConsumers,
   type StreamConsumerOptions,
@@ -38,6 +38,8 @@ export function receiverConsumerOptions(
  */
 @Injectable()
 export class ReceiverConsumers implements OnModuleInit {
+  private readonly logger = new Logger(ReceiverConsumers.name);
+
   constructor(
     private readonly consumers: StreamConsumers,
     private readonly routing: ReceiverRouting,
@@ -50,6 +52,11 @@ export class ReceiverConsumers implements OnModuleInit {
         ALERTS_STREAM,
         receiverConsumerOptions(receiver, this.routing.fromFile),
         (alert, message) => this.delivery.deliver(receiver, alert, message),
+      );
+      // Name, format and matchers only: the URL, headers and keys are secrets.
+      const takes = receiver.matchers.map(String).join(', ') || 'every alert';
+      this.logger.log(
+        `Receiver ${receiver.name} (${receiver.format}, group ${receiver.group}) takes ${takes}`,
       );
     }
   }
