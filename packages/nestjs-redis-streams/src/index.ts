@@ -69,3 +69,5 @@ export type {
   StreamConsumerRegistration,
 } from './discovery/stream-consumers.js';
 export type { StreamHandlerFn } from './interfaces/stream-handler.interface.js';
+export { STREAM_CONTEXT_TYPE, streamMessageOf } from './discovery/stream-context.js';
+export type { StreamContextType } from './discovery/stream-context.js';

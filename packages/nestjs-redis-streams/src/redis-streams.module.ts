@@ -13,6 +13,8 @@ import { RedisConnections } from './redis/redis-connections.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
 import { StreamHandlerExplorer } from './discovery/stream-handler.explorer.js';
 import { StreamConsumers } from './discovery/stream-consumers.js';
+import { StreamHandlerMetadataAccessor } from './discovery/stream-handler-metadata.accessor.js';
+import { HandlerEnhancers } from './discovery/handler-enhancers.js';
 import { StreamPublisher } from './publisher/stream-publisher.js';
 import { StreamRetention } from './retention/stream-retention.js';
 import { DurabilityCheck } from './redis/durability-check.js';
@@ -21,7 +23,7 @@ import { DeadLetters } from './inspection/dead-letters.js';
 import { StreamEvents } from './stream-events.js';
 import { FlowControl } from './flow-control.js';
 
-/** What the module offers for injection; the explorer, which finds the handlers, stays inside. */
+/** What the module offers for injection; discovery (which finds and wraps the handlers) stays inside. */
 const SERVICES = [
   StreamConsumers,
   RedisConnections,
@@ -43,7 +45,7 @@ const SERVICES = [
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [StreamHandlerExplorer, ...SERVICES],
+  providers: [StreamHandlerMetadataAccessor, HandlerEnhancers, StreamHandlerExplorer, ...SERVICES],
   exports: SERVICES,
 })
 export class RedisStreamsModule extends ConfigurableModuleClass {

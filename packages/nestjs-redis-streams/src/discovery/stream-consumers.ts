@@ -27,6 +27,7 @@ import {
   type DiscoveredHandler,
 } from './handler-options.js';
 import { StreamHandlerExplorer } from './stream-handler.explorer.js';
+import { HandlerEnhancers } from './handler-enhancers.js';
 import { assertOneSlotPerStream } from './cluster-slots.js';
 
 const MAX_VALUE_BYTES = 1024 * 1024;
@@ -82,6 +83,7 @@ export class StreamConsumers implements OnApplicationBootstrap, BeforeApplicatio
 
   constructor(
     private readonly explorer: StreamHandlerExplorer,
+    private readonly enhancers: HandlerEnhancers,
     private readonly connections: RedisConnections,
     private readonly status: RedisStreamsStatus,
     private readonly events: StreamEvents,
@@ -116,6 +118,7 @@ export class StreamConsumers implements OnApplicationBootstrap, BeforeApplicatio
       forget: [],
     };
     if (this.phase === 'running') {
+      entry.handler = this.enhanced(entry.handler);
       const definitions = this.resolve([...this.entries, entry]);
       // The new handler's definition is the last: resolveHandlers keeps the order it was given.
       this.start([{ entry, definition: definitions.at(-1)! }]);
@@ -131,6 +134,8 @@ export class StreamConsumers implements OnApplicationBootstrap, BeforeApplicatio
   onApplicationBootstrap(): void {
     if (this.phase !== 'collecting') return;
     const registered = this.entries.splice(0);
+    // Wrapped only now: global enhancers are all known at bootstrap, not at every registration.
+    for (const entry of registered) entry.handler = this.enhanced(entry.handler);
     const discovered = this.explorer
       .explore()
       .map((handler): Entry => ({ handler, running: [], forget: [] }));
@@ -145,6 +150,11 @@ export class StreamConsumers implements OnApplicationBootstrap, BeforeApplicatio
     this.phase = 'stopping';
     this.status.markShuttingDown();
     await Promise.all([...this.entries, ...this.leaving].map((entry) => this.stop(entry)));
+  }
+
+  /** A registered handler as the consumer calls it: through the global guards, interceptors and filters. */
+  private enhanced(handler: DiscoveredHandler): DiscoveredHandler {
+    return { ...handler, handle: this.enhancers.registered(handler.handle) };
   }
 
   /** The handlers' definitions, in their order; throws with every problem of every handler. */

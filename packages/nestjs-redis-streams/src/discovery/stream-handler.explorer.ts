@@ -1,41 +1,75 @@
-import { Injectable } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { STREAM_HANDLER_METADATA } from '../redis-streams.constants.js';
-import type { StreamHandlerMetadata } from '../decorators/stream-handler.decorator.js';
-import type { StreamHandlerFn } from '../interfaces/stream-handler.interface.js';
+import { Injectable, Logger } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { DiscoveredHandler } from './handler-options.js';
+import { HandlerEnhancers } from './handler-enhancers.js';
+import { StreamHandlerMetadataAccessor } from './stream-handler-metadata.accessor.js';
 
-/** Finds the `@StreamHandler` methods of every provider; StreamConsumers runs them. */
+/**
+ * Finds the `@StreamHandler` methods of every provider and makes each callable through its
+ * enhancers; StreamConsumers checks and runs them.
+ */
 @Injectable()
 export class StreamHandlerExplorer {
+  private readonly logger = new Logger('RedisStreams');
+
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
-    private readonly reflector: Reflector,
+    private readonly accessor: StreamHandlerMetadataAccessor,
+    private readonly enhancers: HandlerEnhancers,
   ) {}
 
-  /** Every `@StreamHandler` method of a provider that lives as long as the application. */
+  /**
+   * Every `@StreamHandler` method of a provider that lives as long as the application. Those of
+   * request-scoped and transient providers are left out with a warning: such a provider has no
+   * one instance that could consume a stream.
+   */
   explore(): DiscoveredHandler[] {
     const handlers: DiscoveredHandler[] = [];
     for (const wrapper of this.discovery.getProviders()) {
-      const instance = wrapper.instance as Record<string, unknown> | undefined;
-      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
-      for (const method of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
-        const fn = instance[method];
-        if (typeof fn !== 'function') continue;
-        const meta = this.reflector.get<StreamHandlerMetadata | undefined>(
-          STREAM_HANDLER_METADATA,
-          fn,
-        );
-        if (!meta) continue;
+      if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+        this.warnIfHandlers(wrapper);
+        continue;
+      }
+      const instance = wrapper.instance as object | null | undefined;
+      if (!instance || typeof instance !== 'object') continue;
+      for (const method of this.handlerMethods(Object.getPrototypeOf(instance))) {
+        const { stream, options } = this.accessor.getStreamHandlerMetadata(
+          (instance as Record<string, unknown>)[method],
+        )!;
         handlers.push({
           name: `${instance.constructor.name}.${method}`,
-          stream: meta.stream,
-          options: meta.options,
-          handle: (fn as StreamHandlerFn).bind(instance),
+          stream,
+          options,
+          handle: this.enhancers.method(instance, method),
         });
       }
     }
     return handlers;
+  }
+
+  private handlerMethods(prototype: object | null): string[] {
+    if (!prototype) return [];
+    return this.scanner
+      .getAllMethodNames(prototype)
+      .filter((method) =>
+        this.accessor.isStreamHandler((prototype as Record<string, unknown>)[method]),
+      );
+  }
+
+  private warnIfHandlers(wrapper: InstanceWrapper): void {
+    // A class provider's methods are on its class; a factory's product is unknown until it runs.
+    const type = wrapper.inject ? undefined : wrapper.metatype;
+    const methods = this.handlerMethods((type?.prototype as object | undefined) ?? null);
+    if (methods.length === 0) return;
+    const scope = wrapper.isTransient
+      ? 'transient'
+      : 'request-scoped (or depends on a request-scoped provider)';
+    this.logger.warn(
+      `${wrapper.name} is ${scope}, so its @StreamHandler methods do not consume: ` +
+        `${methods.map((method) => `${wrapper.name}.${method}`).join(', ')}. ` +
+        'A stream handler needs one instance for the life of the application: make the provider a singleton.',
+    );
   }
 }
