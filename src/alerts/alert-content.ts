@@ -9,7 +9,7 @@ import {
   type StringMapLimits,
 } from './alerts.constants.js';
 import type { AlertContent } from './alert-record.js';
-import { findLabelsProblem } from './labels.validator.js';
+import { eventLabelLimits, findLabelsProblem } from './labels.validator.js';
 
 /**
  * The content of an alert from a stream payload: a validated `AlertEventDto`, or whatever a
@@ -36,7 +36,7 @@ export function toAlertContent(
     message: text(data.message),
     severity: severity ?? DEFAULT_SEVERITY,
     source: text(data.source),
-    labels: parseStringMap(data.labels, EVENT_LIMITS.labels),
+    labels: parseStringMap(data.labels, eventLabelLimits(data)),
     receivedAt: validTime(text(data.receivedAt)) ?? msTime(publishedAt) ?? entryTime(entryId),
     // Only alerts relayed from Alertmanager or Grafana have these; JSON leaves the others out.
     alertStatus,

@@ -16,7 +16,7 @@ import {
   type AlertStatus,
   type Severity,
 } from './alerts.constants.js';
-import { IsLabels } from './labels.validator.js';
+import { IsLabels, eventLabelLimits } from './labels.validator.js';
 
 /** Producers writing flat fields can only send strings, so labels may arrive as a JSON text. */
 function parseJsonText(value: unknown): unknown {
@@ -53,7 +53,7 @@ export class AlertEventDto {
   // A plain map: otherwise class-transformer takes a "constructor" key for a class and throws.
   @Type(() => Object)
   @Transform(({ value }) => parseJsonText(value))
-  @IsLabels(EVENT_LIMITS.labels)
+  @IsLabels((event) => eventLabelLimits(event))
   labels?: Record<string, string>;
 
   /** When the API accepted the alert (ISO 8601); absent for other producers. */

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AlertmanagerController } from './alertmanager/alertmanager.controller.js';
+import { AlertmanagerIntake } from './alertmanager/alertmanager-intake.js';
 import { AlertIntake } from './alert-intake.js';
 import { AlertRecorderHandler } from './alert-recorder.handler.js';
 import { AlertStore } from './alert-store.js';
@@ -10,16 +12,18 @@ import { ReceiverDelivery } from './receivers/receiver-delivery.js';
 import { ReceiversModule } from './receivers/receivers.module.js';
 
 /**
- * Alerts: the HTTP API, the alert store, the stream handlers, and the alerts stream itself (its
- * partitions and retention). Each receiver is one consumer group of the `alerts` stream, made
- * from the configuration (`ReceiverConsumers`); a further handler of the stream is one
- * more `@StreamHandler` class in `providers`, with its own group.
+ * Alerts: the HTTP API (with Alertmanager's and Grafana's webhook intake), the alert store, the
+ * stream handlers, and the alerts stream itself (its partitions and retention). Each receiver is
+ * one consumer group of the `alerts` stream, made from the configuration (`ReceiverConsumers`); a
+ * further handler of the stream is one more `@StreamHandler` class in `providers`, with its own
+ * group.
  */
 @Module({
   imports: [AlertsStreamModule, ReceiversModule],
-  controllers: [AlertsController],
+  controllers: [AlertsController, AlertmanagerController],
   providers: [
     AlertIntake,
+    AlertmanagerIntake,
     AlertStore,
     ApiKeyGuard,
     ReceiverDelivery,

@@ -5,7 +5,12 @@ import {
   ValidatorConstraint,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { ALERT_LIMITS, LABEL_KEY_PATTERN, type StringMapLimits } from './alerts.constants.js';
+import {
+  ALERT_LIMITS,
+  EVENT_LIMITS,
+  LABEL_KEY_PATTERN,
+  type StringMapLimits,
+} from './alerts.constants.js';
 
 /** Keys that would reach an object's prototype when copied naively. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -16,6 +21,18 @@ export const API_LABEL_LIMITS: StringMapLimits = {
   keyMaxLength: ALERT_LIMITS.labelKeyMaxLength,
   valueMaxLength: ALERT_LIMITS.labelValueMaxLength,
 };
+
+/**
+ * The label limits of an alert event on the stream: Alertmanager's label sets are larger, so an
+ * alert relayed from it (it says whether it fires or resolved) has EVENT_LIMITS; any other entry
+ * is held to what POST /alerts takes, as it always was.
+ */
+export function eventLabelLimits(event: { alertStatus?: unknown }): StringMapLimits {
+  return event.alertStatus === undefined ? API_LABEL_LIMITS : EVENT_LIMITS.labels;
+}
+
+/** Limits, or how to find them from the object validated. */
+type LimitsRule = StringMapLimits | ((object: object) => StringMapLimits);
 
 /**
  * Why `value` is not a valid labels map (an object of string to string within `limits`), or
@@ -60,15 +77,18 @@ export class IsLabelsConstraint implements ValidatorConstraintInterface {
 }
 
 function limitsOf(args: ValidationArguments | undefined): StringMapLimits {
-  return (args?.constraints?.[0] as StringMapLimits | undefined) ?? API_LABEL_LIMITS;
+  const rule = args?.constraints?.[0] as LimitsRule | undefined;
+  if (typeof rule === 'function') return rule(args!.object);
+  return rule ?? API_LABEL_LIMITS;
 }
 
 /**
  * The property is a labels map: by default at most 20 keys of `[A-Za-z0-9_.-]{1,64}` to strings
- * of at most 256 characters, as POST /alerts takes them; `limits` sets other numbers.
+ * of at most 256 characters, as POST /alerts takes them; `limits` sets other numbers, or picks
+ * them from the object validated.
  */
 export function IsLabels(
-  limits: StringMapLimits = API_LABEL_LIMITS,
+  limits: LimitsRule = API_LABEL_LIMITS,
   options?: ValidationOptions,
 ): PropertyDecorator {
   return (target: object, propertyName: string | symbol) =>

@@ -35,6 +35,8 @@ describe('validate', () => {
       CONSUMER_BLOCK_MS: 2000,
       PUBLISH_TIMEOUT_MS: 2000,
       HTTP_BODY_LIMIT_BYTES: 65536,
+      ALERTMANAGER_BODY_LIMIT_BYTES: 4_194_304,
+      ALERTMANAGER_MAX_ALERTS: 1_000,
       LOG_LEVEL: 'log',
       RETENTION_MAX_LEN: 1_000_000,
       RETENTION_MAX_AGE_MS: 604_800_000,
@@ -92,6 +94,7 @@ describe('validate', () => {
       CONSUMER_BLOCK_MS: '0',
       PUBLISH_TIMEOUT_MS: 'x',
       HTTP_BODY_LIMIT_BYTES: '0',
+      ALERTMANAGER_MAX_ALERTS: '100001',
       LOG_LEVEL: 'loud',
     });
     const named = problems.map((problem) => problem.split(':')[0]);
@@ -113,6 +116,7 @@ describe('validate', () => {
         'CONSUMER_BLOCK_MS',
         'PUBLISH_TIMEOUT_MS',
         'HTTP_BODY_LIMIT_BYTES',
+        'ALERTMANAGER_MAX_ALERTS',
         'LOG_LEVEL',
       ].sort(),
     );

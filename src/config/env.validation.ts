@@ -278,6 +278,17 @@ export class EnvironmentVariables {
   @IsIntegerInRange(1)
   HTTP_BODY_LIMIT_BYTES: number = 65_536;
 
+  /**
+   * Largest body of POST /alerts/alertmanager: a notification of Alertmanager holds a whole group
+   * of alerts, each with its labels and annotations (about 1 to 4 KB each), so it gets its own.
+   */
+  @IsIntegerInRange(1)
+  ALERTMANAGER_BODY_LIMIT_BYTES: number = 4 * 1_024 * 1_024;
+
+  /** Most alerts one Alertmanager notification may carry (its `max_alerts` should not exceed it). */
+  @IsIntegerInRange(1, 100_000)
+  ALERTMANAGER_MAX_ALERTS: number = 1_000;
+
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: LogLevelName = 'log';
 

@@ -24,11 +24,6 @@ export function occurrenceKey(alert: OutgoingAlert): string {
     : alert.eventId;
 }
 
-/** `text` cut to `max` characters, the last one an ellipsis when something was cut. */
-export function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
 /** The value when it is an http(s) URL, which receivers can show as a link; otherwise undefined. */
 export function httpUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;

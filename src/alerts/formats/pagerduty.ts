@@ -1,16 +1,11 @@
+import { truncate } from '../../common/truncate.js';
 import {
   JSON_HEADERS,
   RenderError,
   type AlertFormat,
   type RenderedRequest,
 } from './alert-format.js';
-import {
-  httpUrl,
-  occurrenceKey,
-  statusOf,
-  truncate,
-  type OutgoingAlert,
-} from './outgoing-alert.js';
+import { httpUrl, occurrenceKey, statusOf, type OutgoingAlert } from './outgoing-alert.js';
 import type { Receiver } from './receiver.js';
 
 /** The severities PagerDuty takes. */

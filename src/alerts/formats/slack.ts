@@ -1,6 +1,7 @@
+import { truncate } from '../../common/truncate.js';
 import type { Severity } from '../alerts.constants.js';
 import { JSON_HEADERS, type AlertFormat, type RenderedRequest } from './alert-format.js';
-import { httpUrl, statusOf, truncate, type OutgoingAlert } from './outgoing-alert.js';
+import { httpUrl, statusOf, type OutgoingAlert } from './outgoing-alert.js';
 
 /** Slack's limits on Block Kit elements: a longer text makes Slack refuse the whole message. */
 const SLACK_LIMITS = {
