@@ -32,6 +32,10 @@ interface RecordChange {
   attempts?: number;
   lastError?: string;
   deadLetterId?: string;
+  /** The receiver whose status this is, when the record keeps one per receiver. */
+  receiver?: string;
+  /** The receivers that take the alert (empty: none), as the recorder found them. */
+  routes?: readonly string[];
 }
 
 /**
@@ -53,19 +57,30 @@ export class AlertStore {
     this.redis = redis as RedisClient & AlertScripts;
   }
 
-  /** The alert was received; it stays pending unless a handler already finished it. */
-  recordReceived(eventId: string, at: AlertLocation): Promise<DeliveryStatus> {
-    return this.write(eventId, at, {});
+  /**
+   * The alert was received; it stays pending unless a handler already finished it. `routes`: the
+   * receivers that take it, when the record keeps one status per receiver.
+   */
+  recordReceived(
+    eventId: string,
+    at: AlertLocation,
+    routes?: readonly string[],
+  ): Promise<DeliveryStatus> {
+    return this.write(eventId, at, { routes });
   }
 
-  /** An attempt to deliver failed; it may be retried. */
+  /**
+   * An attempt to deliver failed; it may be retried. `receiver`, in this and the two below: whose
+   * status it is, when the record keeps one per receiver (a receivers file).
+   */
   recordFailedAttempt(
     eventId: string,
     at: AlertLocation,
     attempt: number,
     error: string,
+    receiver?: string,
   ): Promise<DeliveryStatus> {
-    return this.write(eventId, at, { attempts: attempt, lastError: error });
+    return this.write(eventId, at, { attempts: attempt, lastError: error, receiver });
   }
 
   recordDelivered(
@@ -73,9 +88,10 @@ export class AlertStore {
     at: AlertLocation,
     attempt: number,
     via: DeliveryChannel,
+    receiver?: string,
   ): Promise<DeliveryStatus> {
     const state = via === 'log' ? RECORD_STATE.deliveredToLog : RECORD_STATE.deliveredToWebhook;
-    return this.write(eventId, at, { state, attempts: attempt });
+    return this.write(eventId, at, { state, attempts: attempt, receiver });
   }
 
   /** Delivery was given up: the entry is in the dead-letter stream, as `deadLetterId`. */
@@ -85,12 +101,14 @@ export class AlertStore {
     attempts: number,
     reason: string,
     deadLetterId: string,
+    receiver?: string,
   ): Promise<DeliveryStatus> {
     return this.write(eventId, at, {
       state: RECORD_STATE.deadLettered,
       attempts,
       lastError: reason,
       deadLetterId,
+      receiver,
     });
   }
 
@@ -170,6 +188,8 @@ export class AlertStore {
       change.attempts === undefined ? '' : String(change.attempts),
       change.lastError === undefined ? '' : truncate(change.lastError),
       change.deadLetterId ?? '',
+      change.receiver ?? '',
+      change.routes === undefined ? '' : `=${change.routes.join(',')}`,
     ];
     // Two keys, two commands: each is atomic on its own and stays in one Cluster slot.
     const [state] = await Promise.all([

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import { RedisStreamsModule, StreamDeclarations } from '@redis-streams-alerts/nestjs-redis-streams';
 import { alertsConfig } from '../config/alerts.config.js';
@@ -109,6 +112,29 @@ describe('alertsStream', () => {
     expect(alertsStream(alertsConfig(validate(env))).groups).toEqual({
       'alerts-webhook': { rateLimit: { max: 5, perMs: 1_000 } },
     });
+  });
+});
+
+describe('alertsStream with a receivers file', () => {
+  it("gives each receiver's group its own rate limit and deadline", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stream-receivers-'));
+    try {
+      const path = join(dir, 'receivers.yml');
+      writeFileSync(
+        path,
+        [
+          'receivers:',
+          '  - { name: pager, url: "https://p.example.com", rateLimit: 0.5, maxAgeMs: 0 }',
+          '  - { name: chat, url: "https://c.example.com" }',
+        ].join('\n'),
+      );
+      expect(alertsStream(alertsConfig(validate({ ALERTS_RECEIVERS_FILE: path }))).groups).toEqual({
+        'alerts-pager': { rateLimit: { max: 1, perMs: 2_000 } },
+        'alerts-chat': { maxAgeMs: 21_600_000 },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

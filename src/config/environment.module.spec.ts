@@ -39,7 +39,7 @@ describe('EnvironmentModule', () => {
       expect(module.get(EnvironmentVariables)).toBe(env);
       expect(module.get<AppConfig>(appConfig.KEY).port).toBe(8080);
       expect(module.get<RedisConfig>(redisConfig.KEY).consumerName).toBe('alerts-7');
-      expect(module.get<AlertsConfig>(alertsConfig.KEY).webhookTimeoutMs).toBe(750);
+      expect(module.get<AlertsConfig>(alertsConfig.KEY).receivers[0].timeoutMs).toBe(750);
       expect(module.get(StreamDeclarations).partitions()).toEqual({ alerts: 3 });
     } finally {
       await module.close();
