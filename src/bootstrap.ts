@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { isAlertmanagerNotification } from './alerts/alertmanager/alertmanager-route.js';
 import { AppModule } from './app.module.js';
 import { RequestValidationPipe } from './common/request-validation.pipe.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
@@ -24,7 +25,13 @@ export async function createApp(): Promise<NestExpressApplication> {
     abortOnError: false,
   });
   app.disable('x-powered-by');
-  const { bodyLimitBytes } = app.get<AppConfig>(appConfig.KEY);
+  const { bodyLimitBytes, alertmanager } = app.get<AppConfig>(appConfig.KEY);
+  // Alertmanager's notifications carry whole groups of alerts: their route has its own limit. The
+  // first parser takes them; the second leaves a body that is already parsed alone.
+  app.useBodyParser('json', {
+    limit: alertmanager.bodyLimitBytes,
+    type: isAlertmanagerNotification,
+  });
   app.useBodyParser('json', { limit: bodyLimitBytes });
   app.useGlobalPipes(new RequestValidationPipe());
   setupOpenApi(app);

@@ -49,6 +49,23 @@ describe('toAlertContent', () => {
     });
   });
 
+  it('takes the fields of an alert relayed from Alertmanager, with its larger label set', () => {
+    const labels = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`l${i}`, 'v']));
+    const relayed = {
+      message: 'm',
+      labels,
+      alertStatus: 'resolved',
+      startsAt: '2024-01-01T00:00:00.000Z',
+      endsAt: '2024-01-01T00:10:00.000Z',
+      fingerprint: '0123456789abcdef',
+      generatorURL: 'http://prometheus:9090/graph',
+      annotations: { summary: 'm' },
+    };
+    expect(toAlertContent(relayed, '1-0')).toMatchObject(relayed);
+    // Not relayed: the labels of POST /alerts, as always.
+    expect(toAlertContent({ message: 'm', labels }, '1-0').labels).toBeUndefined();
+  });
+
   it('parses labels written as JSON text by a flat-field producer', () => {
     expect(toAlertContent({ message: 'm', labels: '{"env":"prod"}' }, '1-0').labels).toEqual({
       env: 'prod',

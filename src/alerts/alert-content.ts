@@ -1,7 +1,15 @@
 import { FIELD } from '@redis-streams-alerts/nestjs-redis-streams';
-import { DEFAULT_SEVERITY, SEVERITIES, type Severity } from './alerts.constants.js';
+import {
+  ALERT_STATUSES,
+  DEFAULT_SEVERITY,
+  EVENT_LIMITS,
+  SEVERITIES,
+  type AlertStatus,
+  type Severity,
+  type StringMapLimits,
+} from './alerts.constants.js';
 import type { AlertContent } from './alert-record.js';
-import { findLabelsProblem } from './labels.validator.js';
+import { eventLabelLimits, findLabelsProblem } from './labels.validator.js';
 
 /**
  * The content of an alert from a stream payload: a validated `AlertEventDto`, or whatever a
@@ -21,14 +29,22 @@ export function toAlertContent(
   const text = (value: unknown): string | undefined =>
     typeof value === 'string' ? value : undefined;
   const severity = SEVERITIES.find((known) => known === data.severity) as Severity | undefined;
-  const labels = parseLabels(data.labels);
+  const alertStatus = ALERT_STATUSES.find((known) => known === data.alertStatus) as
+    AlertStatus | undefined;
   return {
     id: entryId,
     message: text(data.message),
     severity: severity ?? DEFAULT_SEVERITY,
     source: text(data.source),
-    labels,
+    labels: parseStringMap(data.labels, eventLabelLimits(data)),
     receivedAt: validTime(text(data.receivedAt)) ?? msTime(publishedAt) ?? entryTime(entryId),
+    // Only alerts relayed from Alertmanager or Grafana have these; JSON leaves the others out.
+    alertStatus,
+    startsAt: validTime(text(data.startsAt)),
+    endsAt: validTime(text(data.endsAt)),
+    fingerprint: text(data.fingerprint),
+    generatorURL: text(data.generatorURL),
+    annotations: parseStringMap(data.annotations, EVENT_LIMITS.annotations),
   };
 }
 
@@ -82,16 +98,20 @@ function validTime(value: string | undefined): string | undefined {
   return value !== undefined && !Number.isNaN(Date.parse(value)) ? value : undefined;
 }
 
-function parseLabels(value: unknown): Record<string, string> | undefined {
-  let labels = value;
+/** Labels or annotations: a map, or its JSON text (flat fields); undefined when it does not fit. */
+function parseStringMap(
+  value: unknown,
+  limits: StringMapLimits,
+): Record<string, string> | undefined {
+  let map = value;
   if (typeof value === 'string') {
     try {
-      labels = JSON.parse(value) as unknown;
+      map = JSON.parse(value) as unknown;
     } catch {
       return undefined;
     }
   }
-  return labels !== undefined && findLabelsProblem(labels) === undefined
-    ? (labels as Record<string, string>)
+  return map !== undefined && findLabelsProblem(map, limits) === undefined
+    ? (map as Record<string, string>)
     : undefined;
 }

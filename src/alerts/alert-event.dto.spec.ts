@@ -41,12 +41,43 @@ describe('AlertEventDto', () => {
     expect(dto.labels).toEqual({ a: 'b' });
   });
 
+  it('accepts what the Alertmanager intake publishes, with its larger label sets', async () => {
+    const labels = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v']));
+    const { dto, errors } = await check({
+      message: 'Disk full',
+      severity: 'warning',
+      source: 'db-1:9100',
+      labels,
+      alertStatus: 'resolved',
+      startsAt: '2024-01-01T00:00:00.000Z',
+      endsAt: '2024-01-01T00:10:00.000Z',
+      fingerprint: '0123456789abcdef',
+      generatorURL: 'http://prometheus:9090/graph',
+      annotations: { summary: 'Disk full', description: 'd'.repeat(4_096) },
+    });
+    expect(errors).toEqual([]);
+    expect(dto).toMatchObject({ alertStatus: 'resolved', labels });
+  });
+
+  it('holds an entry that is not relayed to the labels of POST /alerts, as before', async () => {
+    const labels = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`l${i}`, 'v']));
+    const { errors } = await check({ message: 'm', labels });
+    expect(errors).toEqual(['labels must have at most 20 keys, got 21']);
+  });
+
   it.each([
     ['no message', { severity: 'info' }, 'message'],
     ['an empty message', { message: '' }, 'message'],
     ['an unknown severity', { message: 'm', severity: 'fatal' }, 'severity'],
     ['labels that are not JSON', { message: 'm', labels: 'env=prod' }, 'labels'],
     ['a bad label key', { message: 'm', labels: { 'a b': 'c' } }, 'labels'],
+    ['an unknown alert status', { message: 'm', alertStatus: 'pending' }, 'alertStatus'],
+    ['a startsAt that is no time', { message: 'm', startsAt: 'soon' }, 'startsAt'],
+    [
+      'annotations over 4096 characters',
+      { message: 'm', annotations: { d: 'd'.repeat(4_097) } },
+      'annotations',
+    ],
   ])('rejects %s', async (_, payload, property) => {
     const { errors } = await check(payload);
     expect(errors.length).toBeGreaterThan(0);

@@ -8,8 +8,15 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
-import { ALERT_LIMITS, SEVERITIES, type Severity } from './alerts.constants.js';
-import { IsLabels } from './labels.validator.js';
+import {
+  ALERT_LIMITS,
+  ALERT_STATUSES,
+  EVENT_LIMITS,
+  SEVERITIES,
+  type AlertStatus,
+  type Severity,
+} from './alerts.constants.js';
+import { IsLabels, eventLabelLimits } from './labels.validator.js';
 
 /** Producers writing flat fields can only send strings, so labels may arrive as a JSON text. */
 function parseJsonText(value: unknown): unknown {
@@ -46,11 +53,41 @@ export class AlertEventDto {
   // A plain map: otherwise class-transformer takes a "constructor" key for a class and throws.
   @Type(() => Object)
   @Transform(({ value }) => parseJsonText(value))
-  @IsLabels()
+  @IsLabels((event) => eventLabelLimits(event))
   labels?: Record<string, string>;
 
   /** When the API accepted the alert (ISO 8601); absent for other producers. */
   @IsOptional()
   @IsISO8601()
   receivedAt?: string;
+
+  // The fields below come with alerts relayed from Alertmanager or Grafana (see AlertContent).
+
+  @IsOptional()
+  @IsIn(ALERT_STATUSES)
+  alertStatus?: AlertStatus;
+
+  @IsOptional()
+  @IsISO8601()
+  startsAt?: string;
+
+  @IsOptional()
+  @IsISO8601()
+  endsAt?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(EVENT_LIMITS.fingerprintMaxLength)
+  fingerprint?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(EVENT_LIMITS.urlMaxLength)
+  generatorURL?: string;
+
+  @IsOptional()
+  @Type(() => Object)
+  @Transform(({ value }) => parseJsonText(value))
+  @IsLabels(EVENT_LIMITS.annotations)
+  annotations?: Record<string, string>;
 }

@@ -18,7 +18,14 @@ export type Severity = (typeof SEVERITIES)[number];
 /** An alert that does not say how bad it is is treated as the worst case. */
 export const DEFAULT_SEVERITY: Severity = 'critical';
 
-/** Limits of an alert's content, shared by the HTTP API and the stream payload. */
+/**
+ * Whether an alert from Alertmanager or Grafana is still firing or has resolved. An alert that
+ * does not say (POST /alerts, other producers) is firing.
+ */
+export const ALERT_STATUSES = ['firing', 'resolved'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** Limits of an alert's content in POST /alerts, and of the stream payload unless EVENT_LIMITS widens them. */
 export const ALERT_LIMITS = {
   messageMaxLength: 2_000,
   sourceMaxLength: 200,
@@ -26,6 +33,30 @@ export const ALERT_LIMITS = {
   labelKeyMaxLength: 64,
   labelValueMaxLength: 256,
 } as const;
+
+/** How many keys a map of strings (labels, annotations) may have, and how long each may be. */
+export interface StringMapLimits {
+  maxKeys: number;
+  keyMaxLength: number;
+  valueMaxLength: number;
+}
+
+/**
+ * What an alert event on the stream may carry, whichever intake wrote it: the widest that any
+ * intake accepts. Alerts relayed from Alertmanager or Grafana carry more labels than POST /alerts
+ * takes (a Kubernetes alert has a dozen or more), and annotations, which POST /alerts has not.
+ */
+export const EVENT_LIMITS = {
+  labels: { maxKeys: 64, keyMaxLength: 128, valueMaxLength: 1_024 },
+  annotations: { maxKeys: 32, keyMaxLength: 128, valueMaxLength: 4_096 },
+  fingerprintMaxLength: 128,
+  urlMaxLength: 2_048,
+} as const satisfies {
+  labels: StringMapLimits;
+  annotations: StringMapLimits;
+  fingerprintMaxLength: number;
+  urlMaxLength: number;
+};
 
 /** Label keys: letters, digits and `_ . -`, like metric labels. */
 export const LABEL_KEY_PATTERN = /^[A-Za-z0-9_.-]+$/;

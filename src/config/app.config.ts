@@ -8,6 +8,11 @@ export const appConfig = configNamespace('app', (env) => ({
   /** When undefined, the API does not ask for a key. */
   apiKey: env.API_KEY,
   bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
+  /** POST /alerts/alertmanager: its body limit and the most alerts in one notification. */
+  alertmanager: {
+    bodyLimitBytes: env.ALERTMANAGER_BODY_LIMIT_BYTES,
+    maxAlerts: env.ALERTMANAGER_MAX_ALERTS,
+  },
   logLevel: env.LOG_LEVEL,
   logFormat: logFormatFor(env),
   shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

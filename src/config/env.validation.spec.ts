@@ -35,6 +35,8 @@ describe('validate', () => {
       CONSUMER_BLOCK_MS: 2000,
       PUBLISH_TIMEOUT_MS: 2000,
       HTTP_BODY_LIMIT_BYTES: 65536,
+      ALERTMANAGER_BODY_LIMIT_BYTES: 4_194_304,
+      ALERTMANAGER_MAX_ALERTS: 1_000,
       LOG_LEVEL: 'log',
       RETENTION_MAX_LEN: 1_000_000,
       RETENTION_MAX_AGE_MS: 604_800_000,
@@ -92,6 +94,7 @@ describe('validate', () => {
       CONSUMER_BLOCK_MS: '0',
       PUBLISH_TIMEOUT_MS: 'x',
       HTTP_BODY_LIMIT_BYTES: '0',
+      ALERTMANAGER_MAX_ALERTS: '100001',
       LOG_LEVEL: 'loud',
     });
     const named = problems.map((problem) => problem.split(':')[0]);
@@ -113,6 +116,7 @@ describe('validate', () => {
         'CONSUMER_BLOCK_MS',
         'PUBLISH_TIMEOUT_MS',
         'HTTP_BODY_LIMIT_BYTES',
+        'ALERTMANAGER_MAX_ALERTS',
         'LOG_LEVEL',
       ].sort(),
     );
@@ -206,6 +210,58 @@ describe('validate', () => {
     expect(problem).toMatch(/^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
     expect(problem).toContain('it is not a URL');
     expect(problem).not.toContain('secret');
+  });
+
+  describe('ALERTS_RECEIVERS_FILE', () => {
+    let dir: string;
+    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'env-receivers-'))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    function file(text: string): string {
+      const path = join(dir, `${Math.random().toString(36).slice(2)}.yml`);
+      writeFileSync(path, text);
+      return path;
+    }
+
+    it('lists the problems of the file among those of the other variables, one per line', () => {
+      const path = file('receivers:\n  - name: a\n    url: ${HOOK}\n    matchers: ["team=~(db"]\n');
+      expect(problemsOf({ ALERTS_RECEIVERS_FILE: path, PORT: 'x' })).toEqual([
+        expect.stringMatching(/^PORT: /),
+        'ALERTS_RECEIVERS_FILE: receivers[0] (a): url: references ${HOOK}, which is not set',
+        expect.stringMatching(
+          /^ALERTS_RECEIVERS_FILE: receivers\[0\] \(a\): matchers\[0\]: has an invalid regular expression/,
+        ),
+      ]);
+    });
+
+    it('refuses it together with ALERTS_WEBHOOK_URL, and ALERTS_WEBHOOK_RATE_LIMIT with it', () => {
+      const path = file('receivers:\n  - name: a\n    url: https://hooks.example.com/a\n');
+      expect(
+        problemsOf({
+          ALERTS_RECEIVERS_FILE: path,
+          ALERTS_WEBHOOK_URL: 'https://hooks.example.com/b',
+          ALERTS_WEBHOOK_RATE_LIMIT: '5',
+        }),
+      ).toEqual([
+        expect.stringMatching(
+          /^ALERTS_RECEIVERS_FILE: cannot be set together with ALERTS_WEBHOOK_URL/,
+        ),
+        expect.stringMatching(/^ALERTS_WEBHOOK_RATE_LIMIT: is only used with ALERTS_WEBHOOK_URL/),
+      ]);
+    });
+
+    it('takes a valid file, with secrets from the environment', () => {
+      const path = file('receivers:\n  - name: a\n    url: ${HOOK}\n');
+      expect(
+        validate({ ALERTS_RECEIVERS_FILE: path, HOOK: 'https://h.example.com/x' }),
+      ).toMatchObject({ ALERTS_RECEIVERS_FILE: path });
+    });
+
+    it('says when the file is missing, without reading it', () => {
+      expect(problemsOf({ ALERTS_RECEIVERS_FILE: join(dir, 'none.yml') })).toEqual([
+        expect.stringMatching(/^ALERTS_RECEIVERS_FILE: must be the path of an existing file/),
+      ]);
+    });
   });
 
   describe('REDIS_TLS_CA_FILE', () => {

@@ -28,6 +28,7 @@ const app: AppConfig = {
   port: 3000,
   apiKey: undefined,
   bodyLimitBytes: 65_536,
+  alertmanager: { bodyLimitBytes: 4_194_304, maxAlerts: 1_000 },
   logLevel: 'log',
   logFormat: 'text',
   shutdownTimeoutMs: 10_000,

@@ -12,6 +12,9 @@ import { StreamDeclarations, StreamFeature } from './stream-declarations.js';
 import { RedisConnections } from './redis/redis-connections.js';
 import { RedisStreamsStatus } from './redis-streams.status.js';
 import { StreamHandlerExplorer } from './discovery/stream-handler.explorer.js';
+import { StreamConsumers } from './discovery/stream-consumers.js';
+import { StreamHandlerMetadataAccessor } from './discovery/stream-handler-metadata.accessor.js';
+import { HandlerEnhancers } from './discovery/handler-enhancers.js';
 import { StreamPublisher } from './publisher/stream-publisher.js';
 import { StreamRetention } from './retention/stream-retention.js';
 import { DurabilityCheck } from './redis/durability-check.js';
@@ -20,8 +23,9 @@ import { DeadLetters } from './inspection/dead-letters.js';
 import { StreamEvents } from './stream-events.js';
 import { FlowControl } from './flow-control.js';
 
-/** What the module offers for injection; the explorer, which starts the consumers, stays inside. */
+/** What the module offers for injection; discovery (which finds and wraps the handlers) stays inside. */
 const SERVICES = [
+  StreamConsumers,
   RedisConnections,
   StreamPublisher,
   RedisStreamsStatus,
@@ -36,13 +40,12 @@ const SERVICES = [
 
 /**
  * Durable event processing on Redis Streams: `StreamPublisher` to append, `@StreamHandler` methods
- * on any provider to consume with consumer groups, retries, dead letters and crash recovery.
+ * on any provider (or `StreamConsumers.register`) to consume with consumer groups, retries, dead
+ * letters and crash recovery.
  */
 @Module({
   imports: [DiscoveryModule],
-  // NOTE: the explorer stays ahead of retention and the durability check: Nest calls the lifecycle
-  // hooks of a module's providers (of one dependency depth) in this order.
-  providers: [StreamHandlerExplorer, ...SERVICES],
+  providers: [StreamHandlerMetadataAccessor, HandlerEnhancers, StreamHandlerExplorer, ...SERVICES],
   exports: SERVICES,
 })
 export class RedisStreamsModule extends ConfigurableModuleClass {

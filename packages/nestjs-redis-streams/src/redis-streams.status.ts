@@ -60,16 +60,22 @@ export class RedisStreamsStatus {
     this.stopping = true;
   }
 
-  register(source: ConsumerStateSource): void {
+  /** Reports `source` from now on; returns a function that stops reporting it. */
+  register(source: ConsumerStateSource): () => void {
     this.sources.push(source);
+    return () => remove(this.sources, source);
   }
 
-  /** Records a discovered handler, whether or not this instance runs consumers. */
-  registerHandler(handler: { stream: string; group: string }): void {
+  /**
+   * Records a handler, whether or not this instance runs consumers; returns a function that
+   * forgets it (a handler unregistered).
+   */
+  registerHandler(handler: { stream: string; group: string }): () => void {
     this.handlerList.push(handler);
+    return () => remove(this.handlerList, handler);
   }
 
-  /** Every `@StreamHandler` of the application: stream and group. */
+  /** Every handler of the application (`@StreamHandler` or registered): stream and group. */
   handlers(): Array<{ stream: string; group: string }> {
     return [...this.handlerList];
   }
@@ -117,4 +123,9 @@ export class RedisStreamsStatus {
     }
     return `${masters.length} masters, cluster_state ok`;
   }
+}
+
+function remove<T>(list: T[], item: T): void {
+  const index = list.indexOf(item);
+  if (index !== -1) list.splice(index, 1);
 }

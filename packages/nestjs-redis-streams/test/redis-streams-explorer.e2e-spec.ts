@@ -1,6 +1,8 @@
-import { Inject, Injectable, Scope } from '@nestjs/common';
+import { Inject, Injectable, Logger, Scope } from '@nestjs/common';
+import { REQUEST } from '@nestjs/core';
 import {
   RedisStreamsStatus,
+  StreamConsumers,
   StreamHandler,
   StreamPublisher,
   type StreamHandlerOptions,
@@ -72,6 +74,28 @@ class PerRequest {
   @StreamHandler('orders', { group: 'per-request' })
   handle(): void {}
 }
+
+/** Request-scoped without saying so: it injects the request. */
+@Injectable()
+class NeedsRequest {
+  constructor(@Inject(REQUEST) readonly request: unknown) {}
+
+  @StreamHandler('orders', { group: 'needs-request' })
+  handle(): void {}
+}
+
+@Injectable({ scope: Scope.TRANSIENT })
+class PerInjection {
+  constructor(@Inject(PROBE) private readonly probe: Probe) {}
+
+  @StreamHandler('orders', { group: 'per-injection' })
+  handle(payload: unknown, message: StreamMessage): unknown {
+    return this.probe.record('per-injection', payload, message);
+  }
+}
+
+// Jest's ESM mode has no global `jest`: it is on import.meta.
+const { jest } = import.meta as unknown as { jest: typeof globalThis.jest };
 
 /** The explorer's wiring: which handlers it finds, what it starts, what it refuses. */
 describe('StreamHandlerExplorer', () => {
@@ -155,16 +179,48 @@ describe('StreamHandlerExplorer', () => {
     expect(await bed.client.exists('orders')).toBe(0);
   });
 
-  it('leaves out handlers of request-scoped providers, which have no instance to consume with', async () => {
-    const app = await bed.start(base, [PerRequest, DeadLetterReader]);
-    expect(app.get(RedisStreamsStatus).handlers()).toEqual([
-      { stream: 'orders:dlq', group: 'dead' },
+  it('leaves out handlers of request-scoped and transient providers, with a warning naming each', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const app = await bed.start(base, [
+        { provide: PROBE, useValue: new Probe() },
+        PerRequest,
+        NeedsRequest,
+        PerInjection,
+        DeadLetterReader,
+      ]);
+      expect(app.get(RedisStreamsStatus).handlers()).toEqual([
+        { stream: 'orders:dlq', group: 'dead' },
+      ]);
+      const warnings = warn.mock.calls.map(([message]) => String(message));
+      for (const [name, scope] of [
+        ['PerRequest', 'request-scoped'],
+        ['NeedsRequest', 'request-scoped'],
+        ['PerInjection', 'transient'],
+      ]) {
+        expect(warnings).toContainEqual(expect.stringContaining(`${name} is ${scope}`));
+        expect(warnings).toContainEqual(expect.stringContaining(`${name}.handle`));
+      }
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('hands the consumer the method itself when no guard, interceptor or filter applies', async () => {
+    const probe = new Probe();
+    const app = await bed.start({ ...base, consumersEnabled: false }, [
+      { provide: PROBE, useValue: probe },
+      OrderHandlers,
     ]);
+    const [record] = app.get(StreamHandlerExplorer).explore();
+    probe.behaviour = () => 'returned';
+    // Called through Nest's context creator, the call would be async and answer a promise.
+    expect(record.handle({ n: 1 }, {} as StreamMessage)).toBe('returned');
   });
 
   it('starts its consumers once, however often the application bootstraps', async () => {
     const app = await bed.start(base, [{ provide: PROBE, useValue: new Probe() }, OrderHandlers]);
-    app.get(StreamHandlerExplorer, { strict: false }).onApplicationBootstrap();
+    app.get(StreamConsumers).onApplicationBootstrap();
     expect(app.get(RedisStreamsStatus).consumers()).toHaveLength(2);
     expect(app.get(RedisStreamsStatus).handlers()).toHaveLength(2);
   });

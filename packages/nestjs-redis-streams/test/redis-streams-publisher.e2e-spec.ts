@@ -3,10 +3,10 @@ import {
   PublishFailedError,
   StreamEvents,
   StreamPublisher,
-  partitionOf,
   partitionStream,
   type RedisStreamsModuleOptions,
 } from '../src/index.js';
+import { partitionOf } from '../src/partitions.js';
 import { streamsTestbed } from './support/streams-testbed.js';
 import { waitFor } from './support/wait-for.js';
 

@@ -1,11 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  compareStreamIds,
-  NonRetryableError,
-  StreamEvents,
-  StreamPublisher,
-} from '../src/index.js';
+import { NonRetryableError, StreamEvents, StreamPublisher } from '../src/index.js';
+import { compareStreamIds } from '../src/stream-id.js';
 import {
   FirstHandler,
   OrderDto,

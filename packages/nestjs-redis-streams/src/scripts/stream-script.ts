@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connections.js';
+import type { ScriptSignature } from './script-signature.js';
 
 /*
- * The class every Lua script of the library is made with, the rules every script follows, and
- * the Lua fragment that scripts in several files share.
+ * The class every Lua script of the library is made with, and the rules every script follows.
+ * The scripts themselves are files, lua/<name>.lua (see lua-loader.ts).
  *
  * Resends. ioredis Cluster resends commands in flight when a node dies, and a caller may send a
  * write again after a timeout, so every script must be safe to run twice: each says why at its top.
@@ -22,9 +23,14 @@ import type { RedisClient } from '../redis/redis-connections.js';
 export class StreamScript {
   readonly sha: string;
 
+  /**
+   * `signature`: the KEYS and ARGV the script's header declares; a call that passes other counts
+   * is refused with a RangeError before it reaches Redis.
+   */
   constructor(
     readonly name: string,
     readonly source: string,
+    readonly signature?: ScriptSignature,
   ) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
@@ -38,6 +44,7 @@ export class StreamScript {
     // The named methods, not callBuffer('EVALSHA', ...): ioredis 6 drops the command name of
     // `call`/`callBuffer` when auto-pipelining is on, which a caller's own client may have.
     const client = redis as unknown as BufferScripting;
+    this.signature?.check(this.name, keys.length, args.length);
     try {
       return (await client.evalshaBuffer(this.sha, keys.length, ...keys, ...args)) as T;
     } catch (error) {
@@ -56,6 +63,7 @@ export class StreamScript {
     args: Array<string | number | Buffer>,
     withSource = false,
   ): Promise<unknown> {
+    this.signature?.check(this.name, keys.length, args.length);
     return withSource
       ? redis.eval(this.source, keys.length, ...keys, ...args)
       : redis.evalsha(this.sha, keys.length, ...keys, ...args);
@@ -72,6 +80,7 @@ export class StreamScript {
     args: Array<string | number | Buffer>,
     withSource = false,
   ): void {
+    this.signature?.check(this.name, keys.length, args.length);
     if (withSource) pipeline.eval(this.source, keys.length, ...keys, ...args);
     else pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
   }
@@ -86,10 +95,3 @@ interface BufferScripting {
 export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
-
-/** The delivery of `id` now: its XPENDING row {id, owner, idle ms, delivery count}, or nil. */
-export const PENDING_ROW = `
-local function pendingRow(id)
-  return redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)[1]
-end
-`;

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { redactUrl } from '../util/redact.js';
-import type { RedisForTests } from './redis-for-tests.js';
-import { CLIENT_DEFAULTS } from './test-redis.js';
+import type { RedisForTests } from './redis-for-tests.interface.js';
+import { CLIENT_DEFAULTS } from './client-defaults.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
 const SCAN_COUNT = 1_000;

@@ -6,7 +6,7 @@
 export { TestRedis } from './test-redis.js';
 export type { TestRedisOptions, TestRedisTls } from './test-redis.js';
 export { startTestRedis } from './redis-for-tests.js';
-export type { RedisForTests } from './redis-for-tests.js';
+export type { RedisForTests } from './redis-for-tests.interface.js';
 export { freePort } from './free-port.js';
 export { startStreamsTestApp, TEST_CONSUMER_NAME } from './streams-test-app.js';
 export type { StreamsTestAppOptions } from './streams-test-app.js';

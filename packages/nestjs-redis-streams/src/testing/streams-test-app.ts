@@ -2,7 +2,7 @@ import type { INestApplicationContext, ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModule, type TestingModuleBuilder } from '@nestjs/testing';
 import type { RedisStreamsModuleOptions } from '../interfaces/redis-streams.options.js';
 import { RedisStreamsModule } from '../redis-streams.module.js';
-import type { RedisForTests } from './redis-for-tests.js';
+import type { RedisForTests } from './redis-for-tests.interface.js';
 
 /** The consumer name of a test app, unless its options name one. */
 export const TEST_CONSUMER_NAME = 'test';

@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { CLIENT_DEFAULTS } from './client-defaults.js';
 import { freePort } from './free-port.js';
-import type { RedisForTests } from './redis-for-tests.js';
+import type { RedisForTests } from './redis-for-tests.interface.js';
 
 /** PEM files a TLS-only server is started with. */
 export interface TestRedisTls {
@@ -31,13 +32,6 @@ export interface TestRedisOptions {
 const OUTPUT_TAIL_CHARS = 4_000;
 const START_TIMEOUT_MS = 10_000;
 const PING_INTERVAL_MS = 25;
-
-/**
- * Clients for tests. ioredis keeps a timer of `disconnectTimeout` (2 s) after `disconnect()`, which
- * holds the test process open that long after the last test ("Jest did not exit"): without it the
- * socket is closed at once, which is what a test that disconnects means anyway.
- */
-export const CLIENT_DEFAULTS: RedisOptions = { maxRetriesPerRequest: 1, disconnectTimeout: 0 };
 
 /** Servers started here and not stopped yet: killed when the test process exits, so none is left behind. */
 const alive = new Set<ChildProcess>();

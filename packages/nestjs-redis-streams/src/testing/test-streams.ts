@@ -16,7 +16,7 @@ import { compareStreamIds } from '../stream-id.js';
 import { AppStreams, type HandlerGroup, type StreamName } from './app-streams.js';
 import { HandlerCalls, type HandlerCall, type HandlerCallFilter } from './handler-calls.js';
 import { describeOutstanding, OutstandingWork, type Outstanding } from './outstanding-work.js';
-import type { RedisForTests } from './redis-for-tests.js';
+import type { RedisForTests } from './redis-for-tests.interface.js';
 import { ScheduledRetries } from './scheduled-retries.js';
 import { startStreamsTestApp, type StreamsTestAppOptions } from './streams-test-app.js';
 
