@@ -1,6 +1,6 @@
 // `npm run test:package`: proves that the package can be lifted out of this repository.
 // 1. `npm pack` the built package, and check the tarball: what `exports`, `main` and `types` point
-//    to is there, with README, CHANGELOG and LICENSE; tests, specs, sources and maps are not.
+//    to is there, with README, CHANGELOG, LICENSE and docs/; tests, specs, sources and maps are not.
 // 2. In a temporary folder, a minimal Nest application (ESM, compiled by tsc, one module, one
 //    `@StreamHandler` class) that depends only on the tarball and registry packages.
 // 3. Run it against a redis-server of its own on a free port: an event is handled and
@@ -36,7 +36,7 @@ const FORBIDDEN = [
   /\.tsbuildinfo$/,
 ];
 /** In the tarball, these besides what package.json points to. */
-const REQUIRED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'];
+const REQUIRED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'docs/testing.md'];
 
 const STREAM = 'orders';
 const GROUP = 'orders-handler';
