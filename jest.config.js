@@ -63,6 +63,13 @@ export default {
       testMatch: ['<rootDir>/test/cluster/**/*.cluster-spec.ts'],
     },
     {
+      // A real Prometheus and Alertmanager in front of the built service (npm run test:stack).
+      ...common,
+      displayName: 'stack',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/stack/**/*.stack-spec.ts'],
+    },
+    {
       ...common,
       displayName: 'container',
       rootDir: '.',

@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
 import { existsSync } from 'node:fs';
-import { freePort } from '../test/support/redis-server.js';
+import { freePort } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { startChild, stopChild } from './children.js';
 import type { BenchConfig } from './config.js';
 import { repeat, sleep, until, type Spread } from './stats.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
-import { TestRedis, freePort } from '../test/support/redis-server.js';
+import { TestRedis, freePort } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { WebhookReceiver } from '../test/support/webhook-receiver.js';
 import { startChild, stopChild } from './children.js';
 import type { BenchConfig } from './config.js';
@@ -56,7 +56,7 @@ async function measure(
   config: BenchConfig,
   variant: MemoryVariant,
 ): Promise<Record<string, number>> {
-  const redis = await TestRedis.start({ appendOnly: false });
+  const redis = await TestRedis.start();
   const receiver = await WebhookReceiver.start();
   const client = redis.client();
   const port = await freePort();
@@ -112,7 +112,7 @@ async function measure(
     await stopChild(service);
     client.disconnect();
     await receiver.close();
-    await redis.destroy();
+    await redis.close();
   }
 }
 

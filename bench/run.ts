@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestRedis } from '../test/support/redis-server.js';
+import { TestRedis } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { renderChart } from './chart.js';
 import { killAllChildren } from './children.js';
 import { benchConfig } from './config.js';
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const atStart = quietness();
   if (atStart.jest) console.warn('bench: a jest process is running; the figures will be noisy');
-  const redis = await TestRedis.start({ appendOnly: false });
+  const redis = await TestRedis.start();
   redisServer = redis;
   const client = redis.client();
   const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   } finally {
     client.disconnect();
     killAllChildren();
-    await redis.destroy();
+    await redis.close();
   }
 }
 
@@ -120,7 +120,7 @@ let redisServer: TestRedis | undefined;
 
 const abort = (): void => {
   killAllChildren();
-  void (redisServer?.destroy() ?? Promise.resolve()).finally(() => process.exit(130));
+  void (redisServer?.close() ?? Promise.resolve()).finally(() => process.exit(130));
 };
 process.on('SIGINT', abort);
 process.on('SIGTERM', abort);

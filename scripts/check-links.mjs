@@ -1,21 +1,35 @@
-// `npm run lint`: checks that every relative link and every #anchor in README.md and docs/*.md
-// resolves: the file or folder exists, and the anchor is a heading of the target document, slugged
+// `npm run lint`: checks that every relative link and every #anchor in README.md, docs/*.md and
+// the packages' Markdown (packages/*/*.md and packages/*/docs/*.md) resolves: the file or folder exists, and the anchor is a heading of the target document, slugged
 // as GitHub slugs them. External links (http:, mailto:, ...) are not fetched: they are not ours to
 // keep. Lists every broken link, then exits 1; exits 0 when there is none.
 //
-// Usage: node scripts/check-links.mjs [file.md ...]   (default: README.md and docs/*.md)
+// Usage: node scripts/check-links.mjs [file.md ...]   (default: all of the above)
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** README.md and every Markdown file directly in docs/. */
-function defaultFiles() {
-  const docs = readdirSync(join(ROOT, 'docs'))
+/** The Markdown files directly in `dir` (none when it does not exist), sorted. */
+function markdownIn(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
     .filter((name) => name.endsWith('.md'))
-    .map((name) => join(ROOT, 'docs', name));
-  return [join(ROOT, 'README.md'), ...docs.sort()];
+    .sort()
+    .map((name) => join(dir, name));
+}
+
+/** README.md, docs/*.md, and each package's own Markdown (README, CHANGELOG, its docs/). */
+function defaultFiles() {
+  const packages = readdirSync(join(ROOT, 'packages'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => join(ROOT, 'packages', entry.name))
+    .sort();
+  return [
+    join(ROOT, 'README.md'),
+    ...markdownIn(join(ROOT, 'docs')),
+    ...packages.flatMap((dir) => [...markdownIn(dir), ...markdownIn(join(dir, 'docs'))]),
+  ];
 }
 
 /**

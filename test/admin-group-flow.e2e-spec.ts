@@ -1,9 +1,5 @@
 import request from 'supertest';
 import { streamKeys } from '@redis-streams-alerts/nestjs-redis-streams';
-import {
-  FLOW_BUSY,
-  FLOW_FAILED,
-} from '../packages/nestjs-redis-streams/src/scripts/flow.scripts.js';
 import { appTestbed } from './support/app-testbed.js';
 import type { RunningApp } from './support/test-app.js';
 
@@ -139,11 +135,20 @@ describe('Admin API: pause and resume of consumer groups', () => {
     await post('/admin/streams/alerts%3Adlq/groups/alerts-recorder-dlq/resume').expect(200);
   });
 
-  it('shows a busy destination and an open circuit as the library records them', async () => {
+  it('shows a busy destination and an open circuit as the flow hash records them', async () => {
     const key = streamKeys.flow('alerts', 'alerts-webhook');
     try {
-      await FLOW_BUSY.run(bed.client, [key], [60_000, 300_000]);
-      await FLOW_FAILED.run(bed.client, [key], ['1-0', 1, 30_000, 30_000, '0']);
+      // What the library writes after a busy signal of 60 s and a failure that opened the circuit
+      // for 30 s (the flow hash's fields are in the package README), in the server's time.
+      const [seconds] = await bed.client.time();
+      const now = Number(seconds) * 1_000;
+      await bed.client.hset(key, {
+        busyUntil: now + 60_000,
+        streak: 1,
+        lastFailed: '1-0',
+        openUntil: now + 30_000,
+        probeMs: 30_000,
+      });
       const flow = await flowOf(WEBHOOK);
       expect(flow).toMatchObject({ paused: false, circuit: 'open', failureStreak: 1 });
       expect(Date.parse(flow.busyUntil!) - Date.now()).toBeGreaterThan(50_000);

@@ -8,7 +8,7 @@ import {
 } from '@redis-streams-alerts/nestjs-redis-streams';
 import { runCli, type CliRun } from './support/cli-process.js';
 import { appTestbed } from './support/app-testbed.js';
-import { freePort } from './support/redis-server.js';
+import { freePort } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { waitFor } from './support/wait-for.js';
 
 const APP_CONSUMER = 'cli-e2e-app';

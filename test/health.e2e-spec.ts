@@ -1,5 +1,5 @@
 import { appTestbed } from './support/app-testbed.js';
-import { freePort } from './support/redis-server.js';
+import { freePort } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { startApp, type RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 

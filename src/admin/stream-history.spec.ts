@@ -1,5 +1,6 @@
 import {
   StreamEvents,
+  type EntryEvent,
   type StreamInfo,
   type StreamInspector,
 } from '@redis-streams-alerts/nestjs-redis-streams';
@@ -29,6 +30,11 @@ function info(stream: string, lag: number | null, pending: number): StreamInfo {
   };
 }
 
+/** What an event says about the entry it concerns; these tests count events, not entries. */
+function entry(stream: string, group: string): EntryEvent {
+  return { stream, group, id: '1-0', eventId: 'e1', attempt: 1 };
+}
+
 describe('StreamHistory', () => {
   let now: number;
   let streams: () => Promise<StreamInfo[]>;
@@ -55,10 +61,10 @@ describe('StreamHistory', () => {
 
   it('samples lag and pending from Redis and what this instance did since the last sample', async () => {
     events.emit('published', { stream: 'orders', count: 3, duplicates: 1 });
-    events.emit('handled', { stream: 'orders', group: 'g1', durationMs: 1, latencyMs: 2 });
-    events.emit('failed', { stream: 'orders', group: 'g1', attempt: 1, retrying: true });
-    events.emit('deadLettered', { stream: 'orders', group: 'g2' });
-    events.emit('handled', { stream: 'elsewhere', group: 'x', durationMs: 1, latencyMs: 1 });
+    events.emit('handled', { ...entry('orders', 'g1'), durationMs: 1, latencyMs: 2 });
+    events.emit('failed', { ...entry('orders', 'g1'), retrying: true, reason: 'boom' });
+    events.emit('deadLettered', { ...entry('orders', 'g2'), reason: 'boom' });
+    events.emit('handled', { ...entry('elsewhere', 'x'), durationMs: 1, latencyMs: 1 });
     await history.sample();
     now += HISTORY.intervalMs;
     await history.sample();
@@ -90,7 +96,7 @@ describe('StreamHistory', () => {
 
   it('leaves a gap when Redis does not answer, and keeps counting', async () => {
     streams = () => Promise.reject(new Error('Connection is closed.'));
-    events.emit('handled', { stream: 'orders', group: 'g1', durationMs: 1, latencyMs: 2 });
+    events.emit('handled', { ...entry('orders', 'g1'), durationMs: 1, latencyMs: 2 });
     await history.sample();
     expect(history.history().samples[0].streams[0]).toEqual({
       stream: 'orders',
@@ -103,7 +109,7 @@ describe('StreamHistory', () => {
 
   it('skips a sample too close to the last one, and counts it in the next', async () => {
     await history.sample();
-    events.emit('handled', { stream: 'orders', group: 'g1', durationMs: 1, latencyMs: 2 });
+    events.emit('handled', { ...entry('orders', 'g1'), durationMs: 1, latencyMs: 2 });
     now += HISTORY.minSpacingMs - 1;
     await history.sample();
     expect(history.history().samples).toHaveLength(1);
@@ -126,7 +132,7 @@ describe('StreamHistory', () => {
 
   it('stops listening when the module is destroyed', async () => {
     history.onModuleDestroy();
-    events.emit('handled', { stream: 'orders', group: 'g1', durationMs: 1, latencyMs: 2 });
+    events.emit('handled', { ...entry('orders', 'g1'), durationMs: 1, latencyMs: 2 });
     await history.sample();
     expect(history.history().samples[0].streams[0].groups[0].handled).toBe(0);
   });

@@ -1,8 +1,21 @@
 import { entryTime } from './alert-content.js';
 import type { AlertStatus, Severity } from './alerts.constants.js';
 
-/** Where an alert is on its way to the webhook. `delivered` and `dead-lettered` are final. */
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead-lettered';
+/**
+ * Where an alert is on its way to its receivers. `delivered` and `dead-lettered` are final;
+ * `unrouted`: no receiver of ALERTS_RECEIVERS_FILE takes it, which is no error.
+ */
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead-lettered' | 'unrouted';
+
+/** One receiver's part of an alert's delivery (with a receivers file). */
+export interface ReceiverDeliveryStatus {
+  name: string;
+  status: Exclude<DeliveryStatus, 'unrouted'>;
+  attempts: number;
+  lastError?: string;
+  updatedAt?: string;
+  deadLetteredAt?: string;
+}
 
 /** How a delivered alert left the service: to the webhook, or only to the log when none is set. */
 export type DeliveryChannel = 'webhook' | 'log';
@@ -59,6 +72,12 @@ export interface AlertRecord extends AlertContent {
    * instead): the content fields are gone, the status and times stay until the record expires.
    */
   contentTrimmed?: boolean;
+  /**
+   * With a receivers file: each receiver that takes the alert, with its own status (empty when
+   * none does: the status is then `unrouted`). `status` sums them up: `dead-lettered` when any
+   * receiver's is, `delivered` when all are, `pending` until then.
+   */
+  receivers?: ReceiverDeliveryStatus[];
 }
 
 /**
@@ -78,6 +97,10 @@ export const RECORD_FIELD = {
   changedAt: 't',
   /** Entry id of its dead letter, in the dead-letter stream of its stream. */
   deadLetter: 'x',
+  /** The receivers that take the alert, comma-separated; empty: none (with a receivers file). */
+  routes: 'm',
+  /** Prefix of one field per receiver: `<state>|<attempts>|<changed at>|<dead letter>|<error>`. */
+  receiverPrefix: 'r:',
 } as const;
 
 /** Values of RECORD_FIELD.state: delivery status and, once delivered, the channel. */
@@ -101,6 +124,19 @@ export interface StoredRecord {
   deadLetterId?: string;
   /** Content fields of a record written before records were compact (0.x), if any. */
   legacyContent?: AlertContent;
+  /** The receivers that take the alert, once the recorder routed it. */
+  routes?: string[];
+  /** Each receiver's own status, by name, as far as it was written. */
+  receivers?: Record<string, StoredReceiverStatus>;
+}
+
+/** One `r:<name>` field of the record. */
+export interface StoredReceiverStatus {
+  state: RecordState;
+  attempts: number;
+  changedAt?: number;
+  deadLetterId?: string;
+  lastError?: string;
 }
 
 export function statusOf(state: RecordState): DeliveryStatus {
@@ -132,7 +168,30 @@ export function parseRecord(
     changedAt: Number(hash[RECORD_FIELD.changedAt]),
     deadLetterId: hash[RECORD_FIELD.deadLetter] || undefined,
     legacyContent: hash[LEGACY.eventId] ? legacyContent(hash) : undefined,
+    ...receiverFields(hash),
   };
+}
+
+function receiverFields(hash: Record<string, string>): Pick<StoredRecord, 'routes' | 'receivers'> {
+  const routes = hash[RECORD_FIELD.routes];
+  const receivers: Record<string, StoredReceiverStatus> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    if (!field.startsWith(RECORD_FIELD.receiverPrefix)) continue;
+    const found = /^([a-z])\|(\d+)\|(\d*)\|([^|]*)\|(.*)$/s.exec(value);
+    if (!found) continue;
+    const [, state, attempts, changedAt, deadLetterId, lastError] = found;
+    receivers[field.slice(RECORD_FIELD.receiverPrefix.length)] = {
+      state: state as RecordState,
+      attempts: Number(attempts),
+      changedAt: changedAt ? Number(changedAt) : undefined,
+      deadLetterId: deadLetterId || undefined,
+      lastError: lastError || undefined,
+    };
+  }
+  const split = routes === undefined ? undefined : routes === '' ? [] : routes.split(',');
+  return Object.keys(receivers).length > 0 || split !== undefined
+    ? { routes: split, receivers }
+    : {};
 }
 
 /**
@@ -144,6 +203,11 @@ export function toAlertRecord(
   stored: StoredRecord,
   content: AlertContent | undefined,
 ): AlertRecord {
+  const record = toSingleRecord(stored, content);
+  return stored.receivers === undefined ? record : withReceivers(record, stored);
+}
+
+function toSingleRecord(stored: StoredRecord, content: AlertContent | undefined): AlertRecord {
   const { state } = stored;
   const status = statusOf(state);
   const changedAt = new Date(stored.changedAt).toISOString();
@@ -167,6 +231,47 @@ export function toAlertRecord(
     deliveredAt: status === 'delivered' ? changedAt : undefined,
     deadLetteredAt: stored.deadLetterId ? entryTime(stored.deadLetterId) : undefined,
     contentTrimmed: shown === undefined ? true : undefined,
+  };
+}
+
+/**
+ * The record of an alert with a receivers file: its receivers' statuses, and an overall status,
+ * attempts and last error made from them (the record's own fields only say what happened last).
+ */
+function withReceivers(record: AlertRecord, stored: StoredRecord): AlertRecord {
+  const written = stored.receivers ?? {};
+  // Until the recorder has routed it, the receivers that wrote are all that is known.
+  const names = [...new Set([...(stored.routes ?? []), ...Object.keys(written)])];
+  const receivers = names.map((name): ReceiverDeliveryStatus => {
+    const own = written[name];
+    const status = own ? (statusOf(own.state) as ReceiverDeliveryStatus['status']) : 'pending';
+    return {
+      name,
+      status,
+      attempts: own?.attempts ?? 0,
+      lastError: status === 'delivered' ? undefined : own?.lastError,
+      updatedAt: own?.changedAt ? new Date(own.changedAt).toISOString() : undefined,
+      deadLetteredAt: own?.deadLetterId ? entryTime(own.deadLetterId) : undefined,
+    };
+  });
+  const statuses = receivers.map((receiver) => receiver.status);
+  const status: DeliveryStatus =
+    stored.routes?.length === 0 && receivers.length === 0
+      ? 'unrouted'
+      : statuses.includes('dead-lettered')
+        ? 'dead-lettered'
+        : statuses.length > 0 && statuses.every((s) => s === 'delivered')
+          ? 'delivered'
+          : 'pending';
+  const failing = receivers.filter((receiver) => receiver.lastError !== undefined);
+  return {
+    ...record,
+    status,
+    attempts: Math.max(record.attempts, ...receivers.map((receiver) => receiver.attempts)),
+    lastError: (failing.find((r) => r.status === 'dead-lettered') ?? failing[0])?.lastError,
+    deliveredVia: status === 'delivered' ? 'webhook' : undefined,
+    deliveredAt: status === 'delivered' ? record.updatedAt : undefined,
+    receivers,
   };
 }
 

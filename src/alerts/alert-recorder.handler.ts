@@ -11,21 +11,29 @@ import {
   EVENT_ID_PATTERN,
   RECORDER_DEAD_LETTER_GROUP,
   RECORDER_GROUP,
-  WEBHOOK_GROUP,
 } from './alerts.constants.js';
+import { contentFromFields } from './alert-content.js';
 import { AlertStore } from './alert-store.js';
 import { messageContext } from './message-context.js';
+import { ReceiverEvents } from './receivers/receiver-events.js';
+import { ReceiverRouting } from './receivers/receiver-routing.js';
 
 /**
  * Keeps the alert store up to date: every alert on the stream becomes a pending record, whatever
- * wrote it, and an alert the webhook handler dead-lettered is marked so, with the reason and where
- * its dead letter is (its content stays readable there once retention trimmed the stream).
+ * wrote it, and an alert a receiver's group dead-lettered is marked so, with the reason and where
+ * its dead letter is (its content stays readable there once retention trimmed the stream). With a
+ * receivers file, the record also says which receivers take the alert; one that none takes is
+ * counted, and its record shows it as `unrouted`.
  */
 @Injectable()
 export class AlertRecorderHandler {
   private readonly logger = new Logger(AlertRecorderHandler.name);
 
-  constructor(private readonly store: AlertStore) {}
+  constructor(
+    private readonly store: AlertStore,
+    private readonly routing: ReceiverRouting,
+    private readonly events: ReceiverEvents,
+  ) {}
 
   /**
    * Raw fields, no DTO: an entry the webhook handler will dead-letter as malformed is still
@@ -34,7 +42,14 @@ export class AlertRecorderHandler {
   @StreamHandler(ALERTS_STREAM, { group: RECORDER_GROUP, rawFields: true })
   async record(_fields: unknown, message: StreamMessage): Promise<void> {
     if (!EVENT_ID_PATTERN.test(message.eventId)) return;
-    const status = await this.store.recordReceived(message.eventId, message);
+    const routes = this.routing.fromFile
+      ? this.routing.route(contentFromFields(message.fields, message.id))
+      : undefined;
+    const status = await this.store.recordReceived(message.eventId, message, routes);
+    if (routes?.length === 0) {
+      this.events.unrouted();
+      this.logger.log(`No receiver takes ${messageContext(message)}; recorded as unrouted`);
+    }
     this.logger.debug(`Recorded ${messageContext(message)} (status ${status})`);
   }
 
@@ -46,9 +61,8 @@ export class AlertRecorderHandler {
   @StreamHandler(ALERTS_DEAD_LETTER_STREAM, { group: RECORDER_DEAD_LETTER_GROUP, rawFields: true })
   async recordDeadLetter(_fields: unknown, message: StreamMessage): Promise<void> {
     const fields = message.fields;
-    if (!isAlertsStream(fields[DLQ_FIELD.stream]) || fields[DLQ_FIELD.group] !== WEBHOOK_GROUP) {
-      return;
-    }
+    const receiver = this.routing.byGroup(fields[DLQ_FIELD.group]);
+    if (!isAlertsStream(fields[DLQ_FIELD.stream]) || !receiver) return;
     const originalId = fields[DLQ_FIELD.originalId] ?? '';
     const eventId = fields[FIELD.eventId] ?? originalId;
     const context = messageContext(message, eventId);
@@ -66,6 +80,7 @@ export class AlertRecorderHandler {
       Number.isInteger(attempts) && attempts > 0 ? attempts : 1,
       reason,
       message.id,
+      this.routing.fromFile ? receiver.name : undefined,
     );
     this.logger.warn(`Dead-lettered ${context} (status ${status}): ${reason}`);
   }

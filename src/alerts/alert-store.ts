@@ -21,11 +21,21 @@ import {
 } from './alert-record.js';
 import { INDEX_RECENT, UPSERT_RECORD } from './alert-store.script.js';
 
+/** The scripts of alert-store.script.ts, as `defineCommand` adds them to the connection. */
+interface AlertScripts {
+  upsertAlertRecord(record: string, ...args: string[]): Promise<string>;
+  indexRecentAlert(index: string, ...args: Array<string | number>): Promise<number>;
+}
+
 interface RecordChange {
   state?: Exclude<RecordState, 'p'>;
   attempts?: number;
   lastError?: string;
   deadLetterId?: string;
+  /** The receiver whose status this is, when the record keeps one per receiver. */
+  receiver?: string;
+  /** The receivers that take the alert (empty: none), as the recorder found them. */
+  routes?: readonly string[];
 }
 
 /**
@@ -37,25 +47,40 @@ interface RecordChange {
  */
 @Injectable()
 export class AlertStore {
-  private readonly redis: RedisClient;
+  private readonly redis: RedisClient & AlertScripts;
 
   constructor(connections: RedisConnections) {
-    this.redis = connections.command;
+    // The library's command connection, shared: the records live next to the streams they describe.
+    const redis = connections.command;
+    redis.defineCommand('upsertAlertRecord', UPSERT_RECORD);
+    redis.defineCommand('indexRecentAlert', INDEX_RECENT);
+    this.redis = redis as RedisClient & AlertScripts;
   }
 
-  /** The alert was received; it stays pending unless a handler already finished it. */
-  recordReceived(eventId: string, at: AlertLocation): Promise<DeliveryStatus> {
-    return this.write(eventId, at, {});
+  /**
+   * The alert was received; it stays pending unless a handler already finished it. `routes`: the
+   * receivers that take it, when the record keeps one status per receiver.
+   */
+  recordReceived(
+    eventId: string,
+    at: AlertLocation,
+    routes?: readonly string[],
+  ): Promise<DeliveryStatus> {
+    return this.write(eventId, at, { routes });
   }
 
-  /** An attempt to deliver failed; it may be retried. */
+  /**
+   * An attempt to deliver failed; it may be retried. `receiver`, in this and the two below: whose
+   * status it is, when the record keeps one per receiver (a receivers file).
+   */
   recordFailedAttempt(
     eventId: string,
     at: AlertLocation,
     attempt: number,
     error: string,
+    receiver?: string,
   ): Promise<DeliveryStatus> {
-    return this.write(eventId, at, { attempts: attempt, lastError: error });
+    return this.write(eventId, at, { attempts: attempt, lastError: error, receiver });
   }
 
   recordDelivered(
@@ -63,9 +88,10 @@ export class AlertStore {
     at: AlertLocation,
     attempt: number,
     via: DeliveryChannel,
+    receiver?: string,
   ): Promise<DeliveryStatus> {
     const state = via === 'log' ? RECORD_STATE.deliveredToLog : RECORD_STATE.deliveredToWebhook;
-    return this.write(eventId, at, { state, attempts: attempt });
+    return this.write(eventId, at, { state, attempts: attempt, receiver });
   }
 
   /** Delivery was given up: the entry is in the dead-letter stream, as `deadLetterId`. */
@@ -75,12 +101,14 @@ export class AlertStore {
     attempts: number,
     reason: string,
     deadLetterId: string,
+    receiver?: string,
   ): Promise<DeliveryStatus> {
     return this.write(eventId, at, {
       state: RECORD_STATE.deadLettered,
       attempts,
       lastError: reason,
       deadLetterId,
+      receiver,
     });
   }
 
@@ -160,26 +188,25 @@ export class AlertStore {
       change.attempts === undefined ? '' : String(change.attempts),
       change.lastError === undefined ? '' : truncate(change.lastError),
       change.deadLetterId ?? '',
+      change.receiver ?? '',
+      change.routes === undefined ? '' : `=${change.routes.join(',')}`,
     ];
     // Two keys, two commands: each is atomic on its own and stays in one Cluster slot.
     const [state] = await Promise.all([
-      UPSERT_RECORD.run<Buffer>(this.redis, [recordKey(eventId)], args),
+      this.redis.upsertAlertRecord(recordKey(eventId), ...args),
       this.index(eventId, entryTimeMs(at.id) ?? now, now),
     ]);
-    return statusOf(String(state) as RecordState);
+    return statusOf(state as RecordState);
   }
 
   private async index(eventId: string, score: number, now: number): Promise<void> {
-    await INDEX_RECENT.run(
-      this.redis,
-      [ALERT_STORE.recentKey],
-      [
-        score,
-        eventId,
-        ALERT_STORE.recentMaxEntries,
-        now - ALERT_STORE.recordTtlMs,
-        ALERT_STORE.recordTtlMs,
-      ],
+    await this.redis.indexRecentAlert(
+      ALERT_STORE.recentKey,
+      score,
+      eventId,
+      ALERT_STORE.recentMaxEntries,
+      now - ALERT_STORE.recordTtlMs,
+      ALERT_STORE.recordTtlMs,
     );
   }
 }

@@ -1,17 +1,39 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
+import { RedisStreamsModule, StreamDeclarations } from '@redis-streams-alerts/nestjs-redis-streams';
 import { alertsConfig } from '../config/alerts.config.js';
 import { validate } from '../config/env.validation.js';
-import { retentionRules } from '../../packages/nestjs-redis-streams/src/stream-declarations.js';
 import { alertsStream, perSecond } from './alerts-stream.js';
 
-/** The alerts stream as the environment `env` declares it. */
-function declared(env: Record<string, string>) {
-  const feature = alertsStream(alertsConfig(validate(env)));
-  return { partitions: feature.partitions, retention: retentionRules(feature) };
+/**
+ * The alerts stream as the environment `env` declares it, as the library reads the declaration:
+ * its partitions, and the retention rules of each partition and its dead letters. Nothing connects
+ * to Redis (`lazyConnect`): declarations are read without it.
+ */
+async function declared(env: Record<string, string>) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      RedisStreamsModule.forRoot({
+        url: 'redis://127.0.0.1:1',
+        consumerName: 'alerts-stream-spec',
+        redis: { lazyConnect: true },
+      }),
+      RedisStreamsModule.forFeature(alertsStream(alertsConfig(validate(env)))),
+    ],
+  }).compile();
+  try {
+    const declarations = moduleRef.get(StreamDeclarations);
+    return { partitions: declarations.partitionsOf('alerts'), retention: declarations.retention() };
+  } finally {
+    await moduleRef.close();
+  }
 }
 
 describe('alertsStream', () => {
-  it('bounds a fresh install: the default configuration trims the alerts stream by count and age', () => {
-    expect(declared({})).toEqual({
+  it('bounds a fresh install: the default configuration trims the alerts stream by count and age', async () => {
+    expect(await declared({})).toEqual({
       partitions: undefined,
       retention: [
         { stream: 'alerts', maxLen: 1_000_000, maxAgeMs: 7 * 24 * 60 * 60 * 1_000 },
@@ -20,42 +42,49 @@ describe('alertsStream', () => {
     });
   });
 
-  it('keeps the alerts for ever when both limits are set to 0, but still watches the dead letters', () => {
-    expect(declared({ RETENTION_MAX_LEN: '0', RETENTION_MAX_AGE_MS: '0' }).retention).toEqual([
-      { stream: 'alerts:dlq', alarmLength: 1_000 },
-    ]);
+  it('keeps the alerts for ever when both limits are set to 0, but still watches the dead letters', async () => {
     expect(
-      declared({ RETENTION_MAX_LEN: '0', RETENTION_MAX_AGE_MS: '0', DEAD_LETTER_ALARM_COUNT: '0' })
-        .retention,
+      (await declared({ RETENTION_MAX_LEN: '0', RETENTION_MAX_AGE_MS: '0' })).retention,
+    ).toEqual([{ stream: 'alerts:dlq', alarmLength: 1_000 }]);
+    expect(
+      (
+        await declared({
+          RETENTION_MAX_LEN: '0',
+          RETENTION_MAX_AGE_MS: '0',
+          DEAD_LETTER_ALARM_COUNT: '0',
+        })
+      ).retention,
     ).toEqual([{ stream: 'alerts:dlq' }]);
   });
 
-  it('caps the alerts stream by count and age but never its dead letters', () => {
+  it('caps the alerts stream by count and age but never its dead letters', async () => {
     expect(
-      declared({ RETENTION_MAX_LEN: '500', RETENTION_MAX_AGE_MS: '3600000' }).retention,
+      (await declared({ RETENTION_MAX_LEN: '500', RETENTION_MAX_AGE_MS: '3600000' })).retention,
     ).toEqual([
       { stream: 'alerts', maxLen: 500, maxAgeMs: 3_600_000 },
       { stream: 'alerts:dlq', alarmLength: 1_000 },
     ]);
   });
 
-  it('gives dead letters only their own age limit, and watches their count', () => {
+  it('gives dead letters only their own age limit, and watches their count', async () => {
     expect(
-      declared({
-        RETENTION_MAX_LEN: '100',
-        RETENTION_MAX_AGE_MS: '0',
-        DEAD_LETTER_MAX_AGE_MS: '86400000',
-        DEAD_LETTER_ALARM_COUNT: '50',
-      }).retention,
+      (
+        await declared({
+          RETENTION_MAX_LEN: '100',
+          RETENTION_MAX_AGE_MS: '0',
+          DEAD_LETTER_MAX_AGE_MS: '86400000',
+          DEAD_LETTER_ALARM_COUNT: '50',
+        })
+      ).retention,
     ).toEqual([
       { stream: 'alerts', maxLen: 100 },
       { stream: 'alerts:dlq', maxAgeMs: 86_400_000, alarmLength: 50 },
     ]);
   });
 
-  it('splits the alerts stream into partitions, and keeps each one and its dead letters in bounds', () => {
+  it('splits the alerts stream into partitions, and keeps each one and its dead letters in bounds', async () => {
     expect(
-      declared({
+      await declared({
         ALERTS_PARTITIONS: '2',
         RETENTION_MAX_LEN: '1000',
         RETENTION_MAX_AGE_MS: '0',
@@ -83,6 +112,29 @@ describe('alertsStream', () => {
     expect(alertsStream(alertsConfig(validate(env))).groups).toEqual({
       'alerts-webhook': { rateLimit: { max: 5, perMs: 1_000 } },
     });
+  });
+});
+
+describe('alertsStream with a receivers file', () => {
+  it("gives each receiver's group its own rate limit and deadline", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stream-receivers-'));
+    try {
+      const path = join(dir, 'receivers.yml');
+      writeFileSync(
+        path,
+        [
+          'receivers:',
+          '  - { name: pager, url: "https://p.example.com", rateLimit: 0.5, maxAgeMs: 0 }',
+          '  - { name: chat, url: "https://c.example.com" }',
+        ].join('\n'),
+      );
+      expect(alertsStream(alertsConfig(validate({ ALERTS_RECEIVERS_FILE: path }))).groups).toEqual({
+        'alerts-pager': { rateLimit: { max: 1, perMs: 2_000 } },
+        'alerts-chat': { maxAgeMs: 21_600_000 },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,16 +1,19 @@
 import { alertsConfig, type AlertsConfig } from '../config/alerts.config.js';
 import {
   RedisStreamsModule,
+  type GroupFlowOptions,
   type RateLimit,
   type StreamFeatureOptions,
 } from '@redis-streams-alerts/nestjs-redis-streams';
-import { ALERTS_STREAM, WEBHOOK_GROUP } from './alerts.constants.js';
+import type { ReceiverSettings } from '../config/receivers-file.js';
+import { ALERTS_STREAM } from './alerts.constants.js';
+import { receiverGroup } from './receivers/receiver.js';
 
 /**
  * The alerts stream as ALERTS_PARTITIONS and the retention variables ask: trimmed by count and
  * age (when a limit is set), its dead letters never by count, and always watched, so that the
- * storage alarm sees them. The webhook group gets its rate limit and delivery deadline from
- * ALERTS_WEBHOOK_RATE_LIMIT and ALERTS_DELIVERY_MAX_AGE_MS.
+ * storage alarm sees them. Each receiver's group gets the receiver's rate limit, delivery
+ * deadline (for `alerts-webhook`: ALERTS_WEBHOOK_RATE_LIMIT and ALERTS_DELIVERY_MAX_AGE_MS).
  */
 export function alertsStream(config: AlertsConfig): StreamFeatureOptions {
   const { retention, deadLetters } = config;
@@ -20,18 +23,20 @@ export function alertsStream(config: AlertsConfig): StreamFeatureOptions {
     partitions: config.partitions > 0 ? config.partitions : undefined,
     retention: limited ? retention : undefined,
     deadLetters: { maxAgeMs: deadLetters.maxAgeMs, alarmLength: deadLetters.alarmCount },
-    groups: { [WEBHOOK_GROUP]: webhookFlow(config) },
+    groups: Object.fromEntries(
+      config.receivers.map((receiver) => [receiverGroup(receiver.name), receiverFlow(receiver)]),
+    ),
   };
 }
 
-/** The flow settings of one consumer group (the library's `StreamFeatureOptions.groups`). */
-type GroupFlowOptions = NonNullable<StreamFeatureOptions['groups']>[string];
-
-/** Only what is set: an option left out keeps what the handler itself declares. */
-function webhookFlow(config: AlertsConfig): GroupFlowOptions {
+/**
+ * Only what is set: an option left out keeps what the handler itself declares. The receiver's
+ * call timeout is its fetch's own (see ReceiverDelivery).
+ */
+function receiverFlow(receiver: ReceiverSettings): GroupFlowOptions {
   const flow: GroupFlowOptions = {};
-  if (config.webhookRateLimit !== undefined) flow.rateLimit = perSecond(config.webhookRateLimit);
-  if (config.deliveryMaxAgeMs > 0) flow.maxAgeMs = config.deliveryMaxAgeMs;
+  if (receiver.rateLimit !== undefined) flow.rateLimit = perSecond(receiver.rateLimit);
+  if (receiver.maxAgeMs > 0) flow.maxAgeMs = receiver.maxAgeMs;
   return flow;
 }
 

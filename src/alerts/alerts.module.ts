@@ -7,22 +7,27 @@ import { AlertStore } from './alert-store.js';
 import { AlertsStreamModule } from './alerts-stream.js';
 import { AlertsController } from './alerts.controller.js';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
+import { ReceiverConsumers } from './receivers/receiver-consumers.js';
+import { ReceiverDelivery } from './receivers/receiver-delivery.js';
+import { ReceiversModule } from './receivers/receivers.module.js';
 
 /**
- * Alerts: the HTTP API (with Alertmanager's and Grafana's webhook intake), the alert store, the stream handlers, and the alerts stream itself (its
- * partitions and retention). A further handler of the `alerts` stream is one more
- * `@StreamHandler` class in `providers`, with its own group.
+ * Alerts: the HTTP API (with Alertmanager's and Grafana's webhook intake), the alert store, the
+ * stream handlers, and the alerts stream itself (its partitions and retention). Each receiver is
+ * one consumer group of the `alerts` stream, made from the configuration (`ReceiverConsumers`); a
+ * further handler of the stream is one more `@StreamHandler` class in `providers`, with its own
+ * group.
  */
 @Module({
-  imports: [AlertsStreamModule],
+  imports: [AlertsStreamModule, ReceiversModule],
   controllers: [AlertsController, AlertmanagerController],
   providers: [
     AlertIntake,
     AlertmanagerIntake,
     AlertStore,
     ApiKeyGuard,
-    WebhookDeliveryHandler,
+    ReceiverDelivery,
+    ReceiverConsumers,
     AlertRecorderHandler,
   ],
   exports: [AlertIntake, AlertStore],

@@ -1,11 +1,8 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigValidationError, validate } from '../config/env.validation.js';
-import {
-  settledWithin,
-  StreamInspector,
-  UnknownStreamError,
-} from '@redis-streams-alerts/nestjs-redis-streams';
+import { StreamInspector, UnknownStreamError } from '@redis-streams-alerts/nestjs-redis-streams';
+import { settledWithin } from '../common/waits.js';
 import { parseCliArgs, type CliCommand } from './cli-args.js';
 import { CLI_DEFAULTS, CLI_NAME, EXIT } from './cli.constants.js';
 import { CommandFailedError, InvalidInputError, UsageError } from './cli.errors.js';

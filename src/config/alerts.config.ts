@@ -1,15 +1,16 @@
 import type { ConfigType } from '@nestjs/config';
+import { receiversOf } from './alert-receivers.js';
 import { configNamespace } from './config-namespace.js';
 
 /** The alerts stream (partitions, retention) and where processed alerts are delivered. */
 export const alertsConfig = configNamespace('alerts', (env) => ({
-  /** Undefined when ALERTS_WEBHOOK_URL is not set. May carry a token: do not log it. */
-  webhookUrl: env.ALERTS_WEBHOOK_URL as string | undefined,
-  webhookTimeoutMs: env.ALERTS_WEBHOOK_TIMEOUT_MS,
-  /** Webhook calls per second across every instance; undefined: no limit. */
-  webhookRateLimit: env.ALERTS_WEBHOOK_RATE_LIMIT as number | undefined,
-  /** Age (from acceptance) at which an undelivered alert is dead-lettered; 0: never. */
-  deliveryMaxAgeMs: env.ALERTS_DELIVERY_MAX_AGE_MS,
+  /**
+   * Where alerts go, each receiver in its own consumer group: those of ALERTS_RECEIVERS_FILE, or
+   * the one ALERTS_WEBHOOK_URL makes. URLs, headers and keys are secrets: never log them.
+   */
+  receivers: receiversOf(env),
+  /** Set when the receivers come from a file (ALERTS_RECEIVERS_FILE). */
+  receiversFile: env.ALERTS_RECEIVERS_FILE as string | undefined,
   /** 0: one `alerts` stream; otherwise that many partitions. */
   partitions: env.ALERTS_PARTITIONS,
   /**

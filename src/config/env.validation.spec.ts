@@ -212,6 +212,58 @@ describe('validate', () => {
     expect(problem).not.toContain('secret');
   });
 
+  describe('ALERTS_RECEIVERS_FILE', () => {
+    let dir: string;
+    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'env-receivers-'))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    function file(text: string): string {
+      const path = join(dir, `${Math.random().toString(36).slice(2)}.yml`);
+      writeFileSync(path, text);
+      return path;
+    }
+
+    it('lists the problems of the file among those of the other variables, one per line', () => {
+      const path = file('receivers:\n  - name: a\n    url: ${HOOK}\n    matchers: ["team=~(db"]\n');
+      expect(problemsOf({ ALERTS_RECEIVERS_FILE: path, PORT: 'x' })).toEqual([
+        expect.stringMatching(/^PORT: /),
+        'ALERTS_RECEIVERS_FILE: receivers[0] (a): url: references ${HOOK}, which is not set',
+        expect.stringMatching(
+          /^ALERTS_RECEIVERS_FILE: receivers\[0\] \(a\): matchers\[0\]: has an invalid regular expression/,
+        ),
+      ]);
+    });
+
+    it('refuses it together with ALERTS_WEBHOOK_URL, and ALERTS_WEBHOOK_RATE_LIMIT with it', () => {
+      const path = file('receivers:\n  - name: a\n    url: https://hooks.example.com/a\n');
+      expect(
+        problemsOf({
+          ALERTS_RECEIVERS_FILE: path,
+          ALERTS_WEBHOOK_URL: 'https://hooks.example.com/b',
+          ALERTS_WEBHOOK_RATE_LIMIT: '5',
+        }),
+      ).toEqual([
+        expect.stringMatching(
+          /^ALERTS_RECEIVERS_FILE: cannot be set together with ALERTS_WEBHOOK_URL/,
+        ),
+        expect.stringMatching(/^ALERTS_WEBHOOK_RATE_LIMIT: is only used with ALERTS_WEBHOOK_URL/),
+      ]);
+    });
+
+    it('takes a valid file, with secrets from the environment', () => {
+      const path = file('receivers:\n  - name: a\n    url: ${HOOK}\n');
+      expect(
+        validate({ ALERTS_RECEIVERS_FILE: path, HOOK: 'https://h.example.com/x' }),
+      ).toMatchObject({ ALERTS_RECEIVERS_FILE: path });
+    });
+
+    it('says when the file is missing, without reading it', () => {
+      expect(problemsOf({ ALERTS_RECEIVERS_FILE: join(dir, 'none.yml') })).toEqual([
+        expect.stringMatching(/^ALERTS_RECEIVERS_FILE: must be the path of an existing file/),
+      ]);
+    });
+  });
+
   describe('REDIS_TLS_CA_FILE', () => {
     let dir: string;
     let caFile: string;

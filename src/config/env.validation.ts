@@ -21,6 +21,7 @@ import {
   IsZeroOrAtLeast,
   Satisfies,
 } from './env.validators.js';
+import { loadReceiversFile, WEBHOOK_RECEIVER_NAME } from './alert-receivers.js';
 
 /** Values of LOG_LEVEL, from the quietest to the most talkative. */
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
@@ -156,12 +157,33 @@ export class EnvironmentVariables {
   @IsUrlWithScheme(['http', 'https'], 'https://hooks.example.com/alerts')
   ALERTS_WEBHOOK_URL?: string = undefined;
 
+  /**
+   * A YAML or JSON file of receivers, each with its URL, format, matchers and limits (see
+   * receivers-file.ts); its content is checked by `validate` below. Instead of ALERTS_WEBHOOK_URL:
+   * with both, which one decides would be a guess.
+   */
+  @IsOptional()
+  @IsExistingFile()
+  @Satisfies<EnvironmentVariables>(
+    'notWithWebhookUrl',
+    (_, env) => env.ALERTS_WEBHOOK_URL === undefined,
+    () =>
+      `cannot be set together with ALERTS_WEBHOOK_URL: unset ALERTS_WEBHOOK_URL, and to keep that webhook (and what its group alerts-webhook has pending) add it to the file as a receiver named "${WEBHOOK_RECEIVER_NAME}" with no matchers`,
+  )
+  ALERTS_RECEIVERS_FILE?: string = undefined;
+
   @IsIntegerInRange(1)
   ALERTS_WEBHOOK_TIMEOUT_MS: number = 5_000;
 
   /** Webhook calls per second, across every instance; unset: no limit but the receiver's own. */
   @IsOptional()
   @IsPositiveNumber(MAX_WEBHOOK_RATE, 'calls per second')
+  @Satisfies<EnvironmentVariables>(
+    'notWithReceiversFile',
+    (_, env) => env.ALERTS_RECEIVERS_FILE === undefined,
+    () =>
+      'is only used with ALERTS_WEBHOOK_URL: give each receiver of ALERTS_RECEIVERS_FILE its own rateLimit',
+  )
   ALERTS_WEBHOOK_RATE_LIMIT?: number = undefined;
 
   /**
@@ -335,8 +357,13 @@ export function validate(config: Record<string, unknown>): EnvironmentVariables 
   }
   const env = plainToInstance(EnvironmentVariables, raw, { enableImplicitConversion: true });
   const errors = validateSync(env, { skipMissingProperties: false });
-  if (errors.length > 0) {
-    throw new ConfigValidationError(errors.map((error) => describeProblem(error, raw)));
+  const problems = errors.map((error) => describeProblem(error, raw));
+  // The receivers file's content, once the variable itself is fine: one line per problem in it.
+  if (!errors.some((error) => error.property === 'ALERTS_RECEIVERS_FILE')) {
+    for (const problem of loadReceiversFile(env, raw)) {
+      problems.push(`ALERTS_RECEIVERS_FILE: ${problem}`);
+    }
   }
+  if (problems.length > 0) throw new ConfigValidationError(problems);
   return env;
 }

@@ -1,8 +1,6 @@
-import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
+import { RedisStreamsModule, StreamDeclarations } from '@redis-streams-alerts/nestjs-redis-streams';
 import { AlertsStreamModule } from '../alerts/alerts-stream.js';
-import { REDIS_STREAMS_OPTIONS } from '../../packages/nestjs-redis-streams/src/redis-streams.module-definition.js';
-import { StreamDeclarations } from '../../packages/nestjs-redis-streams/src/stream-declarations.js';
 import { alertsConfig, type AlertsConfig } from './alerts.config.js';
 import { appConfig, type AppConfig } from './app.config.js';
 import { EnvironmentVariables, validate } from './env.validation.js';
@@ -26,17 +24,22 @@ describe('EnvironmentModule', () => {
     // Whatever validates or reads process.env again fails here, or reads other values.
     process.env = { PORT: 'abc', CONSUMER_NAME: 'has spaces!', ALERTS_PARTITIONS: 'many' };
     const module = await Test.createTestingModule({
-      imports: [EnvironmentModule.forRoot(env), DiscoveryModule, AlertsStreamModule],
-      providers: [
-        StreamDeclarations,
-        { provide: REDIS_STREAMS_OPTIONS, useValue: { consumerName: 'test' } },
+      imports: [
+        EnvironmentModule.forRoot(env),
+        // Declarations are read without Redis: the connection is never opened (`lazyConnect`).
+        RedisStreamsModule.forRoot({
+          url: 'redis://127.0.0.1:1',
+          consumerName: 'test',
+          redis: { lazyConnect: true },
+        }),
+        AlertsStreamModule,
       ],
     }).compile();
     try {
       expect(module.get(EnvironmentVariables)).toBe(env);
       expect(module.get<AppConfig>(appConfig.KEY).port).toBe(8080);
       expect(module.get<RedisConfig>(redisConfig.KEY).consumerName).toBe('alerts-7');
-      expect(module.get<AlertsConfig>(alertsConfig.KEY).webhookTimeoutMs).toBe(750);
+      expect(module.get<AlertsConfig>(alertsConfig.KEY).receivers[0].timeoutMs).toBe(750);
       expect(module.get(StreamDeclarations).partitions()).toEqual({ alerts: 3 });
     } finally {
       await module.close();

@@ -12,7 +12,7 @@ function nodes(list: string | undefined): HostPort[] {
 export const redisConfig = configNamespace('redis', (env) => ({
   /** standalone: `url`; cluster: `clusterNodes`; sentinel: `sentinels` and `sentinelName`. */
   mode: env.REDIS_MODE,
-  /** May contain a password: log it only through `redactUrl`. */
+  /** May contain a password: never log it (the library logs `RedisConnections.description`). */
   url: env.REDIS_URL,
   tlsCaFile: env.REDIS_TLS_CA_FILE,
   clusterNodes: nodes(env.REDIS_CLUSTER_NODES),

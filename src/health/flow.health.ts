@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { GroupFlows, type GroupFlow } from '../flow/group-flows.js';
-import { withTimeout } from '@redis-streams-alerts/nestjs-redis-streams';
+import { withTimeout } from '../common/waits.js';
 import { REDIS_PING_TIMEOUT_MS } from './health.constants.js';
 
 /** `stream/group`, as the consumers detail names a group. */

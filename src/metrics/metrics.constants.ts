@@ -5,6 +5,9 @@ export const STREAM_METRIC_PREFIX = 'redis_streams_';
 export type GroupLabel = 'stream' | 'group';
 export const GROUP_LABELS: GroupLabel[] = ['stream', 'group'];
 
+/** Series about one receiver of alerts, labelled `receiver`, start with this. */
+export const RECEIVER_METRIC_PREFIX = 'alerts_receiver_';
+
 /** Node.js process metrics (CPU, memory, event loop, GC) of `collectDefaultMetrics` start with this. */
 export const PROCESS_METRIC_PREFIX = 'alerts_';
 

@@ -47,14 +47,15 @@ describe('StreamActivityMetrics', () => {
 
   it('counts each event and observes durations in seconds', async () => {
     const billing = { stream: 'orders', group: 'billing' };
+    const entry = { ...billing, id: '1-0', eventId: 'e1' };
     events.emit('published', { stream: 'orders', count: 3, duplicates: 1 });
-    events.emit('handled', { ...billing, durationMs: 20, latencyMs: 1_500 });
-    events.emit('handled', { ...billing, durationMs: 40, latencyMs: 2_500 });
-    events.emit('failed', { ...billing, attempt: 1, retrying: true });
+    events.emit('handled', { ...entry, attempt: 1, durationMs: 20, latencyMs: 1_500 });
+    events.emit('handled', { ...entry, attempt: 1, durationMs: 40, latencyMs: 2_500 });
+    events.emit('failed', { ...entry, attempt: 1, retrying: true, reason: 'boom' });
     events.emit('retried', { ...billing, count: 2 });
     events.emit('reclaimed', { stream: 'orders', group: 'audit', count: 4 });
-    events.emit('failed', { ...billing, attempt: 5, retrying: false });
-    events.emit('deadLettered', billing);
+    events.emit('failed', { ...entry, attempt: 5, retrying: false, reason: 'boom' });
+    events.emit('deadLettered', { ...entry, attempt: 5, reason: 'boom' });
     events.emit('infrastructureFailed', billing);
     events.emit('infrastructureFailed', billing);
 

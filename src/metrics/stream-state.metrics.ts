@@ -1,11 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { GroupFlows, type GroupFlow } from '../flow/group-flows.js';
-import {
-  StreamInspector,
-  withTimeout,
-  type StreamInfo,
-} from '@redis-streams-alerts/nestjs-redis-streams';
+import { StreamInspector, type StreamInfo } from '@redis-streams-alerts/nestjs-redis-streams';
+import { withTimeout } from '../common/waits.js';
 import {
   GROUP_LABELS,
   REDIS_READ_TIMEOUT_MS,

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { BASE_ENV } from '../faults/fault-lab.js';
 import { RecordingWebhook, type WebhookAnswer } from '../faults/recording-webhook.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { TestRedis } from '../support/redis-server.js';
+import { TestRedis } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { ServiceProcess } from '../support/service-process.js';
 import { sleep } from '../support/wait-for.js';
 import { PROCESS_COUNTS, RETRIES, WAITS } from './chaos.constants.js';
@@ -73,7 +73,7 @@ export class ChaosSystem {
   }
 
   static async open(history: History): Promise<ChaosSystem> {
-    const redis = await TestRedis.start({ args: REDIS_ARGS });
+    const redis = await TestRedis.start({ appendOnly: true, args: REDIS_ARGS });
     const receiver = await RecordingWebhook.start();
     const publisherProxy = await FaultProxy.start(redis.port);
     const system = new ChaosSystem(redis, receiver, publisherProxy);
@@ -169,7 +169,7 @@ export class ChaosSystem {
     this.admin.disconnect();
     await this.receiver.close().catch(() => undefined);
     await Promise.all(this.allProxies().map((proxy) => proxy.close().catch(() => undefined)));
-    await this.redis.destroy();
+    await this.redis.close();
   }
 
   private async startProcess(

@@ -1,4 +1,4 @@
-import { isInfrastructureError } from '../../packages/nestjs-redis-streams/src/errors/infrastructure-error.js';
+import { isInfrastructureError } from '@redis-streams-alerts/nestjs-redis-streams';
 
 /** Redis replies that mean "not now", wherever they appear in a reason (scripts prefix them with their line). */
 const UNAVAILABLE_ANYWHERE =

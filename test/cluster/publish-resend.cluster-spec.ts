@@ -7,7 +7,6 @@ import {
   StreamPublisher,
   type PublishResult,
 } from '@redis-streams-alerts/nestjs-redis-streams';
-import { PUBLISH } from '../../packages/nestjs-redis-streams/src/scripts/publish.script.js';
 import { TestRedisCluster } from '../support/redis-cluster.js';
 import { sleep } from '../support/wait-for.js';
 
@@ -70,8 +69,10 @@ describe('StreamPublisher on a 3+3 Redis Cluster, when a call reaches Redis twic
     const send = routed.sendCommand.bind(client);
     let sentTwice = 0;
     // The call goes out twice, in a row, on its node's connection: as the resend would send it.
+    // A publish call is the only script this app runs (no consumers, no retention), and its first
+    // key is the stream.
     routed.sendCommand = (command, ...rest) => {
-      if (command.name === 'evalsha' && String(command.args[0]) === PUBLISH.sha) {
+      if (command.name === 'evalsha' && String(command.args[2]) === STREAM) {
         const again = new Command('evalsha', command.args);
         again.promise.catch(() => undefined);
         send(again, ...rest);

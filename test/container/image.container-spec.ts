@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { freePort, TestRedis } from '../support/redis-server.js';
+import { freePort, TestRedis } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { waitFor } from '../support/wait-for.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { podman, podmanOk, tail } from './podman.js';
@@ -92,7 +92,7 @@ describe(`the container image (${IMAGE}, podman)`, () => {
     );
     report.push(`image size: ${(Number(size.stdout.trim()) / 1e6).toFixed(1)} MB`);
 
-    redis = await TestRedis.start({ args: ['--appendfsync', 'always'] });
+    redis = await TestRedis.start({ appendOnly: true, args: ['--appendfsync', 'always'] });
     receiver = await WebhookReceiver.start();
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -132,7 +132,7 @@ describe(`the container image (${IMAGE}, podman)`, () => {
       );
     }
     await receiver?.close();
-    await redis?.destroy();
+    await redis?.close();
     process.stdout.write(`\ncontainer test report:\n${report.map((l) => `  ${l}\n`).join('')}\n`);
   }, 60_000);
 

@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis';
-import { compareStreamIds } from '@redis-streams-alerts/nestjs-redis-streams';
 import { sleep, waitFor } from '../support/wait-for.js';
 import type { WebhookRequest } from './recording-webhook.js';
 import {
@@ -486,3 +485,11 @@ describe('no accepted alert is lost', () => {
       `trimmed to ${await l.admin.xlen(STREAM)} within ${Date.now() - trimmedAfter} ms after catch-up`;
   }, 90_000);
 });
+
+/** Orders two stream entry ids (`<ms>-<seq>`) as numbers: as strings, `9-0` would follow `10-0`. */
+function compareStreamIds(a: string, b: string): number {
+  const [ams, aseq] = a.split('-').map(BigInt);
+  const [bms, bseq] = b.split('-').map(BigInt);
+  if (ams !== bms) return ams < bms ? -1 : 1;
+  return aseq === bseq ? 0 : aseq < bseq ? -1 : 1;
+}

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { TestRedis } from '../support/redis-server.js';
+import { TestRedis } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { ServiceProcess } from '../support/service-process.js';
 import { sleep } from '../support/wait-for.js';
 import { AlertTraffic } from './alert-traffic.js';
@@ -121,7 +121,7 @@ export class FaultLab {
   }
 
   static async open(name: string, options: LabOptions = {}): Promise<FaultLab> {
-    const redis = await TestRedis.start({ args: ['--appendfsync', 'always'] });
+    const redis = await TestRedis.start({ appendOnly: true, args: ['--appendfsync', 'always'] });
     const proxy = await FaultProxy.start(redis.port);
     const webhook = await RecordingWebhook.start();
     const lab = new FaultLab(name, redis, proxy, webhook, options);
@@ -410,7 +410,7 @@ export class FaultLab {
     this.admin.disconnect();
     await this.webhook.close().catch(() => undefined);
     await this.proxy.close().catch(() => undefined);
-    await this.redis.destroy();
+    await this.redis.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { DLQ_FIELD, FIELD } from '@redis-streams-alerts/nestjs-redis-streams';
 import { LimitedReceiver, type ReceiverMode } from '../support/limited-receiver.js';
-import { TestRedis } from '../support/redis-server.js';
+import { TestRedis } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { ServiceProcess } from '../support/service-process.js';
 import { sleep } from '../support/wait-for.js';
 import { WebhookCallLog } from '../support/webhook-call-log.js';
@@ -79,7 +79,7 @@ export class FlowLab {
     try {
       receiver = await LimitedReceiver.start(options.receiver);
     } catch (error) {
-      await redis.destroy();
+      await redis.close();
       throw error;
     }
     const lab = new FlowLab(name, redis, receiver, options);
@@ -251,7 +251,7 @@ export class FlowLab {
     this.admin.disconnect();
     await this.receiver.close();
     this.callLog.close();
-    await this.redis.destroy();
+    await this.redis.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { MainProcess } from './main-process.js';
-import { freePort } from './redis-server.js';
+import { freePort } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { RedisTestbed, type RedisTestbedOptions } from './redis-testbed.js';
 import { startApp, startReadyApp, type RunningApp } from './test-app.js';
 import { waitFor } from './wait-for.js';

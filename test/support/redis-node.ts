@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-server.js';
+import { freePort } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 
 /** Every server the launchers started and did not kill yet: killed when the test process exits. */
 const alive = new Set<ChildProcess>();

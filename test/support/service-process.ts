@@ -1,5 +1,5 @@
 import { MAIN_JS, MainProcess, type Exit } from './main-process.js';
-import { freePort } from './redis-server.js';
+import { freePort } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { sleep } from './wait-for.js';
 
 /** Where an instance is in its life, as the test drove it. */

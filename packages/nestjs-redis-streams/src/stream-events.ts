@@ -1,18 +1,38 @@
 import { Injectable, Logger } from '@nestjs/common';
 
-/** One handled-and-acknowledged entry. */
-export interface HandledEvent {
+export interface GroupEvent {
   stream: string;
   group: string;
+}
+
+/** What happened to one delivery of one entry. */
+export interface EntryEvent extends GroupEvent {
+  /** The entry's id in the stream. */
+  id: string;
+  eventId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+/** One handled-and-acknowledged entry. */
+export interface HandledEvent extends EntryEvent {
   /** How long the handler ran. */
   durationMs: number;
   /** From the time in the entry id (when Redis appended it) to the acknowledgement. */
   latencyMs: number;
 }
 
-export interface GroupEvent {
-  stream: string;
-  group: string;
+/** An entry that failed for good: copied to the dead-letter stream and acknowledged. */
+export interface DeadLetteredEvent extends EntryEvent {
+  /** Why, as the dead letter records it. */
+  reason: string;
+}
+
+/** A failed attempt; `retrying` says whether a retry was scheduled, else it is dead-lettered. */
+export interface FailedEvent extends EntryEvent {
+  retrying: boolean;
+  /** Why it failed: the error, as the log and the dead letter give it. */
+  reason: string;
 }
 
 /**
@@ -23,12 +43,12 @@ export interface StreamEventListener {
   published?(event: { stream: string; count: number; duplicates: number }): void;
   handled?(event: HandledEvent): void;
   /** A handler attempt failed; `retrying` says whether a retry was scheduled. */
-  failed?(event: GroupEvent & { attempt: number; retrying: boolean }): void;
+  failed?(event: FailedEvent): void;
   /** Due retries taken up again. */
   retried?(event: GroupEvent & { count: number }): void;
   /** Entries claimed from consumers that stopped. */
   reclaimed?(event: GroupEvent & { count: number }): void;
-  deadLettered?(event: GroupEvent): void;
+  deadLettered?(event: DeadLetteredEvent): void;
   /**
    * Redis failed a call made for an entry (full, read-only, unreachable, too slow), the library's
    * own or a handler's: the entry stays pending, no attempt is spent, and it is tried again later.

@@ -18,7 +18,7 @@ import * as idempotency from '../src/scripts/idempotency.scripts.js';
 import * as oldWork from '../src/scripts/old-work.scripts.js';
 import * as publish from '../src/scripts/publish.script.js';
 import * as retentionTrim from '../src/scripts/retention-trim.script.js';
-import { RedisTestbed } from '../../../test/support/redis-testbed.js';
+import { RedisTestbed } from './support/redis-testbed.js';
 
 const run = promisify(execFile);
 

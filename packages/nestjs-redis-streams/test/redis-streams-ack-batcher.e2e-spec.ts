@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { AckBatcher } from '../src/consumer/ack-batcher.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /** AckBatcher against a real redis-server: what goes out as one XACK, on which connection, and failures. */
 describe('AckBatcher', () => {

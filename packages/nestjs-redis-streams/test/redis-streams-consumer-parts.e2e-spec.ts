@@ -35,9 +35,9 @@ import { LeaseKeeper } from '../src/consumer/lease-keeper.js';
 import { OldWork } from '../src/consumer/old-work.js';
 import { PartitionLease } from '../src/consumer/partition-lease.js';
 import { PartitionReader } from '../src/consumer/partition-reader.js';
-import { OrderDto } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { OrderDto } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 import { FlowGate } from '../src/consumer/flow-gate.js';
 
 /** The consumer under test, its stream and group, and the group's retry bookkeeping. */
@@ -502,7 +502,9 @@ describe('consumer parts', () => {
       expect(await bed.client.hget(KEYS.attempts, delivery.entry.id)).toBe('1');
       // Still pending under this consumer, for the retry to claim.
       expect(await pending()).toEqual([[delivery.entry.id, ME, 1]]);
-      expect(events).toEqual([['failed', { stream: S, group: G, attempt: 1, retrying: true }]]);
+      const { id } = delivery.entry;
+      const reported = { stream: S, group: G, id, eventId: 'evt-s', attempt: 1 };
+      expect(events).toEqual([['failed', { ...reported, retrying: true, reason: 'Error: boom' }]]);
       expect(
         ctx.logger.with(
           'warn',
@@ -549,9 +551,11 @@ describe('consumer parts', () => {
       expect(await pending()).toEqual([]);
       expect(await bed.client.zcard(KEYS.retries)).toBe(0);
       expect(await bed.client.hlen(KEYS.attempts)).toBe(0);
+      const reported = { stream: S, group: G, id: delivery.entry.id, eventId: 'evt-s', attempt: 2 };
+      const reason = 'gave up after 2 attempts: Error: second';
       expect(events).toEqual([
-        ['failed', { stream: S, group: G, attempt: 2, retrying: false }],
-        ['deadLettered', { stream: S, group: G }],
+        ['failed', { ...reported, retrying: false, reason }],
+        ['deadLettered', { ...reported, reason }],
       ]);
     });
 
@@ -605,9 +609,18 @@ describe('consumer parts', () => {
       await waitFor(() => acked.length === 2, 'both acknowledgements', 5_000);
       expect(acked).toEqual([first.entry.id, second.entry.id]);
       expect(await pending()).toEqual([]);
+      const handled = ({ entry }: Delivery, eventId: string) => ({
+        stream: S,
+        group: G,
+        id: entry.id,
+        eventId,
+        attempt: 1,
+        durationMs: 12,
+        latencyMs: expect.any(Number),
+      });
       expect(events).toEqual([
-        ['handled', { stream: S, group: G, durationMs: 12, latencyMs: expect.any(Number) }],
-        ['handled', { stream: S, group: G, durationMs: 12, latencyMs: expect.any(Number) }],
+        ['handled', handled(first, 'evt-1')],
+        ['handled', handled(second, 'evt-2')],
       ]);
       expect((events[0][1] as { latencyMs: number }).latencyMs).toBeGreaterThanOrEqual(0);
     });

@@ -9,9 +9,9 @@ import {
   type StreamConsumerOptions,
   type StreamMessage,
 } from '../src/index.js';
-import { PROBE, Probe, SecondHandler, toRecord } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { PROBE, Probe, SecondHandler, toRecord } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /** What a test registers in `onModuleInit`, before bootstrap. */
 const EARLY = Symbol('early registrations');

@@ -23,9 +23,9 @@ import {
   streamMessageOf,
   type StreamMessage,
 } from '../src/index.js';
-import { PROBE, Probe, toRecord } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+import { PROBE, Probe, toRecord } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 /** What the enhancers saw, in order. */
 const SEEN = Symbol('seen');

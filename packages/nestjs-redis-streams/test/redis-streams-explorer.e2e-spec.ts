@@ -9,9 +9,9 @@ import {
   type StreamMessage,
 } from '../src/index.js';
 import { StreamHandlerExplorer } from '../src/discovery/stream-handler.explorer.js';
-import { OrderDto, PROBE, Probe } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { OrderDto, PROBE, Probe } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 @Injectable()
 class OrderHandlers {

@@ -9,9 +9,9 @@ import {
   type StreamHandlerOptions,
   type StreamMessage,
 } from '../src/index.js';
-import { PROBE, Probe, toRecord, type Call } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { PROBE, Probe, toRecord, type Call } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /** A handler of `stream` (its group has the same name) that records to the probe. */
 function probedHandler(stream: string, options: StreamHandlerOptions): Type {

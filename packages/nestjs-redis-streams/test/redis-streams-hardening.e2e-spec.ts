@@ -8,9 +8,9 @@ import {
   StreamRetention,
   type StreamMessage,
 } from '../src/index.js';
-import { PROBE, Probe } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { PROBE, Probe } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 @Injectable()
 class IdempotentHandler {

@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { DeadLetters, StreamInspector, UnknownStreamError } from '../src/index.js';
-import { FirstHandler, PROBE, Probe, SecondHandler } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+import { FirstHandler, PROBE, Probe, SecondHandler } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 /** What operators see and repair: groups, pending entries, dead letters, replay. */
 describe('StreamInspector and DeadLetters', () => {

@@ -10,10 +10,10 @@ import {
   InOrderOnce,
   ORDERED_STREAM as STREAM,
   startOrdered,
-} from '../../../test/support/ordered-probe.js';
-import { Probe, type Call } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+} from './support/ordered-probe.js';
+import { Probe, type Call } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /**
  * Ordered handlers when Redis misbehaves: a read whose reply never comes, pending entries deleted

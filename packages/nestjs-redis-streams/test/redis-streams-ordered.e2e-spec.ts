@@ -1,10 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { StreamPublisher, streamKeys } from '../src/index.js';
-import { InOrder, InOrderOnce, startOrdered } from '../../../test/support/ordered-probe.js';
-import { PROBE, Probe, toRecord } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { InOrder, InOrderOnce, startOrdered } from './support/ordered-probe.js';
+import { PROBE, Probe, toRecord } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /** `ordered: true` on one Redis: the same scripts as on Cluster, without the shards. */
 describe('RedisStreamsModule ordered handlers', () => {

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { StreamPublisher } from '../src/index.js';
-import { Probe, SecondHandler } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 /** `prefetch`: entries read ahead while every slot is busy. */
 describe('RedisStreamsModule read-ahead (prefetch)', () => {

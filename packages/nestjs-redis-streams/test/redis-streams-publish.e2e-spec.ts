@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { PublishManyError, StreamPublisher, type PublishItem } from '../src/index.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 /** What the publisher promises when a call reaches Redis twice, or part of a batch fails. */
 describe('StreamPublisher, resent calls and partial batches', () => {

@@ -3,12 +3,12 @@ import {
   PublishFailedError,
   StreamEvents,
   StreamPublisher,
-  partitionOf,
   partitionStream,
   type RedisStreamsModuleOptions,
 } from '../src/index.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+import { partitionOf } from '../src/partitions.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 /** StreamPublisher on its own: what `publish` and `publishMany` append, where, and when they fail. */
 describe('StreamPublisher', () => {

@@ -1,15 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PublishFailedError, RedisStreamsStatus, StreamPublisher } from '../src/index.js';
-import {
-  FirstHandler,
-  PROBE,
-  Probe,
-  toRecord,
-  type Call,
-} from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { FirstHandler, PROBE, Probe, toRecord, type Call } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /** Crashes, restarts, lost connections and shutdowns, against a real redis-server. */
 describe('RedisStreamsModule recovery', () => {

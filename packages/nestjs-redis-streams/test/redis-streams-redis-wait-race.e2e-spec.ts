@@ -1,8 +1,8 @@
 import { InfrastructureError } from '../src/index.js';
 import { NonRetryableError } from '../src/index.js';
-import { Probe, SecondHandler } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /**
  * An entry that waits for Redis stays owned in memory. If its consumer is cut off from Redis long

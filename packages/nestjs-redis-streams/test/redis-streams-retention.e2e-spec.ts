@@ -8,9 +8,9 @@ import {
   type RetentionRule,
   type StreamMessage,
 } from '../src/index.js';
-import { PROBE, Probe } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+import { PROBE, Probe } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 const HOUR_MS = 3_600_000;
 

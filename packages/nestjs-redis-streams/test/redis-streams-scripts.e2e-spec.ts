@@ -3,9 +3,9 @@ import { NonRetryableError, StreamHandler, streamKeys, type StreamMessage } from
 import { ACK, DEAD_LETTER, SCHEDULE_RETRY } from '../src/scripts/group-settlement.scripts.js';
 import { RECLAIM, TAKE_DUE_RETRIES } from '../src/scripts/old-work.scripts.js';
 import { ENSURE_GROUP, SWEEP_BOOKKEEPING } from '../src/scripts/group-lifecycle.scripts.js';
-import { FirstHandler, PROBE, Probe } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import { FirstHandler, PROBE, Probe } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 const S = 's';
 const G = 'g';

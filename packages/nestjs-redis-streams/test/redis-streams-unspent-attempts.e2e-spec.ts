@@ -2,10 +2,10 @@ import type { Redis } from 'ioredis';
 import { StreamEvents } from '../src/index.js';
 import { claimedBatch } from '../src/consumer/own-pending.js';
 import { RECLAIM, RECOVER_OWN, SERVER_TIME } from '../src/scripts/old-work.scripts.js';
-import type { FaultProxy } from '../../../test/support/fault-proxy.js';
-import { Probe, SecondHandler } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { sleep, waitFor } from '../../../test/support/wait-for.js';
+import type { FaultProxy } from './support/fault-proxy.js';
+import { Probe, SecondHandler } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { sleep, waitFor } from './support/wait-for.js';
 
 /**
  * An attempt is spent when a handler ran (or may have: a crash), never for an entry this consumer

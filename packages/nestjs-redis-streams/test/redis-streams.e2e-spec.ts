@@ -1,11 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  compareStreamIds,
-  NonRetryableError,
-  StreamEvents,
-  StreamPublisher,
-} from '../src/index.js';
+import { NonRetryableError, StreamEvents, StreamPublisher } from '../src/index.js';
+import { compareStreamIds } from '../src/stream-id.js';
 import {
   FirstHandler,
   OrderDto,
@@ -13,9 +9,9 @@ import {
   Probe,
   SecondHandler,
   toRecord,
-} from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+} from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 describe('RedisStreamsModule against a real redis-server', () => {
   const bed = streamsTestbed({ args: ['--appendfsync', 'always'] });
@@ -174,7 +170,15 @@ describe('RedisStreamsModule against a real redis-server', () => {
     expect(handled.latencyMs).toBeGreaterThanOrEqual(0);
     expect(handled.latencyMs).toBeLessThan(5_000);
     expect(seen.failed).toEqual([
-      { stream: 'orders', group: 'first', attempt: 1, retrying: false },
+      {
+        stream: 'orders',
+        group: 'first',
+        id: expect.any(String),
+        eventId: 'e2',
+        attempt: 1,
+        retrying: false,
+        reason: 'NonRetryableError: no',
+      },
     ]);
   });
 

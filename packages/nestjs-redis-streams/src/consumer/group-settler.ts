@@ -127,7 +127,10 @@ export class GroupSettler {
     });
     if (!written) return;
     if (!scheduled) this.notCurrent('retried', context);
-    else this.context.events.emit('failed', { stream, group, attempt, retrying: true });
+    else {
+      const reported = { stream, group, id: delivery.entry.id, eventId, attempt };
+      this.context.events.emit('failed', { ...reported, retrying: true, reason });
+    }
   }
 
   /**
@@ -159,8 +162,9 @@ export class GroupSettler {
     if (!written) return;
     if (!copied) this.notCurrent('dead-lettered', context);
     else {
-      this.context.events.emit('failed', { stream, group, attempt, retrying: false });
-      this.context.events.emit('deadLettered', { stream, group });
+      const reported = { stream, group, id: entry.id, eventId, attempt };
+      this.context.events.emit('failed', { ...reported, retrying: false, reason });
+      this.context.events.emit('deadLettered', { ...reported, reason });
     }
   }
 
@@ -231,12 +235,15 @@ export class GroupSettler {
   }
 
   /** Redis has the acknowledgement: the entry is reported handled. */
-  private acknowledged({ id, durationMs }: Acking): void {
+  private acknowledged({ id, eventId, attempt, durationMs }: Acking): void {
     const { stream, group } = this.context.definition;
     this.claims?.forget(id);
     this.context.events.emit('handled', {
       stream,
       group,
+      id,
+      eventId,
+      attempt,
       durationMs,
       latencyMs: Date.now() - streamIdTimeMs(id),
     });

@@ -217,6 +217,7 @@ export class OrderedPartition {
         const { eventId } = invocation;
         entry = invocation.entry;
         const context = logContext(this.stream, group, entry.id, eventId, attempt);
+        const reported = { stream: logical, group, id: entry.id, eventId, attempt };
         tries += 1;
         const decision = await this.gate.judge(invocation, attempt, tries, busyDelay, 1);
         if (decision.action === 'wait-for-redis') {
@@ -242,8 +243,7 @@ export class OrderedPartition {
             this.claims?.forget(entry.id);
             this.lastError = undefined;
             this.events.emit('handled', {
-              stream: logical,
-              group,
+              ...reported,
               durationMs: invocation.outcome === 'handled' ? invocation.durationMs : 0,
               latencyMs: Date.now() - streamIdTimeMs(entry.id),
             });
@@ -258,8 +258,8 @@ export class OrderedPartition {
             this.logger.warn(`Dead-lettering (${context}): ${decision.reason}`);
             await this.claims?.release(entry.id).catch(() => undefined);
             await this.settler.deadLetter(entry, attempt, decision.reason);
-            this.events.emit('failed', { stream: logical, group, attempt, retrying: false });
-            this.events.emit('deadLettered', { stream: logical, group });
+            this.events.emit('failed', { ...reported, retrying: false, reason: decision.reason });
+            this.events.emit('deadLettered', { ...reported, reason: decision.reason });
             this.lastError = undefined;
             return;
           case 'retry':
@@ -267,7 +267,7 @@ export class OrderedPartition {
               `Attempt failed (${context}), retrying in place in ${decision.delayMs} ms: ${decision.reason}`,
             );
             await this.claims?.release(entry.id).catch(() => undefined);
-            this.events.emit('failed', { stream: logical, group, attempt, retrying: true });
+            this.events.emit('failed', { ...reported, retrying: true, reason: decision.reason });
             // In place: the next entries of this partition wait, or order would break.
             await this.pause(decision.delayMs);
             attempt += 1;

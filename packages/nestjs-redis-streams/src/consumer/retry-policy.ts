@@ -1,4 +1,4 @@
-import type { BackoffOptions } from '../interfaces/redis-streams.options.js';
+import type { BackoffOptions } from '../interfaces/stream-handler.interface.js';
 
 /**
  * Exponential backoff with "equal jitter": the wait after the n-th failed attempt lies between

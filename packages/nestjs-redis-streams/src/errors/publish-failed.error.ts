@@ -1,4 +1,4 @@
-import type { PublishResult } from '../publisher/stream-publisher.js';
+import type { PublishResult } from '../interfaces/publish.interface.js';
 
 /**
  * Redis did not confirm the entry: it may be unreachable, slow, or refusing writes. The entry may

@@ -1,11 +1,5 @@
 import type { RedisOptions } from 'ioredis';
-import type { StreamHandlerBaseOptions } from './stream-handler.interface.js';
-
-/** Exponential backoff with jitter: the n-th retry waits between base·2^(n-1)/2 and base·2^(n-1), at most `maxMs`. */
-export interface BackoffOptions {
-  baseMs: number;
-  maxMs: number;
-}
+import type { BackoffOptions, StreamHandlerBaseOptions } from './stream-handler.interface.js';
 
 /** A host and port of a Redis node or a Sentinel. */
 export interface RedisNodeAddress {

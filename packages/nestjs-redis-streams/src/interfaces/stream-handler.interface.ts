@@ -1,5 +1,10 @@
-import type { BackoffOptions } from './redis-streams.options.js';
 import type { StreamMessage } from './stream-message.interface.js';
+
+/** Exponential backoff with jitter: the n-th retry waits between base·2^(n-1)/2 and base·2^(n-1), at most `maxMs`. */
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
 
 /** Where a consumer group starts when it is created: the beginning of what the stream retains, or only new entries. */
 export type GroupStart = 'beginning' | 'new';

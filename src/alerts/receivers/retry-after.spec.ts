@@ -1,4 +1,4 @@
-import { WEBHOOK_BUSY } from './alerts.constants.js';
+import { WEBHOOK_BUSY } from '../alerts.constants.js';
 import { retryAfterMs } from './retry-after.js';
 
 const NOW = Date.parse('2026-10-21T07:28:00.000Z');

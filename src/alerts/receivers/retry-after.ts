@@ -1,4 +1,4 @@
-import { WEBHOOK_BUSY } from './alerts.constants.js';
+import { WEBHOOK_BUSY } from '../alerts.constants.js';
 
 /** `Retry-After` as delay-seconds: whole seconds per RFC 9110, fractions accepted. */
 const SECONDS = /^\d+(\.\d+)?$/;

@@ -1,16 +1,20 @@
 import { Logger } from '@nestjs/common';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AlertsConfig } from '../config/alerts.config.js';
+import { parseMatcher, type LabelMatcher } from '../../config/label-matchers.js';
+import type { ReceiverSettings } from '../../config/receivers-file.js';
 import {
   NonRetryableError,
   RetryLaterError,
   type StreamMessage,
 } from '@redis-streams-alerts/nestjs-redis-streams';
-import { WEBHOOK_BUSY } from './alerts.constants.js';
-import type { AlertEventDto } from './alert-event.dto.js';
-import type { AlertStore } from './alert-store.js';
-import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
+import { WEBHOOK_BUSY } from '../alerts.constants.js';
+import type { AlertEventDto } from '../alert-event.dto.js';
+import type { AlertStore } from '../alert-store.js';
+import { ReceiverDelivery } from './receiver-delivery.js';
+import { ReceiverEvents } from './receiver-events.js';
+import type { ReceiverRouting } from './receiver-routing.js';
+import { toReceiver } from './receiver.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -92,7 +96,13 @@ function messageFor(attempt: number, signal = new AbortController().signal): Str
   };
 }
 
-describe('WebhookDeliveryHandler', () => {
+function matcher(text: string): LabelMatcher {
+  const parsed = parseMatcher(text);
+  if ('problem' in parsed) throw new Error(parsed.problem);
+  return parsed;
+}
+
+describe('ReceiverDelivery', () => {
   let webhook: FakeWebhook;
 
   beforeAll(async () => {
@@ -105,10 +115,41 @@ describe('WebhookDeliveryHandler', () => {
     Logger.overrideLogger(true);
   });
 
-  function handler(url: string | undefined, timeoutMs = 300) {
+  /** A receiver `webhook` (as ALERTS_WEBHOOK_URL makes) or with `settings`, and its delivery. */
+  function handler(
+    url: string | undefined,
+    timeoutMs = 300,
+    settings: Partial<ReceiverSettings> = {},
+    fromFile = false,
+  ) {
     const { store, calls } = fakeStore();
-    const config = { webhookUrl: url, webhookTimeoutMs: timeoutMs } as AlertsConfig;
-    return { handler: new WebhookDeliveryHandler(config, store), calls };
+    const events = new ReceiverEvents();
+    const seen: string[] = [];
+    events.subscribe({
+      delivered: (name) => seen.push(`delivered ${name}`),
+      skipped: (name) => seen.push(`skipped ${name}`),
+    });
+    const receiver = toReceiver({
+      name: 'webhook',
+      url,
+      headers: {},
+      format: 'json',
+      matchers: [],
+      maxAgeMs: 0,
+      timeoutMs,
+      secretValues: url ? [url] : [],
+      ...settings,
+    });
+    const routing = { fromFile } as ReceiverRouting;
+    const delivery = new ReceiverDelivery(store, routing, events);
+    return {
+      handler: {
+        deliver: (payload: AlertEventDto, message: StreamMessage) =>
+          delivery.deliver(receiver, payload, message),
+      },
+      calls,
+      seen,
+    };
   }
 
   it('POSTs the alert as JSON with the eventId as Idempotency-Key and records the delivery', async () => {
@@ -128,7 +169,60 @@ describe('WebhookDeliveryHandler', () => {
       labels: { env: 'prod' },
       time: '2026-01-01T00:00:00.000Z',
     });
-    expect(calls).toEqual([['delivered', 'event-1', expect.any(Object), 2, 'webhook']]);
+    expect(calls).toEqual([['delivered', 'event-1', expect.any(Object), 2, 'webhook', undefined]]);
+  });
+
+  it("sends the receiver's headers, and records per receiver with a receivers file", async () => {
+    webhook.reply = 200;
+    const {
+      handler: subject,
+      calls,
+      seen,
+    } = handler(
+      webhook.url,
+      300,
+      { name: 'tickets', headers: { Authorization: 'Bearer s3cr3t-token', 'X-Team': 'db' } },
+      true,
+    );
+    await subject.deliver(alert, messageFor(1));
+    const request = webhook.received.at(-1)!;
+    expect(request.headers.authorization).toBe('Bearer s3cr3t-token');
+    expect(request.headers['x-team']).toBe('db');
+    expect(calls).toEqual([['delivered', 'event-1', expect.any(Object), 1, 'webhook', 'tickets']]);
+    expect(seen).toEqual(['delivered tickets']);
+  });
+
+  it('acknowledges an alert its matchers do not take without a call or a record', async () => {
+    const before = webhook.received.length;
+    const {
+      handler: subject,
+      calls,
+      seen,
+    } = handler(webhook.url, 300, {
+      name: 'pager',
+      matchers: [matcher('severity="critical"'), matcher('env=~"prod|staging"')],
+    });
+    await subject.deliver(alert, messageFor(1));
+    expect(webhook.received).toHaveLength(before);
+    expect(calls).toEqual([]);
+    expect(seen).toEqual(['skipped pager']);
+
+    webhook.reply = 200;
+    await subject.deliver({ ...alert, severity: 'critical' }, messageFor(1));
+    expect(webhook.received).toHaveLength(before + 1);
+    expect(seen).toEqual(['skipped pager', 'delivered pager']);
+  });
+
+  it('names the receiver in every reason and never shows its secrets', async () => {
+    webhook.reply = 400;
+    const secretPath = `${webhook.url}/T000/B000/abcdefsecret`;
+    const { handler: subject, calls } = handler(secretPath, 300, {
+      name: 'chat',
+      secretValues: [secretPath, 'abcdefsecret'],
+    });
+    const failure = subject.deliver(alert, messageFor(1));
+    await expect(failure).rejects.toThrow(/^receiver chat: webhook answered 400/);
+    expect(JSON.stringify(calls)).not.toContain('abcdefsecret');
   });
 
   it('sends the credentials of the URL as Basic authorization', async () => {
@@ -156,7 +250,14 @@ describe('WebhookDeliveryHandler', () => {
       await expect(failure).rejects.not.toBeInstanceOf(NonRetryableError);
       await expect(failure).rejects.not.toBeInstanceOf(RetryLaterError);
       expect(calls).toEqual([
-        ['failed', 'event-1', expect.any(Object), 3, expect.stringContaining(String(status))],
+        [
+          'failed',
+          'event-1',
+          expect.any(Object),
+          3,
+          expect.stringContaining(String(status)),
+          undefined,
+        ],
       ]);
     },
   );
@@ -187,6 +288,7 @@ describe('WebhookDeliveryHandler', () => {
           expect.stringContaining(
             delayMs === undefined ? 'this alert tries again later' : `waits ${delayMs} ms`,
           ),
+          undefined,
         ],
       ]);
     },
@@ -253,6 +355,6 @@ describe('WebhookDeliveryHandler', () => {
     const { handler: subject, calls } = handler(undefined);
     await subject.deliver(alert, messageFor(1));
     expect(webhook.received).toHaveLength(before);
-    expect(calls).toEqual([['delivered', 'event-1', expect.any(Object), 1, 'log']]);
+    expect(calls).toEqual([['delivered', 'event-1', expect.any(Object), 1, 'log', undefined]]);
   });
 });
