@@ -22,9 +22,9 @@ import {
   type StreamHandlerOptions,
   type StreamMessage,
 } from '../src/index.js';
-import { OrderDto, toRecord } from '../../../test/support/stream-probe.js';
-import { streamsTestbed } from '../../../test/support/streams-testbed.js';
-import { waitFor } from '../../../test/support/wait-for.js';
+import { OrderDto, toRecord } from './support/stream-probe.js';
+import { streamsTestbed } from './support/streams-testbed.js';
+import { waitFor } from './support/wait-for.js';
 
 interface Order {
   message: string;
