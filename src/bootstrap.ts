@@ -24,9 +24,10 @@ export async function createApp(): Promise<NestExpressApplication> {
     abortOnError: false,
   });
   app.disable('x-powered-by');
-  const { bodyLimitBytes } = app.get<AppConfig>(appConfig.KEY);
+  const { bodyLimitBytes, role } = app.get<AppConfig>(appConfig.KEY);
   app.useBodyParser('json', { limit: bodyLimitBytes });
   app.useGlobalPipes(new RequestValidationPipe());
-  setupOpenApi(app);
+  // A worker has no API to describe.
+  if (role !== 'worker') setupOpenApi(app);
   return app;
 }

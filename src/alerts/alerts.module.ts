@@ -3,19 +3,17 @@ import { AlertIntake } from './alert-intake.js';
 import { AlertRecorderHandler } from './alert-recorder.handler.js';
 import { AlertStore } from './alert-store.js';
 import { AlertsStreamModule } from './alerts-stream.js';
-import { AlertsController } from './alerts.controller.js';
-import { ApiKeyGuard } from './api-key.guard.js';
 import { WebhookDeliveryHandler } from './webhook-delivery.handler.js';
 
 /**
- * Alerts: the HTTP API, the alert store, the stream handlers, and the alerts stream itself (its
- * partitions and retention). A further handler of the `alerts` stream is one more
- * `@StreamHandler` class in `providers`, with its own group.
+ * Alerts without HTTP: the alert store, the intake, the stream handlers, and the alerts stream
+ * itself (its partitions and retention). A further handler of the `alerts` stream is one more
+ * `@StreamHandler` class in `providers`, with its own group. The routes are in AlertsHttpModule,
+ * which the roles that serve them load on top of this one.
  */
 @Module({
   imports: [AlertsStreamModule],
-  controllers: [AlertsController],
-  providers: [AlertIntake, AlertStore, ApiKeyGuard, WebhookDeliveryHandler, AlertRecorderHandler],
+  providers: [AlertIntake, AlertStore, WebhookDeliveryHandler, AlertRecorderHandler],
   exports: [AlertIntake, AlertStore],
 })
 export class AlertsModule {}
