@@ -1,6 +1,8 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
+import { CreateAlertDto } from './alerts/create-alert.dto.js';
+import { validCreateAlert } from './alerts/create-alert.shortcut.js';
 import { RequestValidationPipe } from './common/request-validation.pipe.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
 import { validate } from './config/env.validation.js';
@@ -26,7 +28,7 @@ export async function createApp(): Promise<NestExpressApplication> {
   app.disable('x-powered-by');
   const { bodyLimitBytes, role } = app.get<AppConfig>(appConfig.KEY);
   app.useBodyParser('json', { limit: bodyLimitBytes });
-  app.useGlobalPipes(new RequestValidationPipe());
+  app.useGlobalPipes(new RequestValidationPipe(new Map([[CreateAlertDto, validCreateAlert]])));
   // A worker has no API to describe.
   if (role !== 'worker') setupOpenApi(app);
   return app;
