@@ -48,7 +48,7 @@ export class AlertIntake {
     });
     if (!published.duplicate) {
       try {
-        await this.store.recordReceived(published.eventId, published);
+        await this.store.recordAccepted(published.eventId, published);
       } catch (error) {
         // The alert is in the stream; the recorder handler records it from there.
         this.logger.warn(

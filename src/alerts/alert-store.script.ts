@@ -13,14 +13,16 @@ import { StreamScript } from '@redis-streams-alerts/nestjs-redis-streams';
  * ARGV: ttl ms, now ms, stream ('' for the alerts stream), entry id,
  *       new state ('' | 'w' | 'l' | 'x'), attempts ('' to keep), last error ('' to keep),
  *       dead-letter entry id ('' for none).
- * Returns the state after the update.
+ * Returns {the state after the update, 1 if this write created the record (or gave a record of
+ * the old layout its entry) else 0}.
  */
 export const UPSERT_RECORD = new StreamScript(
   'upsert-record',
   `
 local key, target = KEYS[1], ARGV[5]
 local changed = false
-if redis.call('HSETNX', key, 'i', ARGV[4]) == 1 then
+local created = redis.call('HSETNX', key, 'i', ARGV[4])
+if created == 1 then
   if ARGV[3] ~= '' then redis.call('HSET', key, 'q', ARGV[3]) end
   changed = true
 end
@@ -60,7 +62,7 @@ if ARGV[7] ~= '' and not delivered and redis.call('HGET', key, 'e') ~= ARGV[7] t
 end
 if changed then redis.call('HSET', key, 't', ARGV[2]) end
 redis.call('PEXPIRE', key, ARGV[1])
-return state
+return {state, created}
 `,
 );
 

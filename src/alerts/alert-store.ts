@@ -43,6 +43,14 @@ export class AlertStore {
     this.redis = connections.command;
   }
 
+  /**
+   * The intake just appended the alert: its record is new, so the index of recent alerts is
+   * written at the same time rather than after it.
+   */
+  recordAccepted(eventId: string, at: AlertLocation): Promise<DeliveryStatus> {
+    return this.write(eventId, at, {}, 'with the record');
+  }
+
   /** The alert was received; it stays pending unless a handler already finished it. */
   recordReceived(eventId: string, at: AlertLocation): Promise<DeliveryStatus> {
     return this.write(eventId, at, {});
@@ -145,10 +153,17 @@ export class AlertStore {
     return fields;
   }
 
+  /**
+   * Upserts the record, and adds it to the index of recent alerts when the write created it: a
+   * record that existed was indexed by the write that created it, so the recorder's and the
+   * handlers' later writes cost one script call each instead of two. The intake, whose records are
+   * new, sends both at once (`'with the record'`).
+   */
   private async write(
     eventId: string,
     at: AlertLocation,
     change: RecordChange,
+    index: 'with the record' | 'when created' = 'when created',
   ): Promise<DeliveryStatus> {
     const now = Date.now();
     const args = [
@@ -162,10 +177,16 @@ export class AlertStore {
       change.deadLetterId ?? '',
     ];
     // Two keys, two commands: each is atomic on its own and stays in one Cluster slot.
-    const [state] = await Promise.all([
-      UPSERT_RECORD.run<Buffer>(this.redis, [recordKey(eventId)], args),
-      this.index(eventId, entryTimeMs(at.id) ?? now, now),
-    ]);
+    const upsert = UPSERT_RECORD.run<[Buffer, number]>(this.redis, [recordKey(eventId)], args);
+    const indexIt = () => this.index(eventId, entryTimeMs(at.id) ?? now, now);
+    let state: Buffer;
+    if (index === 'with the record') {
+      [[state]] = await Promise.all([upsert, indexIt()]);
+    } else {
+      let created: number;
+      [state, created] = await upsert;
+      if (created === 1) await indexIt();
+    }
     return statusOf(String(state) as RecordState);
   }
 
