@@ -36,7 +36,6 @@ const RAW_CONSUME = 'raw XREADGROUP COUNT 100 + XACK';
 /** The ratios of the summary line, from the medians. */
 export function summaryLine(results: Results): string {
   const { consume, publish, latency, memory, redis } = results;
-  const ratios = intakeRatios(results);
   const bullmqBest = Math.max(
     ...Object.entries(consume)
       .filter(([name]) => name.startsWith('BullMQ'))
@@ -49,13 +48,21 @@ export function summaryLine(results: Results): string {
   return (
     `bench: consume framework/raw=${r1.toFixed(2)} framework/bullmq=${r2.toFixed(2)} ` +
     `publish framework/raw=${r3.toFixed(2)} p99_ms=${latency['module p99'].median.toFixed(1)} ` +
-    `intake api/bare=${ratios['api role / bare intake'].median.toFixed(2)} ` +
-    `all/bare=${ratios['all-in-one / bare intake'].median.toFixed(2)} ` +
-    `p99_2k_ms=${results.intake['all-in-one at a fixed rate p99 ms'].median.toFixed(1)} ` +
-    `delivery service/bare=${ratios['service webhook / bare delivery loop'].median.toFixed(2)} ` +
-    `capacity/bare=${ratios['sustained capacity / bare delivery loop'].median.toFixed(2)} ` +
+    `${intakeSummary(results)} ` +
     `rss_growth_mb=${memory['rss growth MB'].median.toFixed(1)} ` +
     `redis_b_per_alert=${redisPerAlert(redis).toFixed(0)}`
+  );
+}
+
+/** The intake and delivery part of the summary line. */
+export function intakeSummary(results: Pick<Results, 'intake' | 'delivery'>): string {
+  const ratios = intakeRatios(results);
+  const show = (name: string) => ratios[name].median.toFixed(2);
+  return (
+    `intake api/bare=${show('api role / bare intake')} all/bare=${show('all-in-one / bare intake')} ` +
+    `p99_2k_ms=${results.intake['all-in-one at a fixed rate p99 ms'].median.toFixed(1)} ` +
+    `delivery service/bare=${show('service webhook / bare delivery loop')} ` +
+    `capacity/bare=${show('sustained capacity / bare delivery loop')}`
   );
 }
 
@@ -144,6 +151,50 @@ function commandTable(perEvent: Record<string, Record<string, number>>): string 
         `| ${name} | ${commands.map((c) => (calls[c] ?? 0).toFixed(3)).join(' | ')} |`,
     ),
   ].join('\n');
+}
+
+/**
+ * Sections 4 and 5 (intake and delivery), also printed alone by `--only=intake,delivery`: a run
+ * of those two sections can replace them in an existing report.
+ */
+export function intakeSections(
+  results: Pick<Results, 'intake' | 'delivery'>,
+  config: BenchConfig,
+): string {
+  const runs = config.runs;
+  return `## 4. Intake: POST /alerts
+
+Three servers, one after the other in each run, each a fresh process on a flushed Redis: the bare
+\`node:http\` server (parse the JSON, one XADD, 202; \`bench/bare-intake-server.ts\`), the built
+service (\`node dist/main.js\`) in the api role (\`PROCESS_ROLE=api\`: no consumers, none
+elsewhere either), and the service all-in-one (\`PROCESS_ROLE=all\`: the API plus the recorder and
+webhook groups, its webhook at a trivial receiver in a process of its own). wrk, one thread,
+${config.intakeConnections} connections, the same JSON body, ${config.intakeDurationSec} s after
+${config.intakeWarmUpSec} s not measured. Then the all-in-one again, fresh, at a fixed
+${config.intakeFixedRate.toLocaleString('en-US')} requests/s (autocannon, the same connections,
+every response's time kept) for ${config.intakeDurationSec} s after ${config.intakeWarmUpSec} s.
+
+${table(['server, figure', 'value'], results.intake, (n) => (n > 1_000 ? rate(n) : ms(n)), runs)}
+
+## 5. Webhook delivery (alerts/s)
+
+${(config.deliveryWarmUp + config.deliveryAlerts).toLocaleString('en-US')} alerts appended before
+each consumer starts, delivered to the same receiver process and timed there, over the last
+${config.deliveryAlerts.toLocaleString('en-US')}. Bare loop (\`bench/bare-delivery-process.ts\`):
+XREADGROUP COUNT 100, each entry POSTed with fetch (keep-alive) one after the other, one XACK per
+batch. Service: the all-in-one process with its defaults, whose recorder group records the same
+alerts meanwhile. Sustained capacity: the all-in-one process under POST /alerts at a fixed rate,
+${config.capacitySteps} bisection steps of ${config.capacityStepSec} s between 0 and 1.25 times the
+service's delivery rate above; a step passes when a line fitted to the webhook group's lag
+(unread plus pending, read every 250 ms over the step's last three quarters) rises by less than
+2 % of the rate per second; the figure is the highest rate that passed. (The issue asks for a
+minute of flat lag; steps of a minute would make this section alone take a quarter of an hour.)
+
+${table(['figure', 'alerts/s'], results.delivery, rate, runs)}
+
+Ratios, each taken within one run (median of the runs):
+
+${table(['ratio', 'value'], intakeRatios(results), (n) => n.toFixed(2), runs)}`;
 }
 
 export async function renderMarkdown(
@@ -240,39 +291,7 @@ of ${config.latencyRuns} runs, the three systems one after the other in each.
 
 ${table(['system, percentile', 'ms'], results.latency, ms, config.latencyRuns)}
 
-## 4. Intake: POST /alerts
-
-Three servers, one after the other in each run, each a fresh process on a flushed Redis: the bare
-\`node:http\` server (parse the JSON, one XADD, 202; \`bench/bare-intake-server.ts\`), the built
-service (\`node dist/main.js\`) in the api role (\`PROCESS_ROLE=api\`: no consumers, none
-elsewhere either), and the service all-in-one (\`PROCESS_ROLE=all\`: the API plus the recorder and
-webhook groups, its webhook at a trivial receiver in a process of its own). wrk, one thread,
-${config.intakeConnections} connections, the same JSON body, ${config.intakeDurationSec} s after
-${config.intakeWarmUpSec} s not measured. Then the all-in-one again, fresh, at a fixed
-${config.intakeFixedRate.toLocaleString('en-US')} requests/s (autocannon, the same connections,
-every response's time kept) for ${config.intakeDurationSec} s after ${config.intakeWarmUpSec} s.
-
-${table(['server, figure', 'value'], results.intake, (n) => (n > 1_000 ? rate(n) : ms(n)), runs)}
-
-## 5. Webhook delivery (alerts/s)
-
-${(config.deliveryWarmUp + config.deliveryAlerts).toLocaleString('en-US')} alerts appended before
-each consumer starts, delivered to the same receiver process and timed there, over the last
-${config.deliveryAlerts.toLocaleString('en-US')}. Bare loop (\`bench/bare-delivery-process.ts\`):
-XREADGROUP COUNT 100, each entry POSTed with fetch (keep-alive) one after the other, one XACK per
-batch. Service: the all-in-one process with its defaults, whose recorder group records the same
-alerts meanwhile. Sustained capacity: the all-in-one process under POST /alerts at a fixed rate,
-${config.capacitySteps} bisection steps of ${config.capacityStepSec} s between 0 and 1.25 times the
-service's delivery rate above; a step passes when a line fitted to the webhook group's lag
-(unread plus pending, read every 250 ms over the step's last three quarters) rises by less than
-2 % of the rate per second; the figure is the highest rate that passed. (The issue asks for a
-minute of flat lag; steps of a minute would make this section alone take a quarter of an hour.)
-
-${table(['figure', 'alerts/s'], results.delivery, rate, runs)}
-
-Ratios, each taken within one run (median of the runs):
-
-${table(['ratio', 'value'], intakeRatios(results), (n) => n.toFixed(2), runs)}
+${intakeSections(results, config)}
 
 ## 6. Memory of one consumer process (MB)
 

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TestRedis } from '../test/support/redis-server.js';
 import { renderChart } from './chart.js';
 import { killAllChildren } from './children.js';
@@ -12,7 +12,15 @@ import { describeMachine, quietness } from './machine.js';
 import { benchPublish } from './publish.js';
 import { benchRedisMemory } from './redis-memory.js';
 import { benchMemory, benchScaling } from './processes.js';
-import { chartPanels, renderMarkdown, summaryLine, type Results } from './report.js';
+import {
+  chartPanels,
+  intakeSections,
+  intakeSummary,
+  renderMarkdown,
+  summaryLine,
+  type Results,
+} from './report.js';
+import type { Spread } from './stats.js';
 
 /**
  * `npm run bench` / `npm run bench:smoke`: starts a throwaway redis-server, runs every benchmark
@@ -49,11 +57,23 @@ async function main(): Promise<void> {
         scaling: () => benchScaling(config, redis.url, client),
         redis: () => benchRedisMemory(config),
       };
+      const done: Record<string, Record<string, Spread>> = {};
       for (const name of only) {
-        const figures = (await step(name, runners[name])) as Record<string, { median: number }>;
+        const figures = (await step(name, runners[name])) as Record<string, Spread>;
+        done[name] = figures;
         for (const [figure, s] of Object.entries(figures)) {
           console.log(`${name}: ${figure}: ${JSON.stringify(s)}`);
         }
+      }
+      if (done.intake && done.delivery) {
+        const results = { intake: done.intake, delivery: done.delivery };
+        const file = join(
+          config.reportDir === 'docs' ? 'dist-bench' : config.reportDir,
+          'intake.md',
+        );
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, `${intakeSections(results, config)}\n\n${intakeSummary(results)}\n`);
+        console.log(`bench: sections 4 and 5 of the report in ${file}`);
       }
       return;
     }
