@@ -8,6 +8,8 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     pipelining?: number;
+    /** Requests per second over all connections. */
+    overallRate?: number;
   }
   interface Histogram {
     average: number;
@@ -21,8 +23,21 @@ declare module 'autocannon' {
     errors: number;
     timeouts: number;
     non2xx: number;
+    /** Seconds. */
     duration: number;
   }
-  function autocannon(options: AutocannonOptions): Promise<AutocannonResult>;
+  /** The running benchmark: a promise of its result that also reports each response. */
+  interface AutocannonRun extends PromiseLike<AutocannonResult> {
+    on(
+      event: 'response',
+      listener: (
+        client: unknown,
+        statusCode: number,
+        bytes: number,
+        responseTimeMs: number,
+      ) => void,
+    ): this;
+  }
+  function autocannon(options: AutocannonOptions): AutocannonRun;
   export default autocannon;
 }

@@ -29,7 +29,7 @@ const server = createServer((req, res) => {
     );
   });
 });
-server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send?.('listening'));
+server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send?.({ type: 'listening' }));
 process.on('SIGTERM', () => {
   server.close();
   redis.disconnect();

@@ -6,12 +6,17 @@ const children = new Set<ChildProcess>();
 export function startChild(
   script: string,
   env: Record<string, string>,
-  options: { ipc?: boolean; args?: string[] } = {},
+  options: { ipc?: boolean; args?: string[]; nodeArgs?: string[] } = {},
 ): ChildProcess {
   const fullEnv = { ...process.env, ...env };
+  const nodeArgs = options.nodeArgs ?? [];
   const child = options.ipc
-    ? fork(script, options.args ?? [], { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
-    : spawn(process.execPath, [script, ...(options.args ?? [])], {
+    ? fork(script, options.args ?? [], {
+        env: fullEnv,
+        execArgv: nodeArgs,
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      })
+    : spawn(process.execPath, [...nodeArgs, script, ...(options.args ?? [])], {
         env: fullEnv,
         stdio: ['ignore', 'ignore', 'pipe'],
       });

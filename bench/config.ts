@@ -28,8 +28,22 @@ export interface BenchConfig {
   latencyRuns: number;
   /** Events at the same rate before the measured ones, not measured. */
   latencyWarmUpMs: number;
-  httpDurationSec: number;
-  httpConnections: number;
+  /** Connections of every load generator in the intake and delivery sections. */
+  intakeConnections: number;
+  /**
+   * Load before each measured one, not measured: the service's CPU per request falls for its
+   * first 15,000 or so requests here (V8 compiles its hot code, sizes its heap), then holds.
+   */
+  intakeWarmUpSec: number;
+  intakeDurationSec: number;
+  /** POST /alerts per second at which the all-in-one latency is measured. */
+  intakeFixedRate: number;
+  /** Alerts appended for each delivery run, timed after `deliveryWarmUp` more. */
+  deliveryAlerts: number;
+  deliveryWarmUp: number;
+  /** Bisection steps of the sustained-capacity search, and how long each posts at its rate. */
+  capacitySteps: number;
+  capacityStepSec: number;
   memoryEvents: number;
   /**
    * Events through the memory section's fresh process before its measured ones: RSS climbs for
@@ -51,7 +65,8 @@ const shared = {
   batchSize: 100,
   bullmqConcurrency: [1, 10, 100],
   latencyRatePerSec: 2_000,
-  httpConnections: 50,
+  intakeConnections: 50,
+  intakeFixedRate: 2_000,
   scalingProcesses: [1, 2, 4],
 };
 
@@ -71,7 +86,12 @@ export function benchConfig(argv: string[]): BenchConfig {
       latencyDurationMs: 2_000,
       latencyRuns: 1,
       latencyWarmUpMs: 500,
-      httpDurationSec: 2,
+      intakeWarmUpSec: 2,
+      intakeDurationSec: 2,
+      deliveryAlerts: 2_000,
+      deliveryWarmUp: 500,
+      capacitySteps: 2,
+      capacityStepSec: 3,
       memoryEvents: 20_000,
       memoryWarmUpEvents: 5_000,
       scalingEvents: 5_000,
@@ -94,7 +114,12 @@ export function benchConfig(argv: string[]): BenchConfig {
     latencyDurationMs: 10_000,
     latencyRuns: 5,
     latencyWarmUpMs: 2_000,
-    httpDurationSec: 10,
+    intakeWarmUpSec: 15,
+    intakeDurationSec: 10,
+    deliveryAlerts: 20_000,
+    deliveryWarmUp: 5_000,
+    capacitySteps: 5,
+    capacityStepSec: 10,
     memoryEvents: 1_000_000,
     memoryWarmUpEvents: 300_000,
     scalingEvents: 100_000,

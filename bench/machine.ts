@@ -38,6 +38,7 @@ export function describeMachine(): Machine {
       '@nestjs/core': packageVersion('@nestjs/core'),
       bullmq: packageVersion('bullmq'),
       autocannon: packageVersion('autocannon'),
+      wrk: wrkVersion(),
     },
     commit,
   };
@@ -52,4 +53,15 @@ export function quietness(): { jest: boolean; load: number } {
     // pgrep exits 1 when nothing matches.
   }
   return { jest, load: loadavg()[0] };
+}
+
+/** wrk prints its version in the first line of its usage, and exits 1. */
+function wrkVersion(): string {
+  try {
+    execFileSync('wrk', ['--version'], { encoding: 'utf8' });
+  } catch (error) {
+    const out = String((error as { stdout?: string }).stdout ?? '');
+    return /^wrk (\S+)/.exec(out)?.[1] ?? 'missing';
+  }
+  return 'unknown';
 }

@@ -1,17 +1,26 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TestRedis } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { renderChart } from './chart.js';
 import { killAllChildren } from './children.js';
 import { benchConfig } from './config.js';
 import { benchConsume, commandsPerEvent } from './consume.js';
-import { benchHttp } from './http-intake.js';
+import { benchDelivery } from './delivery.js';
+import { benchIntake } from './intake.js';
 import { benchLatency } from './latency.js';
 import { describeMachine, quietness } from './machine.js';
 import { benchPublish } from './publish.js';
 import { benchRedisMemory } from './redis-memory.js';
 import { benchMemory, benchScaling } from './processes.js';
-import { chartPanels, renderMarkdown, summaryLine, type Results } from './report.js';
+import {
+  chartPanels,
+  intakeSections,
+  intakeSummary,
+  renderMarkdown,
+  summaryLine,
+  type Results,
+} from './report.js';
+import type { Spread } from './stats.js';
 
 /**
  * `npm run bench` / `npm run bench:smoke`: starts a throwaway redis-server, runs every benchmark
@@ -33,23 +42,38 @@ async function main(): Promise<void> {
     return result;
   };
   try {
-    const only = onlySections(process.argv.slice(2));
+    const argv = process.argv.slice(2);
+    const only = onlySections(argv);
     if (only) {
       // `--only=publish,consume`: a quick look at some sections while working on them; no report.
+      // `--profile=DIR` with `--only=intake`: CPU profiles of the service processes, into DIR.
       const runners: Record<string, () => Promise<unknown>> = {
         publish: () => benchPublish(config, redis.url, redis.port, client),
         consume: () => benchConsume(config, redis.url, redis.port, client),
         latency: () => benchLatency(config, redis.url, client),
-        http: () => benchHttp(config, redis.url, () => client.flushall()),
+        intake: () => benchIntake(config, redis.url, () => client.flushall(), profileDir(argv)),
+        delivery: () => benchDelivery(config, redis.url, client),
         memory: () => benchMemory(config, redis.url, client),
         scaling: () => benchScaling(config, redis.url, client),
         redis: () => benchRedisMemory(config),
       };
+      const done: Record<string, Record<string, Spread>> = {};
       for (const name of only) {
-        const figures = (await step(name, runners[name])) as Record<string, { median: number }>;
+        const figures = (await step(name, runners[name])) as Record<string, Spread>;
+        done[name] = figures;
         for (const [figure, s] of Object.entries(figures)) {
           console.log(`${name}: ${figure}: ${JSON.stringify(s)}`);
         }
+      }
+      if (done.intake && done.delivery) {
+        const results = { intake: done.intake, delivery: done.delivery };
+        const file = join(
+          config.reportDir === 'docs' ? 'dist-bench' : config.reportDir,
+          'intake.md',
+        );
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, `${intakeSections(results, config)}\n\n${intakeSummary(results)}\n`);
+        console.log(`bench: sections 4 and 5 of the report in ${file}`);
       }
       return;
     }
@@ -57,7 +81,8 @@ async function main(): Promise<void> {
       publish: await step('publish', () => benchPublish(config, redis.url, redis.port, client)),
       consume: await step('consume', () => benchConsume(config, redis.url, redis.port, client)),
       latency: await step('latency', () => benchLatency(config, redis.url, client)),
-      http: await step('http', () => benchHttp(config, redis.url, () => client.flushall())),
+      intake: await step('intake', () => benchIntake(config, redis.url, () => client.flushall())),
+      delivery: await step('delivery', () => benchDelivery(config, redis.url, client)),
       memory: await step('memory', () => benchMemory(config, redis.url, client)),
       scaling: await step('scaling', () => benchScaling(config, redis.url, client)),
       redis: await step('redis memory', () => benchRedisMemory(config)),
@@ -104,7 +129,21 @@ async function main(): Promise<void> {
   }
 }
 
-const SECTIONS = ['publish', 'consume', 'latency', 'http', 'memory', 'scaling', 'redis'];
+const SECTIONS = [
+  'publish',
+  'consume',
+  'latency',
+  'intake',
+  'delivery',
+  'memory',
+  'scaling',
+  'redis',
+];
+
+function profileDir(argv: string[]): string | undefined {
+  const flag = argv.find((arg) => arg.startsWith('--profile='));
+  return flag ? resolve(flag.slice('--profile='.length)) : undefined;
+}
 
 function onlySections(argv: string[]): string[] | undefined {
   const flag = argv.find((arg) => arg.startsWith('--only='));

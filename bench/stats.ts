@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Median, min and max of the runs of one figure. */
 export interface Spread {
   median: number;
@@ -61,3 +63,15 @@ export async function until(
  * it: for times taken in one process and compared in another.
  */
 export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS_PER_SECOND = 100;

@@ -2,6 +2,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { isAlertmanagerNotification } from './alerts/alertmanager/alertmanager-route.js';
 import { AppModule } from './app.module.js';
+import { CreateAlertDto } from './alerts/create-alert.dto.js';
+import { validCreateAlert } from './alerts/create-alert.shortcut.js';
 import { RequestValidationPipe } from './common/request-validation.pipe.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
 import { validate } from './config/env.validation.js';
@@ -25,7 +27,7 @@ export async function createApp(): Promise<NestExpressApplication> {
     abortOnError: false,
   });
   app.disable('x-powered-by');
-  const { bodyLimitBytes, alertmanager } = app.get<AppConfig>(appConfig.KEY);
+  const { bodyLimitBytes, alertmanager, role } = app.get<AppConfig>(appConfig.KEY);
   // Alertmanager's notifications carry whole groups of alerts: their route has its own limit. The
   // first parser takes them; the second leaves a body that is already parsed alone.
   app.useBodyParser('json', {
@@ -33,7 +35,8 @@ export async function createApp(): Promise<NestExpressApplication> {
     type: isAlertmanagerNotification,
   });
   app.useBodyParser('json', { limit: bodyLimitBytes });
-  app.useGlobalPipes(new RequestValidationPipe());
-  setupOpenApi(app);
+  app.useGlobalPipes(new RequestValidationPipe(new Map([[CreateAlertDto, validCreateAlert]])));
+  // A worker has no API to describe.
+  if (role !== 'worker') setupOpenApi(app);
   return app;
 }

@@ -45,10 +45,10 @@ function exitOnSignals(app: INestApplication, shutdownTimeoutMs: number): void {
 
 async function main(): Promise<void> {
   const app = await createApp();
-  const { port, shutdownTimeoutMs } = app.get<AppConfig>(appConfig.KEY);
+  const { port, role, shutdownTimeoutMs } = app.get<AppConfig>(appConfig.KEY);
   exitOnSignals(app, shutdownTimeoutMs);
   await app.listen(port);
-  logger.log(`Listening on port ${port}`);
+  logger.log(`Listening on port ${port} (PROCESS_ROLE ${role})`);
 }
 
 main().catch((error: unknown) => {

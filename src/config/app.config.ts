@@ -2,8 +2,10 @@ import type { ConfigType } from '@nestjs/config';
 import { configNamespace } from './config-namespace.js';
 import { logFormatFor } from './log-format.js';
 
-/** HTTP side of the service: port, API key, body limit, logging and shutdown. */
+/** The process as a whole: its role, the HTTP side (port, API key, body limit), logging and shutdown. */
 export const appConfig = configNamespace('app', (env) => ({
+  /** all: API and consumers; api: the HTTP routes without consumers; worker: consumers, health, metrics. */
+  role: env.PROCESS_ROLE,
   port: env.PORT,
   /** When undefined, the API does not ask for a key. */
   apiKey: env.API_KEY,

@@ -31,6 +31,13 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['json', 'text'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/**
+ * Values of PROCESS_ROLE: everything in one process, the HTTP side alone (intake, admin API,
+ * dashboard), or the consumers alone. Every role serves health and metrics.
+ */
+export const PROCESS_ROLES = ['all', 'api', 'worker'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
 /** Values of REDIS_MODE: one server, a Redis Cluster, or the master that Sentinel names. */
 export const REDIS_MODES = ['standalone', 'cluster', 'sentinel'] as const;
 export type RedisModeName = (typeof REDIS_MODES)[number];
@@ -93,6 +100,9 @@ export class EnvironmentVariables {
   // metadata, which swc (used by jest) only emits for annotated properties.
   @IsIntegerInRange(0, 65_535)
   PORT: number = 3000;
+
+  @IsIn(PROCESS_ROLES, { message: `must be one of ${PROCESS_ROLES.join(', ')}` })
+  PROCESS_ROLE: ProcessRole = 'all';
 
   @IsIn(REDIS_MODES, { message: `must be one of ${REDIS_MODES.join(', ')}` })
   REDIS_MODE: RedisModeName = 'standalone';

@@ -25,6 +25,7 @@ const redis: RedisConfig = {
 };
 
 const app: AppConfig = {
+  role: 'all',
   port: 3000,
   apiKey: undefined,
   bodyLimitBytes: 65_536,
@@ -53,6 +54,18 @@ describe('redisStreamsOptions', () => {
         backoff: { baseMs: 1_000, maxMs: 60_000 },
       },
     });
+  });
+
+  it('runs no consumers and no retention in the api role, and both in the others', () => {
+    expect(redisStreamsOptions(redis, { ...app, role: 'api' })).toMatchObject({
+      consumersEnabled: false,
+      retentionEnabled: false,
+    });
+    for (const role of ['all', 'worker'] as const) {
+      const options = redisStreamsOptions(redis, { ...app, role });
+      expect(options.consumersEnabled).toBeUndefined();
+      expect(options.retentionEnabled).toBeUndefined();
+    }
   });
 
   it('describes a Cluster by its nodes and a Sentinel-managed master by its Sentinels and name', () => {

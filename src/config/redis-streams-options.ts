@@ -38,6 +38,9 @@ export function redisStreamsOptions(redis: RedisConfig, app: AppConfig): RedisSt
     publishTimeoutMs: redis.publishTimeoutMs,
     waitForReplicas: redis.waitForReplicas.replicas > 0 ? redis.waitForReplicas : undefined,
     retentionIntervalMs: redis.retentionIntervalMs,
+    // The api role consumes nothing; stream upkeep (retention) is background work, like the
+    // consumers', and runs where they do.
+    ...(app.role === 'api' && { consumersEnabled: false, retentionEnabled: false }),
     handlerDefaults: {
       batchSize: redis.batchSize,
       concurrency: redis.concurrency,

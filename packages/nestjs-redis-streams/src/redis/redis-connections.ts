@@ -6,6 +6,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { coalesceWrites } from './coalesced-writes.js';
 import { DEFAULTS } from '../redis-streams.constants.js';
 import { REDIS_STREAMS_OPTIONS } from '../redis-streams.module-definition.js';
 import type {
@@ -56,6 +57,9 @@ export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
       },
       (error) => (this.commandLastError = error),
     );
+    // One write per turn of the event loop for the commands of concurrent callers; a Cluster
+    // client writes to each node through connections of its own, left as they are.
+    if (this.command instanceof Redis) coalesceWrites(this.command);
   }
 
   get mode(): RedisMode {
