@@ -1,4 +1,4 @@
-import { HandlerTimeoutError } from '../errors/handler-timeout.error.js';
+import { callWithDeadline } from './call-deadline.js';
 import type { StreamBatchHandlerFn } from '../interfaces/stream-handler.interface.js';
 import type { StreamMessage } from '../interfaces/stream-message.interface.js';
 import { failedItems, type BatchCallEnd } from './batch-report.js';
@@ -147,30 +147,15 @@ export class BatchCollector {
    * may go on, but every item's attempt has failed. The timeout counts from the call, not from
    * when its items joined.
    */
-  private async callWithin(
+  private callWithin(
     timeoutMs: number,
     payloads: unknown[],
     messages: StreamMessage[],
   ): Promise<unknown> {
-    const timeout = new AbortController();
-    const signal = AbortSignal.any([this.stopSignal, timeout.signal]);
-    const calls = messages.map((message) => ({ ...message, signal }));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new HandlerTimeoutError(timeoutMs);
-        timeout.abort(error);
-        reject(error);
-      }, timeoutMs);
+    return callWithDeadline(timeoutMs, this.stopSignal, (signal) => {
+      const calls = messages.map((message) => ({ ...message, signal }));
+      return Promise.resolve().then(() => this.handleBatch(payloads, calls));
     });
-    try {
-      const handled = Promise.resolve().then(() => this.handleBatch(payloads, calls));
-      // The call may still fail after it was given up: nobody waits for it then.
-      handled.catch(() => undefined);
-      return await Promise.race([handled, late]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { HandlerTimeoutError } from '../errors/handler-timeout.error.js';
+import { callWithDeadline } from './call-deadline.js';
 import { InfrastructureError } from '../errors/infrastructure-error.js';
 import { validatePayload } from './payload-validator.js';
 import { decodeEntry, mayHaveLostBytes, toRawEntry, type RawEntry } from '../stream-codec.js';
@@ -91,33 +91,14 @@ export class HandlerInvoker {
    * Calls the handler with a signal that aborts at `timeoutMs` (or on stop), and gives up on it
    * then: the call may go on, but its attempt has failed and its slot is free.
    */
-  private async callWithin(
-    timeoutMs: number,
-    payload: unknown,
-    message: StreamMessage,
-  ): Promise<void> {
-    const timeout = new AbortController();
-    const signal = AbortSignal.any([this.stopSignal, timeout.signal]);
-    const call = { ...message, signal };
-    const run = (): unknown => this.context.definition.handle(payload, call);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new HandlerTimeoutError(timeoutMs);
-        timeout.abort(error);
-        reject(error);
-      }, timeoutMs);
-    });
-    try {
-      const handled = tracingEnabled()
+  private callWithin(timeoutMs: number, payload: unknown, message: StreamMessage): Promise<void> {
+    return callWithDeadline(timeoutMs, this.stopSignal, async (signal) => {
+      const call = { ...message, signal };
+      const run = (): unknown => this.context.definition.handle(payload, call);
+      await (tracingEnabled()
         ? withHandleSpan(message.fields, call, run)
-        : Promise.resolve().then(run);
-      // The call may still fail after its attempt was given up: nobody waits for it then.
-      handled.catch(() => undefined);
-      await Promise.race([handled, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+        : Promise.resolve().then(run));
+    });
   }
 
   /**
