@@ -1,6 +1,8 @@
 import { Inject, Injectable, type INestApplication, type LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
+import { validate } from '../../src/config/env.validation.js';
+import { EnvironmentModule } from '../../src/config/environment.module.js';
 import { HealthModule } from '../../src/health/health.module.js';
 import {
   DeadLetters,
@@ -110,7 +112,8 @@ async function startModule(
           backoff: { baseMs: 100, maxMs: 400 },
         },
       }),
-      ...(withHealth ? [HealthModule] : []),
+      // The health routes read the app's configuration (its process role): the defaults here.
+      ...(withHealth ? [EnvironmentModule.forRoot(validate({})), HealthModule] : []),
     ],
     providers: [{ provide: PROBE, useValue: probe }, AlertHandlers],
   }).compile();
