@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { appTestbed } from './support/app-testbed.js';
 import type { RunningApp } from './support/test-app.js';
 import { waitFor } from './support/wait-for.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
+import { writeReceiversFile, type ReceiversFile } from './support/receivers-file.js';
 
 interface ReceiverView {
   name: string;
@@ -40,7 +38,7 @@ describe('Receivers from ALERTS_RECEIVERS_FILE', () => {
   let pager: WebhookReceiver;
   let chat: WebhookReceiver;
   let stuck: WebhookReceiver;
-  let dir: string;
+  let receivers: ReceiversFile | undefined;
 
   beforeAll(async () => {
     [pager, chat, stuck] = await Promise.all([
@@ -53,10 +51,7 @@ describe('Receivers from ALERTS_RECEIVERS_FILE', () => {
       if (message.includes(HANG)) return 'hang';
       return message.includes(REJECT) ? 400 : 200;
     };
-    dir = mkdtempSync(join(tmpdir(), 'receivers-e2e-'));
-    const file = join(dir, 'receivers.yml');
-    writeFileSync(
-      file,
+    receivers = writeReceiversFile(
       `receivers:
   - name: pager
     url: ${pager.url}
@@ -76,7 +71,7 @@ describe('Receivers from ALERTS_RECEIVERS_FILE', () => {
     );
     app = await bed.start({
       CONSUMER_NAME: 'receivers-1',
-      ALERTS_RECEIVERS_FILE: file,
+      ALERTS_RECEIVERS_FILE: receivers.path,
       PD_KEY,
       STUCK_TOKEN,
       RETRY_BACKOFF_BASE_MS: '50',
@@ -89,7 +84,7 @@ describe('Receivers from ALERTS_RECEIVERS_FILE', () => {
     // The app goes first (the testbed's afterAll), then what it delivered to.
     await app?.close();
     await Promise.all([pager?.close(), chat?.close(), stuck?.close()]);
-    rmSync(dir, { recursive: true, force: true });
+    receivers?.remove();
   });
 
   async function post(body: Record<string, unknown>): Promise<string> {

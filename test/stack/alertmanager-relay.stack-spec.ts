@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { TestRedis } from '@redis-streams-alerts/nestjs-redis-streams/testing';
 import { ServiceProcess } from '../support/service-process.js';
 import { waitFor } from '../support/wait-for.js';
 import { WebhookReceiver, type ReceivedDelivery } from '../support/webhook-receiver.js';
+import { writeReceiversFile, type ReceiversFile } from '../support/receivers-file.js';
 import { MonitoringStack } from './monitoring-stack.js';
 
 const API_KEY = 'stack-test-api-key-0123456789';
@@ -29,16 +27,13 @@ describe('Prometheus and Alertmanager in front of the service', () => {
   let chat: WebhookReceiver;
   let service: ServiceProcess | undefined;
   let stack: MonitoringStack | undefined;
-  let dir: string;
+  let receivers: ReceiversFile | undefined;
 
   beforeAll(async () => {
     redis = await TestRedis.start();
     client = redis.client();
     [pager, chat] = await Promise.all([WebhookReceiver.start(), WebhookReceiver.start()]);
-    dir = mkdtempSync(join(tmpdir(), 'stack-receivers-'));
-    const receiversFile = join(dir, 'receivers.yml');
-    writeFileSync(
-      receiversFile,
+    receivers = writeReceiversFile(
       `receivers:
   - name: pager
     url: ${pager.url}
@@ -55,7 +50,7 @@ describe('Prometheus and Alertmanager in front of the service', () => {
       REDIS_URL: redis.url,
       API_KEY,
       PD_KEY,
-      ALERTS_RECEIVERS_FILE: receiversFile,
+      ALERTS_RECEIVERS_FILE: receivers.path,
       CONSUMER_BLOCK_MS: '200',
       RETRY_BACKOFF_BASE_MS: '100',
       RETRY_BACKOFF_MAX_MS: '1000',
@@ -99,7 +94,7 @@ describe('Prometheus and Alertmanager in front of the service', () => {
     await Promise.all([pager?.close(), chat?.close()]);
     client?.disconnect();
     await redis?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    receivers?.remove();
   }, 30_000);
 
   function level(n: number): 'critical' | 'warning' {
